@@ -1,0 +1,446 @@
+"""Activation layers.
+
+An activation applies ``Y = σ(X)`` to every entry of its input ``X`` (the pre-activation
+``q = Z·W + b`` of the lectures). Its backward is the ``⊙ σ′(q)`` factor of
+``dZ = dY·Wᵀ ⊙ σ′(q)``: it receives ``dY = ∂L/∂Y`` and returns ``dX = dY ⊙ σ′(X)``.
+Softmax is the exception: each output depends on the whole row, so its backward is a
+Jacobian-vector product.
+
+Every backward reuses what forward cached (the input or, where σ′ is cheaper to write in terms
+of it, the output) instead of recomputing it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.special import erfc, expit
+
+from .base import Layer, check_2d
+
+__all__ = [
+    "ELU", "GELU", "Identity", "LeakyReLU", "PReLU", "ReLU", "Sigmoid", "Softmax", "Softplus",
+    "Tanh", "ACTIVATIONS", "get_activation",
+]
+
+
+class Activation(Layer):
+    """Base class of the parameter-free activations: caching and checks shared by all."""
+
+    def _cache_input(self, X):
+        X = check_2d(X, repr(self))
+        self._X = X
+        return X
+
+    def _cached(self, dY, cached):
+        """Return the cached array after checking that forward ran and ``dY`` fits it."""
+        if cached is None:
+            raise self._not_ready()
+        self._check_dY(dY, cached.shape)
+        return cached
+
+    def __init__(self):
+        super().__init__()
+        self._X = None
+        self._Y = None
+
+
+class Identity(Activation):
+    """``Y = X``: the output activation of a regression network."""
+
+    def forward(self, X):
+        """Return ``X`` unchanged; X, Y : ndarray of shape (N, D)."""
+        return self._cache_input(X)
+
+    def backward(self, dY, input_grad=True):
+        """σ(x) = x, so σ′ = 1 and ``dX = dY``.
+
+        Parameters
+        ----------
+        dY : ndarray of shape (N, D)
+
+        Returns
+        -------
+        dX : ndarray of shape (N, D)
+        """
+        self._cached(dY, self._X)
+        return dY
+
+
+class ReLU(Activation):
+    """Rectified linear unit ``Y = max(0, X)``."""
+
+    kinks = (0.0,)
+
+    def forward(self, X):
+        """X, Y : ndarray of shape (N, D)."""
+        X = self._cache_input(X)
+        self._Y = np.maximum(X, 0)
+        return self._Y
+
+    def backward(self, dY, input_grad=True):
+        """σ(q) = max(0, q), so σ′(q) = 1 where q > 0 and 0 elsewhere: ``dX = dY ⊙ [q > 0]``.
+
+        The mask is read off the cached output (Y > 0 exactly where q > 0). At q = 0 the
+        derivative does not exist; 0 is used, as everywhere.
+
+        Parameters
+        ----------
+        dY : ndarray of shape (N, D)
+
+        Returns
+        -------
+        dX : ndarray of shape (N, D)
+        """
+        Y = self._cached(dY, self._Y)
+        return dY * (Y > 0)
+
+
+class LeakyReLU(Activation):
+    """``Y = X`` for X > 0 and ``alpha·X`` otherwise, so negative units keep a small gradient.
+
+    Parameters
+    ----------
+    alpha : float, default 0.01
+        The slope for negative inputs.
+    """
+
+    kinks = (0.0,)
+
+    def __init__(self, alpha=0.01):
+        super().__init__()
+        self.alpha = float(alpha)
+
+    def forward(self, X):
+        """X, Y : ndarray of shape (N, D)."""
+        X = self._cache_input(X)
+        return np.where(X > 0, X, self.alpha * X)
+
+    def backward(self, dY, input_grad=True):
+        """σ′(q) = 1 for q > 0 and α otherwise: ``dX = dY ⊙ (1 if q > 0 else α)``.
+
+        Parameters
+        ----------
+        dY : ndarray of shape (N, D)
+
+        Returns
+        -------
+        dX : ndarray of shape (N, D)
+        """
+        X = self._cached(dY, self._X)
+        return dY * np.where(X > 0, 1.0, self.alpha).astype(dY.dtype, copy=False)
+
+    def extra_repr(self):
+        return f"alpha={self.alpha}"
+
+
+class PReLU(Activation):
+    """Parametric ReLU: a leaky ReLU whose negative slope ``alpha`` is learned.
+
+    Parameters
+    ----------
+    alpha : float, default 0.25
+        Initial slope for negative inputs.
+    n_features : int, optional
+        Learn one slope per feature; by default a single slope is shared by all.
+    dtype : numpy dtype, default float64
+
+    Attributes
+    ----------
+    params : dict
+        ``"alpha"`` of shape (1,) or (n_features,).
+    """
+
+    kinks = (0.0,)
+
+    def __init__(self, alpha=0.25, n_features=None, *, dtype=np.float64):
+        super().__init__()
+        self.n_features = None if n_features is None else int(n_features)
+        self.alpha_init = float(alpha)
+        size = 1 if self.n_features is None else self.n_features
+        self.params["alpha"] = np.full(size, self.alpha_init, dtype=dtype)
+        self._zero_grads()
+
+    def reset_parameters(self, rng=None):
+        """Set every slope back to its initial value, in place."""
+        self.params["alpha"].fill(self.alpha_init)
+
+    def forward(self, X):
+        """``Y = max(0, X) + alpha ⊙ min(0, X)``; X, Y : ndarray of shape (N, D)."""
+        width = None if self.n_features is None else self.n_features
+        X = check_2d(X, repr(self), width)
+        self._X = X
+        self._neg = np.minimum(X, 0)
+        return np.maximum(X, 0) + self.params["alpha"] * self._neg
+
+    def backward(self, dY, input_grad=True):
+        """Back-propagate through ``Y = max(0, q) + α·min(0, q)``.
+
+        - ``dα = Σ_n dY ⊙ min(0, q)``: α multiplies only the negative part; summed over
+          the batch, and over the features too when one α is shared;
+        - ``dX = dY ⊙ (1 if q > 0 else α)``, as for a leaky ReLU.
+
+        Parameters
+        ----------
+        dY : ndarray of shape (N, D)
+
+        Returns
+        -------
+        dX : ndarray of shape (N, D)
+        """
+        X = self._cached(dY, self._X)
+        alpha = self.params["alpha"]
+        d_alpha = (dY * self._neg).sum(axis=0)
+        self.grads["alpha"][...] = d_alpha.sum(keepdims=True) if alpha.size == 1 else d_alpha
+        return dY * np.where(X > 0, 1, alpha).astype(dY.dtype, copy=False)
+
+    def extra_repr(self):
+        width = "" if self.n_features is None else f", n_features={self.n_features}"
+        return f"alpha={self.alpha_init}{width}"
+
+
+class ELU(Activation):
+    """Exponential linear unit: ``Y = X`` for X > 0 and ``alpha·(exp(X) − 1)`` otherwise.
+
+    Parameters
+    ----------
+    alpha : float, default 1.0
+        The value ``-alpha`` the output approaches for very negative inputs.
+    """
+
+    def __init__(self, alpha=1.0):
+        super().__init__()
+        self.alpha = float(alpha)
+
+    @property
+    def kinks(self):
+        # The left derivative at 0 is alpha, the right one 1: smooth only for alpha = 1.
+        return () if self.alpha == 1.0 else (0.0,)
+
+    def forward(self, X):
+        """X, Y : ndarray of shape (N, D)."""
+        X = self._cache_input(X)
+        # exp only of the non-positive part, so large inputs cannot overflow
+        self._Y = np.where(X > 0, X, self.alpha * np.expm1(np.minimum(X, 0)))
+        return self._Y
+
+    def backward(self, dY, input_grad=True):
+        """σ′(q) = 1 for q > 0 and α·eᑫ = Y + α otherwise: ``dX = dY ⊙ σ′(q)``.
+
+        Parameters
+        ----------
+        dY : ndarray of shape (N, D)
+
+        Returns
+        -------
+        dX : ndarray of shape (N, D)
+        """
+        X = self._cached(dY, self._X)
+        return dY * np.where(X > 0, 1, self._Y + self.alpha)
+
+    def extra_repr(self):
+        return f"alpha={self.alpha}"
+
+
+_SQRT_2 = math.sqrt(2.0)
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+_SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+_GELU_C = 0.044715
+
+
+class GELU(Activation):
+    """Gaussian error linear unit ``Y = X·Φ(X)``, Φ the standard normal CDF.
+
+    Parameters
+    ----------
+    approximate : {"none", "tanh"}, default "none"
+        ``"none"`` uses the exact, erf-based Φ; ``"tanh"`` the approximation
+        ``Φ(x) ≈ ½(1 + tanh(√(2/π)(x + 0.044715x³)))``.
+    """
+
+    def __init__(self, approximate="none"):
+        super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise ValueError(
+                f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}"
+            )
+        self.approximate = approximate
+
+    def forward(self, X):
+        """X, Y : ndarray of shape (N, D)."""
+        X = self._cache_input(X)
+        if self.approximate == "tanh":
+            # ½(1 + tanh(u)) = sigmoid(2u), which keeps its precision for very negative u
+            self._S = expit(2 * _SQRT_2_OVER_PI * (X + _GELU_C * X**3))
+            return X * self._S
+        # Φ(x) = ½·erfc(−x/√2); the form ½(1 + erf(x/√2)) cancels and loses its relative
+        # precision in the left tail
+        self._Phi = 0.5 * erfc(-X / _SQRT_2)
+        return X * self._Phi
+
+    def backward(self, dY, input_grad=True):
+        """σ(q) = q·Φ(q), so σ′(q) = Φ(q) + q·φ(q), φ the standard normal density.
+
+        With the tanh form, u = √(2/π)(q + c·q³) and s = ½(1 + tanh u) = sigmoid(2u), so
+        σ = q·s and σ′(q) = s + q·2s(1 − s)·√(2/π)(1 + 3c·q²).
+
+        Parameters
+        ----------
+        dY : ndarray of shape (N, D)
+
+        Returns
+        -------
+        dX : ndarray of shape (N, D)
+        """
+        X = self._cached(dY, self._X)
+        if self.approximate == "tanh":
+            S = self._S
+            du = _SQRT_2_OVER_PI * (1 + 3 * _GELU_C * X**2)
+            return dY * (S + 2 * X * S * (1 - S) * du)
+        phi = _INV_SQRT_2PI * np.exp(-0.5 * X * X)
+        return dY * (self._Phi + X * phi)
+
+    def extra_repr(self):
+        return "" if self.approximate == "none" else "approximate='tanh'"
+
+
+class Sigmoid(Activation):
+    """Logistic function ``Y = 1 / (1 + exp(−X))``, computed without overflow."""
+
+    def forward(self, X):
+        """X, Y : ndarray of shape (N, D)."""
+        X = check_2d(X, repr(self))
+        self._Y = expit(X)
+        return self._Y
+
+    def backward(self, dY, input_grad=True):
+        """σ′(q) = σ(q)(1 − σ(q)) = Y(1 − Y): ``dX = dY ⊙ Y ⊙ (1 − Y)``.
+
+        Parameters
+        ----------
+        dY : ndarray of shape (N, D)
+
+        Returns
+        -------
+        dX : ndarray of shape (N, D)
+        """
+        Y = self._cached(dY, self._Y)
+        return dY * Y * (1 - Y)
+
+
+class Tanh(Activation):
+    """Hyperbolic tangent ``Y = tanh(X)``."""
+
+    def forward(self, X):
+        """X, Y : ndarray of shape (N, D)."""
+        X = check_2d(X, repr(self))
+        self._Y = np.tanh(X)
+        return self._Y
+
+    def backward(self, dY, input_grad=True):
+        """σ′(q) = 1 − tanh²(q) = 1 − Y²: ``dX = dY ⊙ (1 − Y²)``.
+
+        Parameters
+        ----------
+        dY : ndarray of shape (N, D)
+
+        Returns
+        -------
+        dX : ndarray of shape (N, D)
+        """
+        Y = self._cached(dY, self._Y)
+        return dY * (1 - Y * Y)
+
+
+class Softplus(Activation):
+    """``Y = log(1 + exp(X))``, a smooth ReLU, computed without overflow."""
+
+    def forward(self, X):
+        """X, Y : ndarray of shape (N, D)."""
+        X = self._cache_input(X)
+        return np.logaddexp(0, X)
+
+    def backward(self, dY, input_grad=True):
+        """σ′(q) = eᑫ / (1 + eᑫ), the logistic function: ``dX = dY ⊙ sigmoid(q)``.
+
+        Parameters
+        ----------
+        dY : ndarray of shape (N, D)
+
+        Returns
+        -------
+        dX : ndarray of shape (N, D)
+        """
+        X = self._cached(dY, self._X)
+        return dY * expit(X)
+
+
+class Softmax(Activation):
+    """Row-wise softmax ``Y[n, k] = exp(X[n, k]) / Σ_j exp(X[n, j])``.
+
+    For classification, prefer a linear output with
+    :class:`mlp.losses.SoftmaxCrossEntropyLoss`, which fuses the two and is both faster and
+    more accurate; Softmax followed by :class:`mlp.losses.NLLLoss` is the modular form.
+    """
+
+    def forward(self, X):
+        """X, Y : ndarray of shape (N, K); every row of Y sums to 1."""
+        X = check_2d(X, repr(self))
+        # subtracting the row maximum changes nothing mathematically and keeps exp ≤ 1
+        E = np.exp(X - X.max(axis=1, keepdims=True))
+        E /= E.sum(axis=1, keepdims=True)
+        self._Y = E
+        return E
+
+    def backward(self, dY, input_grad=True):
+        """Jacobian-vector product of the softmax.
+
+        ∂Y[k]/∂X[j] = Y[k](δ_kj − Y[j]), so for each row
+
+            dX[j] = Σ_k dY[k]·Y[k](δ_kj − Y[j]) = Y[j]·(dY[j] − Σ_k dY[k]·Y[k]),
+
+        i.e. ``dX = Y ⊙ (dY − rowsum(dY ⊙ Y))``: O(K) per row, never the K×K Jacobian.
+
+        Parameters
+        ----------
+        dY : ndarray of shape (N, K)
+
+        Returns
+        -------
+        dX : ndarray of shape (N, K)
+        """
+        Y = self._cached(dY, self._Y)
+        return Y * (dY - (dY * Y).sum(axis=1, keepdims=True))
+
+
+ACTIVATIONS = {
+    "identity": Identity,
+    "relu": ReLU,
+    "leaky_relu": LeakyReLU,
+    "prelu": PReLU,
+    "elu": ELU,
+    "gelu": GELU,
+    "sigmoid": Sigmoid,
+    "logistic": Sigmoid,
+    "tanh": Tanh,
+    "softplus": Softplus,
+    "softmax": Softmax,
+}
+
+
+def get_activation(name, **kwargs) -> Layer:
+    """Build the activation layer called ``name`` (e.g. ``"relu"``, ``"gelu"``).
+
+    Raises
+    ------
+    ValueError
+        For an unknown name, listing the known ones.
+    """
+    try:
+        cls = ACTIVATIONS[name]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"unknown activation {name!r}; expected one of {sorted(ACTIVATIONS)}"
+        ) from None
+    return cls(**kwargs)

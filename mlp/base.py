@@ -1,0 +1,185 @@
+"""The contract every layer keeps.
+
+A layer is a function ``Y = f(X; params)`` on a batch of rows. ``forward`` computes ``Y`` and
+caches what the derivative needs; ``backward`` receives ``dY = dL/dY`` and returns
+``dX = dL/dX``, writing ``dL/dparam`` into ``grads`` (the same arrays every time, so an
+optimizer built once keeps seeing the latest gradients).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Layer", "Parameter", "as_generator", "check_2d"]
+
+
+def as_generator(rng=None) -> np.random.Generator:
+    """Turn ``None``, an integer seed or a ``Generator`` into a ``np.random.Generator``.
+
+    ``None`` gives a generator seeded from fresh OS entropy; the global numpy state is never used.
+    """
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None or (isinstance(rng, (int, np.integer)) and not isinstance(rng, bool)):
+        return np.random.default_rng(rng)
+    raise TypeError(
+        f"rng must be None, an int seed or a numpy.random.Generator, got {type(rng).__name__}"
+    )
+
+
+def check_2d(X, who: str, n_features: int | None = None) -> np.ndarray:
+    """Check that ``X`` is a 2-D array of shape ``(N, n_features)`` and return it as an array.
+
+    Parameters
+    ----------
+    X : array-like of shape (N, n_features)
+    who : str
+        The name used in the error message, e.g. ``"Linear(4 -> 16)"``.
+    n_features : int, optional
+        The expected number of columns; not checked when ``None``.
+
+    Raises
+    ------
+    ValueError
+        With a message naming ``who``, what was expected and what came.
+    """
+    X = np.asarray(X)
+    if X.ndim != 2:
+        expected = f"(N, {n_features})" if n_features is not None else "(N, n_features)"
+        hint = " (reshape a single sample with X.reshape(1, -1))" if X.ndim == 1 else ""
+        raise ValueError(
+            f"{who} expected a 2-D input of shape {expected}, got shape {X.shape}{hint}"
+        )
+    if n_features is not None and X.shape[1] != n_features:
+        raise ValueError(
+            f"{who} expected input with {n_features} features, got shape {X.shape}"
+        )
+    return X
+
+
+@dataclass(eq=False)
+class Parameter:
+    """One learnable tensor of a layer, as an optimizer sees it.
+
+    ``value`` and ``grad`` are the very arrays held in ``layer.params[key]`` and
+    ``layer.grads[key]``: updating ``value`` in place updates the layer.
+
+    Attributes
+    ----------
+    name : str
+        Dotted name within the model, e.g. ``"0.W"`` for the weights of the first layer.
+    value : ndarray
+        The parameter.
+    grad : ndarray
+        Its gradient, same shape, refreshed by every ``backward``.
+    decay : bool
+        Whether weight decay / L2 regularisation applies (weights: yes; biases, scales: no).
+    """
+
+    name: str
+    value: np.ndarray
+    grad: np.ndarray
+    decay: bool = False
+
+    def __repr__(self) -> str:
+        return f"Parameter({self.name!r}, shape={self.value.shape}, dtype={self.value.dtype})"
+
+
+class Layer:
+    """Base class of every layer.
+
+    Attributes
+    ----------
+    params : dict of str to ndarray
+        The learnable tensors, e.g. ``{"W": (n_in, n_out), "b": (n_out,)}``; ``{}`` when
+        the layer has none.
+    grads : dict of str to ndarray
+        Same keys and shapes as ``params``; written by ``backward``.
+    training : bool
+        Training or evaluation mode (Dropout and BatchNorm behave differently).
+
+    Notes
+    -----
+    A subclass implements ``forward(X)`` and ``backward(dY, input_grad=True)``. With
+    ``input_grad=False`` a layer may skip computing ``dX`` (and return ``None``); a
+    ``Sequential`` asks this of its first layer, whose input is the data.
+    """
+
+    #: Names of parameters that weight decay and L2 regularisation apply to.
+    decay_params: tuple[str, ...] = ()
+    #: Input values at which the derivative is discontinuous (e.g. 0 for ReLU); the
+    #: gradient checker flags inputs that lie within its step of one.
+    kinks: tuple[float, ...] = ()
+
+    def __init__(self) -> None:
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+        self.training: bool = True
+
+    # -- the contract --------------------------------------------------------------------
+    def forward(self, X):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def backward(self, dY, input_grad: bool = True):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def __call__(self, X):
+        return self.forward(X)
+
+    # -- structure -----------------------------------------------------------------------
+    def children(self) -> list[Layer]:
+        """The layers this layer contains (empty for a plain layer)."""
+        return []
+
+    def parameters(self, prefix: str = "") -> list[Parameter]:
+        """All learnable tensors of this layer and the layers inside it, in a flat list."""
+        own = [
+            Parameter(prefix + key, value, self.grads[key], key in self.decay_params)
+            for key, value in self.params.items()
+        ]
+        for i, child in enumerate(self.children()):
+            own.extend(child.parameters(prefix=f"{prefix}{i}."))
+        return own
+
+    def n_params(self) -> int:
+        """The number of learnable scalars."""
+        return sum(p.value.size for p in self.parameters())
+
+    def output_width(self, n_in: int) -> int:
+        """The number of output features for ``n_in`` input features (unchanged by default)."""
+        return n_in
+
+    # -- modes ---------------------------------------------------------------------------
+    def train(self, mode: bool = True) -> Layer:
+        """Switch this layer and every layer inside it to training mode (or evaluation mode)."""
+        self.training = bool(mode)
+        for child in self.children():
+            child.train(mode)
+        return self
+
+    def eval(self) -> Layer:
+        """Switch to evaluation mode; the same as ``train(False)``."""
+        return self.train(False)
+
+    # -- helpers for subclasses ----------------------------------------------------------
+    def _not_ready(self) -> RuntimeError:
+        return RuntimeError(f"{self!r}: backward called before forward")
+
+    def _check_dY(self, dY, shape) -> None:
+        if getattr(dY, "shape", None) != shape:
+            raise ValueError(
+                f"{self!r}: backward expected dY of shape {shape} (the shape of the output), "
+                f"got {getattr(dY, 'shape', type(dY).__name__)}"
+            )
+
+    def _zero_grads(self) -> None:
+        self.grads = {key: np.zeros_like(value) for key, value in self.params.items()}
+
+    def extra_repr(self) -> str:
+        """The arguments shown inside ``repr``; subclasses override it."""
+        return ""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.extra_repr()})"

@@ -1,0 +1,423 @@
+"""Finite-difference checks of hand-derived gradients.
+
+The central difference ``(f(x + h) − f(x − h)) / 2h`` has error O(h²); comparing it with the
+analytic gradient entry by entry, with the relative error
+
+    |a − n| / max(1e-8, |a| + |n|),
+
+catches a wrong formula (errors near 1), a missing factor (errors near 0.5) and a transposed
+matrix, while float64 round-off stays far below 1e-7.
+
+A layer with an array output is checked through the scalar ``f(X) = Σ Y ⊙ G`` for a fixed
+random ``G``: then ∂f/∂Y = G, so ``backward(G)`` must return ∂f/∂X exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .base import Layer, as_generator
+from .losses import Loss
+
+__all__ = [
+    "GradCheckReport", "TensorCheck", "check_grad_flat", "check_layer", "check_loss",
+    "check_model", "numerical_gradient", "relative_error",
+]
+
+
+def relative_error(analytic, numeric) -> np.ndarray:
+    """Elementwise ``|a − n| / max(1e-8, |a| + |n|)``."""
+    a = np.asarray(analytic, dtype=np.float64)
+    n = np.asarray(numeric, dtype=np.float64)
+    return np.abs(a - n) / np.maximum(1e-8, np.abs(a) + np.abs(n))
+
+
+def numerical_gradient(f, x, h=1e-5):
+    """Central-difference gradient of a scalar function ``f`` at the array ``x``.
+
+    Each entry of ``x`` is moved by ±h in place and put back exactly afterwards, so ``f`` may
+    read ``x`` through a reference (a layer's weight array, for instance).
+
+    Parameters
+    ----------
+    f : callable
+        ``f()`` or ``f(x)`` returning a number; it is called with ``x`` as its argument.
+    x : ndarray of float
+        The point; modified during the call and restored on return.
+    h : float, default 1e-5
+
+    Returns
+    -------
+    grad : ndarray of float64, shape of x
+    """
+    x = _float64_array(x, "numerical_gradient")
+    grad = np.zeros(x.shape, dtype=np.float64)
+    it = np.nditer(x, flags=["multi_index"])
+    for _ in it:
+        ix = it.multi_index
+        old = x[ix]
+        try:
+            x[ix] = old + h
+            plus = float(f(x))
+            x[ix] = old - h
+            minus = float(f(x))
+        finally:
+            x[ix] = old
+        grad[ix] = (plus - minus) / (2 * h)
+    return grad
+
+
+def _numerical_jvp(forward, x, G, h):
+    """∂(Σ forward() ⊙ G)/∂x by central differences, differencing the outputs first.
+
+    Subtracting the two outputs before contracting with G keeps the round-off at the level of
+    one output entry rather than of the whole sum.
+    """
+    grad = np.zeros(x.shape, dtype=np.float64)
+    it = np.nditer(x, flags=["multi_index"])
+    for _ in it:
+        ix = it.multi_index
+        old = x[ix]
+        try:
+            x[ix] = old + h
+            plus = np.array(forward(), dtype=np.float64)
+            x[ix] = old - h
+            minus = np.array(forward(), dtype=np.float64)
+        finally:
+            x[ix] = old
+        grad[ix] = np.vdot(plus - minus, G) / (2 * h)
+    return grad
+
+
+def _float64_array(x, who):
+    if not isinstance(x, np.ndarray) or x.dtype != np.float64:
+        dtype = getattr(x, "dtype", type(x).__name__)
+        raise TypeError(
+            f"{who}: gradient checks need float64 arrays (float32 round-off swamps the "
+            f"differences), got {dtype}; build the layer with dtype=np.float64 and pass "
+            "X.astype(np.float64)"
+        )
+    return x
+
+
+@dataclass
+class TensorCheck:
+    """The comparison for one tensor (an input or a parameter).
+
+    Attributes
+    ----------
+    name : str
+        ``"dX"`` or the parameter's name.
+    shape : tuple
+    max_error : float
+        The largest relative error over the entries.
+    where : tuple
+        Index of the entry with the largest error.
+    analytic, numeric : float
+        The two values at ``where``.
+    kink : bool
+        Whether an input lay within h of a point where the derivative jumps.
+    tol : float
+        The tolerance this tensor was held to.
+    """
+
+    name: str
+    shape: tuple
+    max_error: float
+    where: tuple
+    analytic: float
+    numeric: float
+    kink: bool
+    tol: float
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.max_error <= self.tol)
+
+
+@dataclass
+class GradCheckReport:
+    """The result of a gradient check: one :class:`TensorCheck` per tensor.
+
+    ``report.ok`` tells whether every tensor passed, ``report.max_error`` is the largest error,
+    ``str(report)`` is a table and ``report["W"]`` looks one tensor up by name.
+    """
+
+    title: str
+    checks: list[TensorCheck] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    @property
+    def max_error(self) -> float:
+        return max((c.max_error for c in self.checks), default=0.0)
+
+    def __getitem__(self, name) -> TensorCheck:
+        for c in self.checks:
+            if c.name == name:
+                return c
+        raise KeyError(f"no tensor named {name!r} in the report; have {[c.name for c in self.checks]}")
+
+    def __str__(self):
+        header = ("tensor", "shape", "max rel. error", "at", "analytic", "numeric", "")
+        rows = [header]
+        for c in self.checks:
+            status = "ok" if c.ok else "FAIL"
+            if c.kink:
+                status += " (kink within h)"
+            rows.append((c.name, str(c.shape), f"{c.max_error:.2e}", str(c.where),
+                         f"{c.analytic:+.6e}", f"{c.numeric:+.6e}", status))
+        widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+        lines = [self.title]
+        for r in rows:
+            lines.append("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip())
+        lines.extend(self.notes)
+        lines.append(f"{'PASSED' if self.ok else 'FAILED'}: max relative error {self.max_error:.2e}")
+        return "\n".join(lines)
+
+    def __repr__(self):
+        return f"GradCheckReport({self.title!r}, ok={self.ok}, max_error={self.max_error:.2e})"
+
+
+def _compare(name, analytic, numeric, kink, tol, kink_tol):
+    err = relative_error(analytic, numeric)
+    where = np.unravel_index(int(np.argmax(err)), err.shape) if err.size else ()
+    where = tuple(int(i) for i in where)
+    a = float(np.asarray(analytic)[where]) if err.size else 0.0
+    n = float(np.asarray(numeric)[where]) if err.size else 0.0
+    return TensorCheck(name, tuple(np.shape(analytic)), float(err.max(initial=0.0)), where,
+                       a, n, kink, kink_tol if kink else tol)
+
+
+def _near_kink(layer, X, h):
+    kinks = getattr(layer, "kinks", ())
+    return any(np.any(np.abs(X - k) < 2 * h) for k in kinks)
+
+
+def _check_params_float64(model, who):
+    for p in model.parameters():
+        if p.value.dtype != np.float64:
+            raise TypeError(
+                f"{who}: gradient checks need float64 parameters, but {p.name} is "
+                f"{p.value.dtype}; build the layers with dtype=np.float64"
+            )
+
+
+def check_layer(layer, X, y=None, *, rng=None, h=1e-5, tol=1e-7, kink_tol=1e-5):
+    """Check ``backward`` of one layer (or loss) against central differences.
+
+    The layer's output is contracted with a random upstream gradient ``G``, so the check
+    covers the whole Jacobian-vector product: dX and every parameter gradient.
+
+    Parameters
+    ----------
+    layer : Layer or Loss
+        A loss is checked with :func:`check_loss` (then ``y`` is required).
+    X : ndarray of float64, shape (N, n_in)
+    y : array-like, optional
+        Targets, for a loss only.
+    rng : None, int or numpy.random.Generator
+        Draws ``G``.
+    h : float, default 1e-5
+        The finite-difference step.
+    tol : float, default 1e-7
+        The largest relative error that passes.
+    kink_tol : float, default 1e-5
+        The tolerance used instead when an input lies within ``2h`` of a kink of the layer
+        (e.g. 0 for ReLU), where the finite difference straddles the jump in the derivative.
+
+    Returns
+    -------
+    GradCheckReport
+
+    Raises
+    ------
+    TypeError
+        When ``X`` or a parameter is not float64.
+    """
+    if isinstance(layer, Loss):
+        if y is None:
+            raise TypeError("check_layer: checking a loss needs its targets y")
+        return check_loss(layer, X, y, h=h, tol=tol)
+    if not isinstance(layer, Layer):
+        raise TypeError(f"check_layer: expected a Layer or a Loss, got {type(layer).__name__}")
+    X = _float64_array(X, "check_layer").copy()
+    _check_params_float64(layer, "check_layer")
+    rng = as_generator(rng)
+
+    Y = layer.forward(X)
+    G = rng.standard_normal(np.shape(Y))
+    dX = np.array(layer.backward(G), dtype=np.float64)
+    analytic = {key: np.array(g, dtype=np.float64) for key, g in layer.grads.items()}
+
+    kink = _near_kink(layer, X, h)
+    report = GradCheckReport(f"gradient check of {layer!r} on input {X.shape}")
+
+    def forward():
+        return layer.forward(X)
+
+    report.checks.append(_compare("dX", dX, _numerical_jvp(forward, X, G, h), kink, tol,
+                                  kink_tol))
+    for key, value in layer.params.items():
+        numeric = _numerical_jvp(forward, value, G, h)
+        report.checks.append(_compare(key, analytic[key], numeric, kink, tol, kink_tol))
+    layer.forward(X)  # leave the cache as it was for the unperturbed input
+    if kink:
+        report.notes.append(
+            f"note: an input lies within 2h = {2 * h:g} of a kink of {layer!r}; "
+            f"tolerance relaxed to {kink_tol:g}"
+        )
+    return report
+
+
+def check_loss(loss, output, y, *, h=1e-5, tol=1e-7):
+    """Check a loss's ``backward()`` against central differences of its value.
+
+    Parameters
+    ----------
+    loss : Loss
+    output : ndarray of float64, shape (N, K)
+    y : array-like
+        The targets, as ``loss.forward`` takes them.
+
+    Returns
+    -------
+    GradCheckReport
+    """
+    output = _float64_array(output, "check_loss").copy()
+    loss.forward(output, y)
+    analytic = np.array(loss.backward(), dtype=np.float64)
+    numeric = numerical_gradient(lambda o: loss.forward(o, y), output, h)
+    loss.forward(output, y)
+    report = GradCheckReport(f"gradient check of {loss!r} on output {output.shape}")
+    report.checks.append(_compare("d_output", analytic, numeric, False, tol, tol))
+    return report
+
+
+def check_model(model, loss, X, y, *, input_grad=False, h=1e-5, tol=1e-6, kink_tol=1e-4):
+    """Check every parameter gradient of a whole model with its loss.
+
+    Parameters
+    ----------
+    model : Sequential (or any Layer)
+    loss : Loss
+    X : ndarray of float64, shape (N, n_in)
+    y : array-like
+        Targets for ``loss``.
+    input_grad : bool, default False
+        Also check ∂L/∂X. Off by default: training never uses it, and its entries for a
+        single sample are ∝ 1/N, so for large N they sink towards the round-off floor of a
+        difference of two batch-mean losses (≈ 1e-11) and tiny entries show relative errors
+        near 1e-5 with nothing wrong. :func:`check_layer` checks every layer's dX precisely.
+    h, tol, kink_tol : float
+        As in :func:`check_layer`; the kink test looks at the input of every layer.
+
+    Returns
+    -------
+    GradCheckReport
+        One row per parameter, named as in ``model.parameters()`` (``"0.W"``, ...), and
+        ``"dX"`` for the input when asked.
+    """
+    X = _float64_array(X, "check_model").copy()
+    _check_params_float64(model, "check_model")
+
+    def value():
+        return loss.forward(model.forward(X), y)
+
+    value()
+    dX = model.backward(loss.backward(), input_grad=input_grad)
+    params = model.parameters()
+    analytic = {p.name: np.array(p.grad, dtype=np.float64) for p in params}
+
+    kinked = _kinked_layers(model, X, h)
+    kink = bool(kinked)
+    report = GradCheckReport(f"gradient check of {type(model).__name__} with {loss!r} "
+                             f"on input {X.shape}")
+    if input_grad:
+        numeric = numerical_gradient(lambda _: value(), X, h)
+        report.checks.append(_compare("dX", np.array(dX, dtype=np.float64), numeric, kink, tol,
+                                      kink_tol))
+    for p in params:
+        numeric = numerical_gradient(lambda _: value(), p.value, h)
+        report.checks.append(_compare(p.name, analytic[p.name], numeric, kink, tol, kink_tol))
+    value()
+    if kink:
+        report.notes.append(
+            f"note: inputs within 2h = {2 * h:g} of a kink in {', '.join(kinked)}; "
+            f"tolerance relaxed to {kink_tol:g}"
+        )
+    return report
+
+
+def _kinked_layers(model, X, h):
+    """Names of the layers whose input has an entry within 2h of one of their kinks."""
+    found = []
+
+    def walk(layer, X, prefix):
+        children = layer.children()
+        if children and type(layer).__name__ == "Sequential":
+            for i, child in enumerate(children):
+                X = walk(child, X, f"{prefix}{i}.")
+            return X
+        if _near_kink(layer, X, h):
+            found.append(f"{prefix.rstrip('.')}: {layer!r}")
+        return layer.forward(X)
+
+    walk(model, X, "")
+    return found
+
+
+def check_grad_flat(model, loss, X, y):
+    """Check the whole gradient as one vector with ``scipy.optimize.check_grad``.
+
+    All parameters are flattened into one vector θ; scipy compares the analytic gradient
+    with its own finite differences and returns the 2-norm of the difference. This function
+    divides that by the norm of the analytic gradient, so the result is a relative error.
+
+    Parameters
+    ----------
+    model : Sequential
+    loss : Loss
+    X : ndarray of float64, shape (N, n_in)
+    y : array-like
+
+    Returns
+    -------
+    float
+        ‖g_analytic − g_numeric‖ / ‖g_analytic‖.
+    """
+    from scipy.optimize import check_grad
+
+    X = _float64_array(X, "check_grad_flat")
+    _check_params_float64(model, "check_grad_flat")
+    params = model.parameters()
+    theta0 = np.concatenate([p.value.ravel() for p in params])
+    saved = [p.value.copy() for p in params]
+
+    def unflatten(theta):
+        offset = 0
+        for p in params:
+            p.value[...] = theta[offset:offset + p.value.size].reshape(p.value.shape)
+            offset += p.value.size
+
+    def f(theta):
+        unflatten(theta)
+        return loss.forward(model.forward(X), y)
+
+    def grad(theta):
+        f(theta)
+        model.backward(loss.backward(), input_grad=False)
+        return np.concatenate([p.grad.ravel() for p in params])
+
+    try:
+        g = grad(theta0)
+        diff = check_grad(f, grad, theta0)
+    finally:
+        for p, value in zip(params, saved):
+            p.value[...] = value
+    return float(diff / max(np.linalg.norm(g), 1e-300))

@@ -1,0 +1,298 @@
+"""Optimizers and learning-rate schedules.
+
+An optimizer is built once from ``model.parameters()`` and its ``step()`` is called after every
+``backward``. It reads each parameter's ``grad`` (refreshed in place by backward) and updates
+``value`` in place, so the layers see the new weights without any copying.
+
+Notation: θ a parameter, g = ∂L/∂θ its gradient, ε the learning rate ``lr``, t the step count.
+
+Schedules change ``optimizer.lr`` as training goes on; call their ``step()`` once per epoch
+(or per batch, as you choose).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .base import Parameter
+
+__all__ = [
+    "Optimizer", "SGD", "RMSProp", "Adam",
+    "LRSchedule", "ConstantLR", "StepDecay", "InverseScaling", "ExponentialDecay",
+]
+
+
+def _check(owner, name, value, low, high=math.inf, *, low_open=False, high_open=True):
+    """Return ``value`` as a Python float after checking it lies in the given interval."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{owner}: {name} must be a number, got {value!r}") from None
+    too_low = value <= low if low_open else value < low
+    too_high = value >= high if high_open else value > high
+    if not math.isfinite(value) or too_low or too_high:
+        interval = f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+        raise ValueError(f"{owner}: {name} must be in {interval}, got {value!r}")
+    return value
+
+
+class Optimizer:
+    """Base class: holds the parameters, the learning rate and the step count.
+
+    Parameters
+    ----------
+    params : iterable of Parameter
+        Usually ``model.parameters()``.
+    lr : float
+        Learning rate ε > 0.
+    weight_decay : float
+        Decay strength λ ≥ 0, applied to parameters whose ``decay`` flag is set (weights,
+        not biases).
+    """
+
+    def __init__(self, params, lr, weight_decay=0.0):
+        name = type(self).__name__
+        self.params: list[Parameter] = list(params)
+        for p in self.params:
+            if not isinstance(p, Parameter):
+                raise TypeError(
+                    f"{name}: expected Parameter objects from model.parameters(), "
+                    f"got {type(p).__name__}"
+                )
+        if not self.params:
+            raise ValueError(f"{name}: got no parameters to optimise")
+        self.lr = _check(name, "lr", lr, 0.0, low_open=True)
+        self.weight_decay = _check(name, "weight_decay", weight_decay, 0.0)
+        self.t = 0
+
+    def step(self) -> None:
+        """Update every parameter in place from its current gradient."""
+        self.t += 1
+        for i, p in enumerate(self.params):
+            g = p.grad
+            if self.weight_decay and p.decay and self._coupled_decay:
+                # the gradient of (λ/2)·‖θ‖² added to the loss
+                g = g + self.weight_decay * p.value
+            self._update(i, p.value, g)
+
+    #: Whether weight decay is added to the gradient (L2) or applied to θ directly.
+    _coupled_decay = True
+
+    def _update(self, i, theta, g):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def zero_grad(self) -> None:
+        """Set every gradient to zero (backward overwrites them, so this is rarely needed)."""
+        for p in self.params:
+            p.grad.fill(0)
+
+    def __repr__(self):
+        return f"{type(self).__name__}(lr={self.lr:g}, {len(self.params)} tensors)"
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, with optional momentum and Nesterov momentum.
+
+    Without momentum: ``θ ← θ − ε·g``.
+
+    With momentum α, the velocity v accumulates past gradients:
+    ``v ← α·v − ε·g``, ``θ ← θ + v``.
+
+    With Nesterov momentum the gradient is, in effect, taken at the look-ahead point θ + α·v;
+    written in terms of the look-ahead parameters, the update becomes
+    ``v ← α·v − ε·g``, ``θ ← θ + α·v − ε·g``.
+
+    Parameters
+    ----------
+    params : iterable of Parameter
+    lr : float, default 0.01
+    momentum : float in [0, 1), default 0
+    nesterov : bool, default False
+        Requires ``momentum > 0``.
+    weight_decay : float, default 0
+        L2 penalty: ``g ← g + λ·θ`` for weights.
+    """
+
+    def __init__(self, params, lr=0.01, momentum=0.0, nesterov=False, weight_decay=0.0):
+        super().__init__(params, lr, weight_decay)
+        self.momentum = _check("SGD", "momentum", momentum, 0.0, 1.0)
+        self.nesterov = bool(nesterov)
+        if self.nesterov and self.momentum == 0:
+            raise ValueError("SGD: nesterov=True needs momentum > 0, got momentum=0.0")
+        self.velocity = [np.zeros_like(p.value) for p in self.params]
+
+    def _update(self, i, theta, g):
+        lr, mu = self.lr, self.momentum
+        if mu == 0:
+            theta -= lr * g
+            return
+        v = self.velocity[i]
+        v *= mu
+        v -= lr * g
+        if self.nesterov:
+            theta += mu * v
+            theta -= lr * g
+        else:
+            theta += v
+
+
+class RMSProp(Optimizer):
+    """RMSProp: divide the step by a running root-mean-square of recent gradients.
+
+    ``s ← ρ·s + (1 − ρ)·g²``, ``θ ← θ − ε·g / (√s + δ)``.
+
+    Parameters
+    ----------
+    params : iterable of Parameter
+    lr : float, default 1e-3
+    rho : float in [0, 1), default 0.9
+        Decay of the running average.
+    eps : float, default 1e-8
+        δ, keeps the division finite.
+    weight_decay : float, default 0
+        L2 penalty: ``g ← g + λ·θ`` for weights.
+    """
+
+    def __init__(self, params, lr=1e-3, rho=0.9, eps=1e-8, weight_decay=0.0):
+        super().__init__(params, lr, weight_decay)
+        self.rho = _check("RMSProp", "rho", rho, 0.0, 1.0)
+        self.eps = _check("RMSProp", "eps", eps, 0.0, low_open=True)
+        self.square_avg = [np.zeros_like(p.value) for p in self.params]
+
+    def _update(self, i, theta, g):
+        s = self.square_avg[i]
+        s *= self.rho
+        s += (1.0 - self.rho) * (g * g)
+        theta -= self.lr * g / (np.sqrt(s) + self.eps)
+
+
+class Adam(Optimizer):
+    """Adam: momentum on the gradient and RMSProp-style scaling, both bias-corrected.
+
+    ``m ← β₁·m + (1 − β₁)·g``, ``v ← β₂·v + (1 − β₂)·g²``,
+    ``m̂ = m / (1 − β₁ᵗ)``, ``v̂ = v / (1 − β₂ᵗ)``, ``θ ← θ − ε·m̂ / (√v̂ + δ)``.
+
+    The corrections undo the bias towards 0 of averages that start at 0.
+
+    Parameters
+    ----------
+    params : iterable of Parameter
+    lr : float, default 1e-3
+    beta1, beta2 : float in [0, 1), defaults 0.9 and 0.999
+    eps : float, default 1e-8
+        δ, keeps the division finite.
+    weight_decay : float, default 0
+        *Decoupled* weight decay (as in AdamW): ``θ ← θ − ε·λ·θ`` for weights, applied
+        beside the Adam step. Unlike with SGD this is not the same as an L2 term in the
+        loss, whose gradient Adam would rescale; for that, add the L2 penalty to the loss.
+    """
+
+    _coupled_decay = False
+
+    def __init__(self, params, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
+        super().__init__(params, lr, weight_decay)
+        self.beta1 = _check("Adam", "beta1", beta1, 0.0, 1.0)
+        self.beta2 = _check("Adam", "beta2", beta2, 0.0, 1.0)
+        self.eps = _check("Adam", "eps", eps, 0.0, low_open=True)
+        self.m = [np.zeros_like(p.value) for p in self.params]
+        self.v = [np.zeros_like(p.value) for p in self.params]
+
+    def step(self):
+        # the bias corrections depend only on t: computed once per step, as Python floats
+        t = self.t + 1
+        self._step_size = self.lr / (1.0 - self.beta1**t)
+        self._sqrt_c2 = math.sqrt(1.0 - self.beta2**t)
+        super().step()
+
+    def _update(self, i, theta, g):
+        m, v = self.m[i], self.v[i]
+        b1, b2 = self.beta1, self.beta2
+        m *= b1
+        m += (1.0 - b1) * g
+        v *= b2
+        v += (1.0 - b2) * (g * g)
+        if self.weight_decay and self.params[i].decay:
+            theta -= (self.lr * self.weight_decay) * theta
+        # √v̂ + δ = √v / √(1 − β₂ᵗ) + δ
+        denom = np.sqrt(v)
+        denom /= self._sqrt_c2
+        denom += self.eps
+        theta -= self._step_size * m / denom
+
+
+# -- learning-rate schedules -------------------------------------------------------------
+
+
+class LRSchedule:
+    """Base class of schedules: ``step()`` advances the count t and sets ``optimizer.lr``.
+
+    Parameters
+    ----------
+    optimizer : Optimizer
+        Its ``lr`` at construction is the initial rate ε₀.
+    """
+
+    def __init__(self, optimizer: Optimizer):
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(
+                f"{type(self).__name__}: expected an Optimizer, got {type(optimizer).__name__}"
+            )
+        self.optimizer = optimizer
+        self.base_lr = optimizer.lr
+        self.t = 0
+
+    def lr_at(self, t: int) -> float:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def step(self) -> float:
+        """Advance by one and return the new learning rate."""
+        self.t += 1
+        self.optimizer.lr = float(self.lr_at(self.t))
+        return self.optimizer.lr
+
+
+class ConstantLR(LRSchedule):
+    """ε_t = ε₀."""
+
+    def lr_at(self, t):
+        return self.base_lr
+
+
+class StepDecay(LRSchedule):
+    """ε_t = ε₀ · γ^⌊t / step_size⌋: multiply by γ every ``step_size`` steps."""
+
+    def __init__(self, optimizer, step_size, gamma=0.1):
+        super().__init__(optimizer)
+        if not isinstance(step_size, (int, np.integer)) or step_size < 1:
+            raise ValueError(f"StepDecay: step_size must be a positive integer, got {step_size!r}")
+        self.step_size = int(step_size)
+        self.gamma = _check("StepDecay", "gamma", gamma, 0.0, 1.0, low_open=True,
+                            high_open=False)
+
+    def lr_at(self, t):
+        return self.base_lr * self.gamma ** (t // self.step_size)
+
+
+class InverseScaling(LRSchedule):
+    """ε_t = ε₀ / (t + 1)^power_t (scikit-learn's "invscaling", counted from t = 0)."""
+
+    def __init__(self, optimizer, power_t=0.5):
+        super().__init__(optimizer)
+        self.power_t = _check("InverseScaling", "power_t", power_t, 0.0)
+
+    def lr_at(self, t):
+        return self.base_lr / (t + 1) ** self.power_t
+
+
+class ExponentialDecay(LRSchedule):
+    """ε_t = ε₀ · γᵗ."""
+
+    def __init__(self, optimizer, gamma=0.95):
+        super().__init__(optimizer)
+        self.gamma = _check("ExponentialDecay", "gamma", gamma, 0.0, 1.0, low_open=True,
+                            high_open=False)
+
+    def lr_at(self, t):
+        return self.base_lr * self.gamma**t

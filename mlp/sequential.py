@@ -1,0 +1,167 @@
+"""Sequential: a network as a chain of layers."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import Layer, check_2d
+
+__all__ = ["Sequential"]
+
+
+class Sequential(Layer):
+    """A chain of layers: forward through them in order, backward in reverse.
+
+    Parameters
+    ----------
+    *layers : Layer
+        The layers, first to last; a single list or tuple of layers is accepted too.
+
+    Examples
+    --------
+    >>> import mlp
+    >>> model = mlp.Sequential([mlp.Linear(4, 16, rng=0), mlp.ReLU(), mlp.Linear(16, 3, rng=1)])
+    >>> model
+    Sequential(
+      (0): Linear(4 -> 16)
+      (1): ReLU()
+      (2): Linear(16 -> 3)
+    )
+    """
+
+    def __init__(self, *layers):
+        super().__init__()
+        if len(layers) == 1 and isinstance(layers[0], (list, tuple)):
+            layers = tuple(layers[0])
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Layer):
+                raise TypeError(
+                    f"Sequential: item {i} is a {type(layer).__name__}, not a Layer"
+                )
+        self.layers: list[Layer] = list(layers)
+
+    def children(self):
+        return self.layers
+
+    def forward(self, X):
+        """Run ``X`` through every layer.
+
+        Parameters
+        ----------
+        X : array-like of shape (N, n_in)
+
+        Returns
+        -------
+        Y : ndarray of shape (N, n_out)
+
+        Raises
+        ------
+        ValueError
+            When ``X`` is not 2-D, has the wrong number of features, or holds NaN or infinity.
+        """
+        X = check_2d(X, "Sequential", self.n_features_in)
+        if X.dtype.kind not in "biuf":
+            raise ValueError(f"Sequential: input must be numeric, got dtype {X.dtype}")
+        if not np.isfinite(X).all():
+            raise ValueError("Sequential: input contains NaN or infinity")
+        for layer in self.layers:
+            X = layer.forward(X)
+        return X
+
+    def backward(self, dY, input_grad=True):
+        """Back-propagate ``dY = ∂L/∂Y`` through the layers in reverse order.
+
+        Each layer turns the gradient with respect to its output into the gradient with
+        respect to its input (the chain rule, one factor per layer) and fills its own
+        parameter gradients on the way.
+
+        Parameters
+        ----------
+        dY : ndarray of shape (N, n_out)
+        input_grad : bool, default True
+            When False, the first layer skips ``dX`` (its input is the data, whose gradient
+            nobody needs) and None is returned; the training loop asks for this.
+
+        Returns
+        -------
+        dX : ndarray of shape (N, n_in), or None
+        """
+        for layer in reversed(self.layers[1:]):
+            dY = layer.backward(dY)
+        if not self.layers:
+            return dY if input_grad else None
+        return self.layers[0].backward(dY, input_grad=input_grad)
+
+    # -- container protocol ----------------------------------------------------------
+    def __len__(self):
+        return len(self.layers)
+
+    def __iter__(self):
+        return iter(self.layers)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return Sequential(self.layers[index])
+        return self.layers[index]
+
+    def append(self, layer: Layer) -> Sequential:
+        """Add ``layer`` at the end; returns the model."""
+        if not isinstance(layer, Layer):
+            raise TypeError(f"Sequential: cannot append a {type(layer).__name__}, not a Layer")
+        self.layers.append(layer)
+        return self
+
+    # -- description -----------------------------------------------------------------
+    @property
+    def n_features_in(self) -> int | None:
+        """The input width, read off the first layer that fixes it (None if none does)."""
+        for layer in self.layers:
+            width = getattr(layer, "n_features_in", None) or getattr(layer, "n_in", None)
+            if width is not None:
+                return width
+            if layer.params:
+                return None
+        return None
+
+    def output_width(self, n_in):
+        for layer in self.layers:
+            n_in = layer.output_width(n_in)
+        return n_in
+
+    def summary(self, n_in: int | None = None) -> str:
+        """A table of the layers with their output shapes and parameter counts.
+
+        Parameters
+        ----------
+        n_in : int, optional
+            Input width; by default read off the first Linear layer.
+
+        Returns
+        -------
+        str
+        """
+        width = n_in if n_in is not None else self.n_features_in
+        rows = [("Layer", "Output shape", "Params")]
+        for i, layer in enumerate(self.layers):
+            if width is not None:
+                width = layer.output_width(width)
+            shape = f"(N, {width})" if width is not None else "?"
+            rows.append((f"{i}: {layer!r}", shape, f"{layer.n_params():,}"))
+        total = self.n_params()
+        widths = [max(len(r[c]) for r in rows) for c in range(3)]
+
+        def fmt(row):
+            return (f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]:>{widths[2]}}")
+
+        rule = "-" * len(fmt(rows[0]))
+        lines = [fmt(rows[0]), rule, *(fmt(r) for r in rows[1:]), rule,
+                 f"Total params: {total:,}"]
+        return "\n".join(lines)
+
+    def __repr__(self):
+        if not self.layers:
+            return "Sequential()"
+        inner = "\n".join(
+            f"  ({i}): " + repr(layer).replace("\n", "\n  ") for i, layer in enumerate(self.layers)
+        )
+        return f"Sequential(\n{inner}\n)"

@@ -1,0 +1,33 @@
+import numpy as np
+import pytest
+from sklearn.preprocessing import StandardScaler
+
+import mlp
+from mlp.datasets import load_iris
+
+
+@pytest.fixture(scope="session")
+def iris():
+    """Standardised Iris features (150, 4) float64 and integer labels (150,)."""
+    data = load_iris()
+    return StandardScaler().fit_transform(data.X), data.y
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(12345)
+
+
+@pytest.fixture
+def make_net():
+    """Build an n_in-n_hidden-n_out float64 network with the named hidden activation."""
+
+    def build(activation, *, n_in=4, n_hidden=16, n_out=3, seed=0):
+        rng = np.random.default_rng(seed)
+        return mlp.Sequential(
+            mlp.Linear(n_in, n_hidden, rng=rng),
+            mlp.get_activation(activation),
+            mlp.Linear(n_hidden, n_out, rng=rng),
+        )
+
+    return build
