@@ -1,8 +1,12 @@
 """Loss functions.
 
 Each loss is used as ``value = loss.forward(output, y)`` then ``d_output = loss.backward()``.
-``value`` is the **mean** over the N samples of the batch (a Python float) and ``d_output`` is
-∂value/∂output, so it includes the factor 1/N.
+``value`` is the **mean** over the N samples of the batch of per-sample terms ℓ_n (a Python
+float) and ``d_output`` is ∂value/∂output, so it includes the factor 1/N.
+
+``loss.per_sample(output, y)`` returns the terms ℓ_n themselves, shape (N,). With
+``sample_weight=w`` the value is the weighted mean Σ w_n·ℓ_n / Σ w_n, and the 1/N of every
+gradient becomes w_n / Σ w_n.
 """
 
 from __future__ import annotations
@@ -16,13 +20,53 @@ __all__ = ["Loss", "MSELoss", "BCEWithLogitsLoss", "SoftmaxCrossEntropyLoss", "N
 
 
 class Loss:
-    """Base class: input checks and the cache shared by every loss."""
+    """Base class: the mean over the batch, sample weights, input checks and the cache.
+
+    A subclass implements ``per_sample(output, y)`` (computing and caching what its
+    ``backward`` needs) and ``backward()``, which multiplies its per-sample gradient by
+    ``self._scale``: 1/N, or the column w_n / Σ w_n with sample weights.
+    """
 
     def __init__(self):
         self._cache = None
+        self._scale = None
 
-    def __call__(self, output, y):
-        return self.forward(output, y)
+    def __call__(self, output, y, sample_weight=None):
+        return self.forward(output, y, sample_weight)
+
+    def per_sample(self, output, y):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def forward(self, output, y, sample_weight=None):
+        """The batch loss: the mean of the per-sample terms (weighted, if weights are given).
+
+        Parameters
+        ----------
+        output : ndarray of shape (N, K)
+            The network output.
+        y : array-like
+            The targets; see the class for the accepted forms.
+        sample_weight : array-like of shape (N,), optional
+            Non-negative weights, not all zero.
+
+        Returns
+        -------
+        float
+        """
+        terms = self.per_sample(output, y)
+        N = len(terms)
+        if sample_weight is None:
+            self._scale = 1.0 / max(N, 1)
+            return float(terms.sum()) * self._scale
+        w = np.asarray(sample_weight, dtype=np.float64)
+        if w.shape != (N,) or not np.isfinite(w).all() or np.any(w < 0) or w.sum() <= 0:
+            raise ValueError(
+                f"{type(self).__name__}: sample_weight must be {N} finite non-negative "
+                f"numbers, not all zero; got shape {w.shape}"
+            )
+        w = w / w.sum()
+        self._scale = w.astype(terms.dtype, copy=False).reshape(-1, 1)
+        return float(terms @ w)
 
     def _check_output(self, output):
         output = check_2d(output, f"{type(self).__name__}")
@@ -84,7 +128,7 @@ class Loss:
         return Y
 
     def _cached(self):
-        if self._cache is None:
+        if self._cache is None or self._scale is None:
             raise RuntimeError(f"{type(self).__name__}: backward called before forward")
         return self._cache
 
@@ -95,8 +139,9 @@ class Loss:
 class MSELoss(Loss):
     """Squared error ``L = (1/N) Σ_n ½‖ŷ_n − y_n‖²``, the regression loss."""
 
-    def forward(self, output, y):
-        """
+    def per_sample(self, output, y):
+        """ℓ_n = ½‖ŷ_n − y_n‖².
+
         Parameters
         ----------
         output : ndarray of shape (N, K)
@@ -105,12 +150,12 @@ class MSELoss(Loss):
 
         Returns
         -------
-        float
+        ndarray of shape (N,)
         """
         output = self._check_output(output)
         diff = output - self._targets(output, y)
         self._cache = diff
-        return 0.5 * float(np.vdot(diff, diff)) / max(len(diff), 1)
+        return 0.5 * np.einsum("nk,nk->n", diff, diff)
 
     def backward(self):
         """∂L/∂ŷ_n = (ŷ_n − y_n)/N.
@@ -120,7 +165,7 @@ class MSELoss(Loss):
         d_output : ndarray of shape (N, K)
         """
         diff = self._cached()
-        return diff / len(diff)
+        return diff * self._scale
 
 
 class BCEWithLogitsLoss(Loss):
@@ -131,8 +176,9 @@ class BCEWithLogitsLoss(Loss):
     Computing it from the logit never takes the log of 0.
     """
 
-    def forward(self, output, y):
-        """
+    def per_sample(self, output, y):
+        """ℓ_n = Σ_k softplus(u_nk) − y_nk·u_nk.
+
         Parameters
         ----------
         output : ndarray of shape (N, K)
@@ -142,7 +188,7 @@ class BCEWithLogitsLoss(Loss):
 
         Returns
         -------
-        float
+        ndarray of shape (N,)
         """
         U = self._check_output(output)
         Y = self._targets(U, y)
@@ -151,7 +197,7 @@ class BCEWithLogitsLoss(Loss):
         self._cache = (U, Y)
         # softplus(u) = max(u, 0) + log1p(exp(-|u|)): never exponentiates a positive number
         per_output = np.maximum(U, 0) - Y * U + np.log1p(np.exp(-np.abs(U)))
-        return float(per_output.sum()) / max(len(U), 1)
+        return per_output.sum(axis=1)
 
     def backward(self):
         """∂L/∂u = (σ(u) − y)/N: the sigmoid's σ′ cancels the log's 1/p.
@@ -161,7 +207,7 @@ class BCEWithLogitsLoss(Loss):
         d_output : ndarray of shape (N, K)
         """
         U, Y = self._cached()
-        return (expit(U) - Y) / len(U)
+        return (expit(U) - Y) * self._scale
 
 
 class SoftmaxCrossEntropyLoss(Loss):
@@ -172,8 +218,9 @@ class SoftmaxCrossEntropyLoss(Loss):
     class probabilities such as one-hot rows.
     """
 
-    def forward(self, output, y):
-        """
+    def per_sample(self, output, y):
+        """ℓ_n = log Σ_k exp(u_nk) − u_n,y_n = −log softmax(u_n)[y_n].
+
         Parameters
         ----------
         output : ndarray of shape (N, K)
@@ -182,7 +229,7 @@ class SoftmaxCrossEntropyLoss(Loss):
 
         Returns
         -------
-        float
+        ndarray of shape (N,)
         """
         U = self._check_output(output)
         y = self._class_targets(U, y)
@@ -190,10 +237,9 @@ class SoftmaxCrossEntropyLoss(Loss):
         log_Z = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
         log_P = shifted - log_Z
         self._cache = (log_P, y)
-        N = max(len(U), 1)
         if y.ndim == 1:
-            return -float(log_P[np.arange(len(y)), y].sum()) / N
-        return -float(np.vdot(y, log_P)) / N
+            return -log_P[np.arange(len(y)), y]
+        return -np.einsum("nk,nk->n", y, log_P)
 
     def backward(self):
         """∂L/∂u = (Ŷ − Y)/N with Ŷ = softmax(u) and Y the one-hot targets.
@@ -206,13 +252,12 @@ class SoftmaxCrossEntropyLoss(Loss):
         d_output : ndarray of shape (N, K)
         """
         log_P, y = self._cached()
-        N = len(log_P)
         dU = np.exp(log_P)
         if y.ndim == 1:
-            dU[np.arange(N), y] -= 1
+            dU[np.arange(len(y)), y] -= 1
         else:
             dU -= y
-        dU /= N
+        dU *= self._scale
         return dU
 
 
@@ -225,8 +270,9 @@ class NLLLoss(Loss):
     finite loss; :class:`SoftmaxCrossEntropyLoss` on logits has no such limit.
     """
 
-    def forward(self, output, y):
-        """
+    def per_sample(self, output, y):
+        """ℓ_n = −log p_n,y_n.
+
         Parameters
         ----------
         output : ndarray of shape (N, K)
@@ -235,7 +281,7 @@ class NLLLoss(Loss):
 
         Returns
         -------
-        float
+        ndarray of shape (N,)
         """
         P = self._check_output(output)
         if np.any(P < 0) or np.any(P > 1):
@@ -246,10 +292,9 @@ class NLLLoss(Loss):
         y = self._class_targets(P, y)
         P = np.maximum(P, np.finfo(P.dtype).tiny)
         self._cache = (P, y)
-        N = max(len(P), 1)
         if y.ndim == 1:
-            return -float(np.log(P[np.arange(len(y)), y]).sum()) / N
-        return -float(np.vdot(y, np.log(P))) / N
+            return -np.log(P[np.arange(len(y)), y])
+        return -np.einsum("nk,nk->n", y, np.log(P))
 
     def backward(self):
         """∂L/∂p_nk = −[k = y_n] / (N·p_nk): only the probability of the true class matters.
@@ -261,10 +306,11 @@ class NLLLoss(Loss):
         d_output : ndarray of shape (N, K)
         """
         P, y = self._cached()
-        N = len(P)
         if y.ndim == 1:
             dP = np.zeros_like(P)
-            rows = np.arange(N)
-            dP[rows, y] = -1.0 / (N * P[rows, y])
-            return dP
-        return -y / (N * P)
+            rows = np.arange(len(y))
+            dP[rows, y] = -1.0 / P[rows, y]
+        else:
+            dP = -y / P
+        dP *= self._scale
+        return dP
