@@ -153,7 +153,7 @@ def run_train(args) -> int:
     n_out = len(data.classes) if classify else 1
     widths = [X_train.shape[1], *args.hidden]
     layers = []
-    for n_in, n_out_hidden in zip(widths[:-1], widths[1:]):
+    for n_in, n_out_hidden in zip(widths[:-1], widths[1:], strict=False):
         layers += [Linear(n_in, n_out_hidden, init=args.init, rng=rng),
                    get_activation(args.activation)]
     layers.append(Linear(widths[-1], n_out, init=args.init, rng=rng))
@@ -177,7 +177,7 @@ def run_train(args) -> int:
     metric = "accuracy" if classify else "R²"
     name = args.data if args.data == "iris" else data.target_name
     print(f"{name}: {len(data.X)} samples, {data.X.shape[1]} features, "
-          f"{'%d classes' % n_out if classify else 'numeric target'}")
+          f"{f'{n_out} classes' if classify else 'numeric target'}")
     print(f"model: {' -> '.join(str(w) for w in widths + [n_out])}, {args.activation}, "
           f"{args.optimizer} lr={args.lr:g}, {args.epochs} epochs in {elapsed:.2f}s")
     print(f"final training loss: {history.loss[-1]:.4f}")

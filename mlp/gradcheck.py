@@ -185,7 +185,8 @@ class GradCheckReport:
         for c in self.checks:
             if c.name == name:
                 return c
-        raise KeyError(f"no tensor named {name!r} in the report; have {[c.name for c in self.checks]}")
+        names = [c.name for c in self.checks]
+        raise KeyError(f"no tensor named {name!r} in the report; have {names}")
 
     def __str__(self):
         header = ("tensor", "shape", "max rel. error", "at", "analytic", "numeric", "")
@@ -199,9 +200,10 @@ class GradCheckReport:
         widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
         lines = [self.title]
         for r in rows:
-            lines.append("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip())
+            lines.append("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=False)).rstrip())
         lines.extend(self.notes)
-        lines.append(f"{'PASSED' if self.ok else 'FAILED'}: max relative error {self.max_error:.2e}")
+        verdict = "PASSED" if self.ok else "FAILED"
+        lines.append(f"{verdict}: max relative error {self.max_error:.2e}")
         return "\n".join(lines)
 
     def __repr__(self):
@@ -335,8 +337,8 @@ def check_loss(loss, output, y, *, h=1e-5, tol=1e-7):
 
     numeric = np.zeros_like(output)
     for n in range(N):
-        row = output[n:n + 1].copy()
-        numeric[n] = numerical_gradient(lambda o: loss.forward(o, y[n:n + 1]), row, h)[0] / N
+        row, y_row = output[n:n + 1].copy(), y[n:n + 1]
+        numeric[n] = numerical_gradient(lambda o, t=y_row: loss.forward(o, t), row, h)[0] / N
     loss.forward(output, y)  # leave the cache as it was for the whole batch
     report.checks.append(_compare("d_output", analytic, numeric, False, tol, tol))
     return report
@@ -467,6 +469,6 @@ def check_grad_flat(model, loss, X, y):
         g = grad(theta0)
         diff = check_grad(f, grad, theta0)
     finally:
-        for p, value in zip(params, saved):
+        for p, value in zip(params, saved, strict=False):
             p.value[...] = value
     return float(diff / max(np.linalg.norm(g), 1e-300))

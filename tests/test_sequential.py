@@ -54,7 +54,8 @@ def test_container_protocol_and_repr(make_net):
     assert len(model) == 3
     assert [type(layer).__name__ for layer in model] == ["Linear", "ReLU", "Linear"]
     assert isinstance(model[1], mlp.ReLU)
-    assert isinstance(model[:2], mlp.Sequential) and len(model[:2]) == 2
+    assert isinstance(model[:2], mlp.Sequential)
+    assert len(model[:2]) == 2
     assert repr(model) == (
         "Sequential(\n  (0): Linear(4 -> 16)\n  (1): ReLU()\n  (2): Linear(16 -> 3)\n)"
     )
@@ -67,8 +68,11 @@ def test_summary_table(make_net):
     text = make_net("relu").summary()
     lines = text.splitlines()
     assert lines[0].split() == ["Layer", "Output", "shape", "Params"]
-    assert "0: Linear(4 -> 16)" in lines[2] and "(N, 16)" in lines[2] and lines[2].endswith("80")
-    assert "(N, 3)" in lines[4] and lines[4].endswith("51")
+    assert "0: Linear(4 -> 16)" in lines[2]
+    assert "(N, 16)" in lines[2]
+    assert lines[2].endswith("80")
+    assert "(N, 3)" in lines[4]
+    assert lines[4].endswith("51")
     assert lines[-1] == "Total params: 131"
     assert make_net("relu").n_params() == 4 * 16 + 16 + 16 * 3 + 3
 
