@@ -20,7 +20,7 @@ from .activations import (
 )
 from .base import Layer, Parameter
 from .gradcheck import check_grad_flat, check_layer, check_model
-from .layers import Linear
+from .layers import BatchNorm1d, Dropout, Linear, Residual
 from .losses import BCEWithLogitsLoss, MSELoss, NLLLoss, SoftmaxCrossEntropyLoss
 from .optim import SGD, Adam, RMSProp
 from .sequential import Sequential
@@ -30,7 +30,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ELU", "GELU", "Identity", "LeakyReLU", "PReLU", "ReLU", "Sigmoid", "Softmax", "Softplus",
     "Tanh", "get_activation",
-    "Layer", "Parameter", "Linear", "Sequential",
+    "Layer", "Parameter", "Linear", "Dropout", "BatchNorm1d", "Residual", "Sequential",
     "BCEWithLogitsLoss", "MSELoss", "NLLLoss", "SoftmaxCrossEntropyLoss",
     "SGD", "Adam", "RMSProp",
     "check_grad_flat", "check_layer", "check_model",

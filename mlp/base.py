@@ -97,6 +97,9 @@ class Layer:
         the layer has none.
     grads : dict of str to ndarray
         Same keys and shapes as ``params``; written by ``backward``.
+    buffers : dict of str to ndarray
+        State that is not learned by gradient descent but belongs to the model, such as
+        BatchNorm's running statistics; ``{}`` for most layers.
     training : bool
         Training or evaluation mode (Dropout and BatchNorm behave differently).
 
@@ -116,6 +119,7 @@ class Layer:
     def __init__(self) -> None:
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
+        self.buffers: dict[str, np.ndarray] = {}
         self.training: bool = True
 
     # -- the contract --------------------------------------------------------------------
@@ -141,6 +145,13 @@ class Layer:
         ]
         for i, child in enumerate(self.children()):
             own.extend(child.parameters(prefix=f"{prefix}{i}."))
+        return own
+
+    def named_buffers(self, prefix: str = "") -> list[tuple[str, np.ndarray]]:
+        """All buffers of this layer and the layers inside it, as (dotted name, array)."""
+        own = [(prefix + key, value) for key, value in self.buffers.items()]
+        for i, child in enumerate(self.children()):
+            own.extend(child.named_buffers(prefix=f"{prefix}{i}."))
         return own
 
     def n_params(self) -> int:

@@ -153,7 +153,7 @@ def run_train(args) -> int:
     n_out = len(data.classes) if classify else 1
     widths = [X_train.shape[1], *args.hidden]
     layers = []
-    for n_in, n_out_hidden in zip(widths[:-1], widths[1:], strict=False):
+    for n_in, n_out_hidden in zip(widths[:-1], widths[1:], strict=True):
         layers += [Linear(n_in, n_out_hidden, init=args.init, rng=rng),
                    get_activation(args.activation)]
     layers.append(Linear(widths[-1], n_out, init=args.init, rng=rng))

@@ -1,4 +1,4 @@
-"""Layers with parameters or structure: Linear (fully connected)."""
+"""Layers with parameters, state or structure: Linear, Dropout, BatchNorm1d, Residual."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import numpy as np
 
 from .base import Layer, as_generator, check_2d
 from .init import get_initializer
+from .sequential import Sequential
 
-__all__ = ["Linear"]
+__all__ = ["BatchNorm1d", "Dropout", "Linear", "Residual"]
 
 
 class Linear(Layer):
@@ -126,3 +127,311 @@ class Linear(Layer):
 
     def extra_repr(self):
         return f"{self.n_in} -> {self.n_out}" + ("" if self.bias else ", bias=False")
+
+
+class Dropout(Layer):
+    """Inverted dropout: in training, zero each unit with probability ``p``.
+
+    Training mode draws a fresh Bernoulli mask for every forward and scales the kept units by
+    1/(1 − p), so each unit's expected output equals its input; evaluation mode is then the
+    identity. The lectures' form keeps units with probability p_keep = 1 − p without scaling
+    and multiplies the activations by p_keep at test time instead: the two give the same
+    expected activations, but the inverted form leaves the trained network unchanged for
+    prediction.
+
+    Parameters
+    ----------
+    p : float in [0, 1), default 0.5
+        Probability of dropping a unit.
+    rng : None, int or numpy.random.Generator
+        Source of the masks.
+
+    Attributes
+    ----------
+    freeze_mask : bool
+        When True, forward reuses the last mask instead of drawing a new one (for gradient
+        checks, where the function must stay the same between evaluations).
+    """
+
+    def __init__(self, p=0.5, *, rng=None):
+        super().__init__()
+        try:
+            p = float(p)
+        except (TypeError, ValueError):
+            raise TypeError(f"Dropout: p must be a number, got {p!r}") from None
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"Dropout: p must be in [0, 1), got {p!r}")
+        self.p = p
+        self.rng = as_generator(rng)
+        self.freeze_mask = False
+        self._mask = None
+        self._shape = None
+
+    def forward(self, X):
+        """Y = X ⊙ M / (1 − p) in training, M[n, j] ~ Bernoulli(1 − p); Y = X in evaluation.
+
+        Parameters
+        ----------
+        X : ndarray of shape (N, D)
+
+        Returns
+        -------
+        Y : ndarray of shape (N, D)
+        """
+        X = check_2d(X, repr(self))
+        self._shape = X.shape
+        if not self.training or self.p == 0.0:
+            self._mask = None
+            return X
+        if not (self.freeze_mask and self._mask is not None and self._mask.shape == X.shape):
+            keep = self.rng.random(X.shape) >= self.p
+            # the scale is folded into the mask: one multiply forward, one backward
+            self._mask = keep.astype(X.dtype) * (1.0 / (1.0 - self.p))
+        return X * self._mask
+
+    def backward(self, dY, input_grad=True):
+        """Y = X ⊙ M', with M' = M / (1 − p) fixed during the step, so ∂Y/∂X = M'.
+
+        ``dX = dY ⊙ M'``: a dropped unit passes no gradient back, a kept one passes it
+        scaled by 1/(1 − p). In evaluation mode ``dX = dY``.
+
+        Parameters
+        ----------
+        dY : ndarray of shape (N, D)
+
+        Returns
+        -------
+        dX : ndarray of shape (N, D)
+        """
+        if self._shape is None:
+            raise self._not_ready()
+        self._check_dY(dY, self._shape)
+        if not input_grad:
+            return None
+        return dY if self._mask is None else dY * self._mask
+
+    def extra_repr(self):
+        return f"p={self.p}"
+
+
+class BatchNorm1d(Layer):
+    """Batch normalisation of each feature: ``Y = γ ⊙ (X − μ)/√(σ² + ε) + β``.
+
+    In training mode μ and σ² are the mean and (biased) variance of the current batch, and
+    running averages of both are kept; in evaluation mode the running averages are used, so
+    a single sample can be normalised.
+
+    Parameters
+    ----------
+    n_features : int
+    eps : float, default 1e-5
+        ε, added to the variance so the division stays finite.
+    momentum : float in (0, 1], default 0.1
+        Weight of the current batch in the running averages:
+        ``running ← (1 − momentum)·running + momentum·batch``.
+    dtype : numpy dtype, default float64
+
+    Attributes
+    ----------
+    params : dict
+        ``"gamma"`` (scale, starts at 1) and ``"beta"`` (shift, starts at 0), shape
+        (n_features,).
+    buffers : dict
+        ``"running_mean"`` and ``"running_var"`` (unbiased batch variance), shape
+        (n_features,).
+    """
+
+    def __init__(self, n_features, *, eps=1e-5, momentum=0.1, dtype=np.float64):
+        super().__init__()
+        if isinstance(n_features, bool) or not isinstance(n_features, (int, np.integer)) \
+                or n_features < 1:
+            raise ValueError(
+                f"BatchNorm1d: n_features must be a positive integer, got {n_features!r}"
+            )
+        self.n_in = int(n_features)
+        self.eps = float(eps)
+        self.momentum = float(momentum)
+        if not self.eps > 0:
+            raise ValueError(f"BatchNorm1d: eps must be positive, got {eps!r}")
+        if not 0.0 < self.momentum <= 1.0:
+            raise ValueError(f"BatchNorm1d: momentum must be in (0, 1], got {momentum!r}")
+        self.params["gamma"] = np.ones(self.n_in, dtype=dtype)
+        self.params["beta"] = np.zeros(self.n_in, dtype=dtype)
+        self.buffers["running_mean"] = np.zeros(self.n_in, dtype=dtype)
+        self.buffers["running_var"] = np.ones(self.n_in, dtype=dtype)
+        self._zero_grads()
+        self._X_hat = None
+
+    def reset_parameters(self, rng=None):
+        """γ = 1, β = 0 and fresh running statistics, in place."""
+        self.params["gamma"].fill(1)
+        self.params["beta"].fill(0)
+        self.buffers["running_mean"].fill(0)
+        self.buffers["running_var"].fill(1)
+
+    def forward(self, X):
+        """Normalise every feature, then scale by γ and shift by β.
+
+        Parameters
+        ----------
+        X : ndarray of shape (N, n_features)
+            N ≥ 2 in training mode: the variance of one sample is 0.
+
+        Returns
+        -------
+        Y : ndarray of shape (N, n_features)
+        """
+        X = check_2d(X, repr(self), self.n_in)
+        if self.training:
+            N = X.shape[0]
+            if N < 2:
+                raise ValueError(
+                    f"{self!r} in training mode needs a batch of at least 2 samples to "
+                    f"estimate the variance, got {N}; use eval() to normalise a single sample"
+                )
+            mean = X.mean(axis=0)
+            var = X.var(axis=0)
+            m = self.momentum
+            self.buffers["running_mean"] *= 1.0 - m
+            self.buffers["running_mean"] += m * mean
+            self.buffers["running_var"] *= 1.0 - m
+            self.buffers["running_var"] += (m * N / (N - 1)) * var
+        else:
+            mean, var = self.buffers["running_mean"], self.buffers["running_var"]
+        self._inv_std = 1.0 / np.sqrt(var + self.eps)
+        self._X_hat = (X - mean) * self._inv_std
+        self._batch_stats = self.training
+        return self._X_hat * self.params["gamma"] + self.params["beta"]
+
+    def backward(self, dY, input_grad=True):
+        """Back-propagate through ``Y = γ ⊙ X̂ + β``, ``X̂ = (X − μ)/√(σ² + ε)``.
+
+        The parameters enter elementwise, summed over the batch:
+
+        - ``dβ = Σ_n dY[n]``, ``dγ = Σ_n dY[n] ⊙ X̂[n]``.
+
+        With ``dX̂ = dY ⊙ γ``, training mode must also follow X through μ and σ², which
+        depend on every row. Using ∂μ/∂X[n] = 1/N and ∂σ²/∂X[n] = 2(X[n] − μ)/N, the three
+        paths collapse into one line per feature:
+
+        - ``dX = (1/N)·(1/√(σ² + ε))·(N·dX̂ − Σ_n dX̂ − X̂ ⊙ Σ_n(dX̂ ⊙ X̂))``:
+
+        the gradient minus its batch mean, minus its component along X̂. In evaluation mode
+        μ and σ² are constants and ``dX = dX̂/√(σ² + ε)``.
+
+        Parameters
+        ----------
+        dY : ndarray of shape (N, n_features)
+
+        Returns
+        -------
+        dX : ndarray of shape (N, n_features)
+        """
+        X_hat = self._X_hat
+        if X_hat is None:
+            raise self._not_ready()
+        self._check_dY(dY, X_hat.shape)
+        self.grads["beta"][...] = dY.sum(axis=0)
+        self.grads["gamma"][...] = (dY * X_hat).sum(axis=0)
+        if not input_grad:
+            return None
+        dX_hat = dY * self.params["gamma"]
+        if not self._batch_stats:
+            return dX_hat * self._inv_std
+        N = X_hat.shape[0]
+        return (self._inv_std / N) * (
+            N * dX_hat - dX_hat.sum(axis=0) - X_hat * (dX_hat * X_hat).sum(axis=0)
+        )
+
+    def extra_repr(self):
+        return f"{self.n_in}, eps={self.eps:g}, momentum={self.momentum:g}"
+
+
+class Residual(Layer):
+    """A skip connection around a sub-network F: ``Y = X + F(X)``.
+
+    Parameters
+    ----------
+    *layers : Layer
+        The layers of F, in order (a single list is accepted too). F must map n features to
+        the same n features.
+
+    Examples
+    --------
+    >>> block = Residual(Linear(16, 16), Tanh())
+    """
+
+    def __init__(self, *layers):
+        super().__init__()
+        self.inner = Sequential(*layers)
+        if not self.inner.layers:
+            raise ValueError("Residual: needs at least one inner layer")
+        n_in = self.inner.n_features_in
+        if n_in is not None:
+            n_out = self.inner.output_width(n_in)
+            if n_out != n_in:
+                raise ValueError(
+                    f"Residual: the inner layers map {n_in} features to {n_out}; y = x + F(x) "
+                    "needs F to keep the width"
+                )
+        self.n_in = n_in
+
+    def children(self):
+        return self.inner.layers
+
+    def __len__(self):
+        return len(self.inner)
+
+    def __iter__(self):
+        return iter(self.inner)
+
+    def __getitem__(self, index):
+        return self.inner[index]
+
+    def forward(self, X):
+        """Y = X + F(X).
+
+        Parameters
+        ----------
+        X : ndarray of shape (N, D)
+
+        Returns
+        -------
+        Y : ndarray of shape (N, D)
+        """
+        X = check_2d(X, "Residual", self.n_in)
+        F = self.inner.forward(X)
+        if F.shape != X.shape:
+            raise ValueError(
+                f"Residual: the inner layers turned input of shape {X.shape} into "
+                f"{F.shape}; y = x + F(x) needs the same shape"
+            )
+        self._shape = X.shape
+        return X + F
+
+    def backward(self, dY, input_grad=True):
+        """The input reaches Y along two paths, the identity and F, and gradients add at a
+        branch: ``dX = dY + dF/dX·dY``, i.e. dY itself plus F's own backward of dY.
+
+        The skip path hands dY to lower layers undiminished, however deep the network: the
+        reason residual networks train where plain deep ones stall.
+
+        Parameters
+        ----------
+        dY : ndarray of shape (N, D)
+
+        Returns
+        -------
+        dX : ndarray of shape (N, D)
+        """
+        if getattr(self, "_shape", None) is None:
+            raise self._not_ready()
+        self._check_dY(dY, self._shape)
+        d_inner = self.inner.backward(dY, input_grad=input_grad)
+        return dY + d_inner if input_grad else None
+
+    def output_width(self, n_in):
+        return n_in
+
+    def extra_repr(self):
+        return ", ".join(repr(layer) for layer in self.inner.layers)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .base import as_generator
-from .losses import Loss
+from .losses import L2Penalty, Loss
 from .optim import Optimizer
 
 __all__ = ["History", "fit"]
@@ -20,9 +20,11 @@ class History:
     Attributes
     ----------
     loss : list of float
-        Mean training loss over the epoch's minibatches (weighted by their sizes).
+        Mean training loss over the epoch's minibatches (weighted by their sizes), the L2
+        penalty included.
     val_loss : list of float
-        Loss on the validation data after each epoch (empty without validation data).
+        Loss on the validation data after each epoch, penalty included (empty without
+        validation data).
     """
 
     loss: list[float] = field(default_factory=list)
@@ -45,12 +47,12 @@ def _batch_size(batch_size, n_samples):
 
 
 def fit(model, loss, optimizer, X, y, *, epochs=100, batch_size=32, shuffle=True, rng=None,
-        validation_data=None, callbacks=()):
+        validation_data=None, l2=0.0, callbacks=()):
     """Train ``model`` by minibatch gradient descent.
 
     Every step runs ``model.forward`` on a batch, ``loss.forward`` and ``loss.backward``,
-    ``model.backward`` (without the input gradient, which nobody needs) and
-    ``optimizer.step()``.
+    ``model.backward`` (without the input gradient, which nobody needs), adds the L2
+    penalty's gradient if there is one, and calls ``optimizer.step()``.
 
     Parameters
     ----------
@@ -70,6 +72,9 @@ def fit(model, loss, optimizer, X, y, *, epochs=100, batch_size=32, shuffle=True
         Source of the shuffling order.
     validation_data : tuple (X_val, y_val), optional
         Evaluated (in eval mode) after every epoch.
+    l2 : float, default 0
+        γ of the L2 penalty γ·Σ‖W‖² on the weights (not the biases), added to the loss of
+        every batch; see :class:`mlp.losses.L2Penalty`.
     callbacks : iterable of callables
         Each is called as ``callback(epoch, history)`` after every epoch; returning True stops
         training.
@@ -94,6 +99,8 @@ def fit(model, loss, optimizer, X, y, *, epochs=100, batch_size=32, shuffle=True
     n_samples = len(X)
     size = _batch_size(batch_size, n_samples)
     rng = as_generator(rng)
+    params = model.parameters()
+    penalty = L2Penalty(l2) if l2 else None
     history = History()
 
     for epoch in range(int(epochs)):
@@ -110,6 +117,9 @@ def fit(model, loss, optimizer, X, y, *, epochs=100, batch_size=32, shuffle=True
             y_batch = y_epoch[start:start + size]
             value = loss.forward(model.forward(X_batch), y_batch)
             model.backward(loss.backward(), input_grad=False)
+            if penalty is not None:
+                value += penalty.forward(params)
+                penalty.backward(params)
             optimizer.step()
             total += value * len(X_batch)
         history.loss.append(total / n_samples)
@@ -117,7 +127,8 @@ def fit(model, loss, optimizer, X, y, *, epochs=100, batch_size=32, shuffle=True
         if validation_data is not None:
             X_val, y_val = validation_data
             model.eval()
-            history.val_loss.append(loss.forward(model.forward(X_val), y_val))
+            val = loss.forward(model.forward(X_val), y_val)
+            history.val_loss.append(val + (penalty.forward(params) if penalty else 0.0))
             model.train()
         if any([callback(epoch, history) for callback in callbacks]):
             break

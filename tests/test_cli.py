@@ -26,7 +26,7 @@ def test_train_on_a_csv_with_a_numeric_target(tmp_path, capsys):
     X = rng.normal(size=(200, 2))
     y = X[:, 0] - 2 * X[:, 1]
     path = tmp_path / "lin.csv"
-    path.write_text("u,v,t\n" + "".join(f"{a},{b},{c}\n" for (a, b), c in zip(X, y, strict=False)))
+    path.write_text("u,v,t\n" + "".join(f"{a},{b},{c}\n" for (a, b), c in zip(X, y, strict=True)))
     assert main(["train", "--data", str(path), "--epochs", "50"]) == 0
     r2 = float(re.search(r"test R²: ([-0-9.]+)", capsys.readouterr().out).group(1))
     assert r2 > 0.95

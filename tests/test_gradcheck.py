@@ -52,7 +52,7 @@ def test_check_model_input_gradient_and_parameters_restored(iris, make_net):
     assert report.checks[0].name == "dX"
     assert report.ok, str(report)
     check_grad_flat(model, mlp.SoftmaxCrossEntropyLoss(), X, y)
-    for p, value in zip(model.parameters(), before, strict=False):
+    for p, value in zip(model.parameters(), before, strict=True):
         np.testing.assert_array_equal(p.value, value)
 
 
