@@ -27,12 +27,22 @@ from .sequential import Sequential
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name):
+    # the estimators pull in scikit-learn: imported on first use, not with the core
+    if name in ("MLPClassifier", "MLPRegressor"):
+        from . import estimator
+
+        return getattr(estimator, name)
+    raise AttributeError(f"module 'mlp' has no attribute {name!r}")
+
+
 __all__ = [
     "ELU", "GELU", "Identity", "LeakyReLU", "PReLU", "ReLU", "Sigmoid", "Softmax", "Softplus",
     "Tanh", "get_activation",
     "Layer", "Parameter", "Linear", "Dropout", "BatchNorm1d", "Residual", "Sequential",
     "BCEWithLogitsLoss", "MSELoss", "NLLLoss", "SoftmaxCrossEntropyLoss",
-    "SGD", "Adam", "RMSProp",
+    "SGD", "Adam", "RMSProp", "MLPClassifier", "MLPRegressor",
     "check_grad_flat", "check_layer", "check_model",
     "gradcheck", "init", "losses", "optim",
 ]

@@ -1,16 +1,28 @@
-"""The training loop: epochs of shuffled minibatches, each a forward, a backward and a step."""
+"""The training loop: epochs of shuffled minibatches, each a forward, a backward and a step.
+
+:class:`Trainer` holds what outlives one epoch (the history, the best weights seen, the
+count of epochs without improvement), so training can be resumed (``partial_fit``,
+``warm_start``). :func:`fit` is the one-call form.
+
+Stopping follows scikit-learn's MLP: after every epoch the monitored number (the training
+loss, or with ``early_stopping`` the validation score) is compared with the best so far; when
+it has failed to improve by at least ``tol`` for more than ``n_iter_no_change`` epochs in a row,
+training has converged and stops (or ``on_plateau`` is asked whether to go on, e.g. after
+lowering the learning rate). With early stopping the weights of the best epoch are restored.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .base import as_generator
+from .base import Layer, as_generator
 from .losses import L2Penalty, Loss
 from .optim import Optimizer
 
-__all__ = ["History", "fit"]
+__all__ = ["History", "Trainer", "fit"]
 
 
 @dataclass
@@ -25,10 +37,28 @@ class History:
     val_loss : list of float
         Loss on the validation data after each epoch, penalty included (empty without
         validation data).
+    val_score : list of float
+        ``score(model, X_val, y_val)`` after each epoch, when a score function is given.
+    best_loss : float
+        The lowest training loss so far.
+    best_val_score : float or None
+        The highest validation score so far.
+    best_epoch : int or None
+        The epoch (0-based) of the best monitored value.
+    converged : bool
+        Whether training stopped because the monitored value stopped improving.
+    stopped : bool
+        Whether a callback stopped training.
     """
 
     loss: list[float] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
+    val_score: list[float] = field(default_factory=list)
+    best_loss: float = np.inf
+    best_val_score: float | None = None
+    best_epoch: int | None = None
+    converged: bool = False
+    stopped: bool = False
 
     @property
     def epochs(self) -> int:
@@ -46,9 +76,225 @@ def _batch_size(batch_size, n_samples):
     return min(int(batch_size), n_samples)
 
 
+class Trainer:
+    """Minibatch training of a model with a loss and an optimizer.
+
+    Parameters
+    ----------
+    model : Layer
+        Usually a :class:`~mlp.Sequential`.
+    loss : Loss
+    optimizer : Optimizer
+        Built from ``model.parameters()``.
+    batch_size : int, 0, None or "full", default 32
+        0, None or "full" give full-batch gradient descent; 1 gives per-example SGD.
+    shuffle : bool, default True
+        Reorder the samples at the start of every epoch (one permutation per epoch).
+    rng : None, int or numpy.random.Generator
+        Source of the shuffling order.
+    l2 : float, default 0
+        γ of the L2 penalty γ·Σ‖W‖² on the weights (not the biases), added to the loss of
+        every batch; see :class:`mlp.losses.L2Penalty`.
+    score : callable, optional
+        ``score(model, X, y) -> float``, higher is better; evaluated on the validation data
+        after every epoch (the model is in eval mode).
+    early_stopping : bool, default False
+        Monitor the validation score instead of the training loss, and restore the weights
+        of the best epoch at the end. Needs validation data and ``score``.
+    tol : float, default 1e-4
+        The improvement that counts.
+    n_iter_no_change : int or None, default None
+        Epochs without improvement tolerated; None never stops early.
+    on_plateau : callable, optional
+        Called as ``on_plateau(trainer)`` when the monitored value has stopped improving;
+        returning True resets the count and continues (e.g. after lowering the learning rate),
+        anything else stops.
+    callbacks : iterable of callables
+        Each is called as ``callback(epoch, history)`` after every epoch; returning True stops
+        training. Progress reporting hooks in here.
+    """
+
+    def __init__(self, model, loss, optimizer, *, batch_size=32, shuffle=True, rng=None, l2=0.0,
+                 score: Callable | None = None, early_stopping=False, tol=1e-4,
+                 n_iter_no_change=None, on_plateau: Callable | None = None, callbacks=()):
+        if not isinstance(model, Layer):
+            raise TypeError(f"Trainer: model must be a Layer, got {type(model).__name__}")
+        if not isinstance(loss, Loss):
+            raise TypeError(f"Trainer: loss must be a Loss, got {type(loss).__name__}")
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(
+                f"Trainer: optimizer must be an Optimizer, got {type(optimizer).__name__}"
+            )
+        if early_stopping and score is None:
+            raise ValueError("Trainer: early_stopping needs a score function")
+        self.model, self.loss, self.optimizer = model, loss, optimizer
+        self.batch_size = batch_size
+        _batch_size(batch_size, 1)  # validate now rather than at the first epoch
+        self.shuffle = bool(shuffle)
+        self.rng = as_generator(rng)
+        self.params = model.parameters()
+        self.penalty = L2Penalty(l2) if l2 else None
+        self.score = score
+        self.early_stopping = bool(early_stopping)
+        self.tol = float(tol)
+        self.n_iter_no_change = n_iter_no_change
+        self.on_plateau = on_plateau
+        self.callbacks = list(callbacks)
+        self.history = History()
+        self.samples_seen = 0
+        self._no_improvement = 0
+        self._best_state = None
+
+    # -- one epoch -----------------------------------------------------------------------
+    def run_epoch(self, X, y, sample_weight=None) -> float:
+        """One pass over (X, y) in minibatches; returns the mean training loss.
+
+        Parameters
+        ----------
+        X : ndarray of shape (N, n_in)
+        y : ndarray of shape (N,) or (N, K)
+        sample_weight : ndarray of shape (N,), optional
+            Per-sample weights: each batch's loss is the weighted mean over its samples.
+
+        Returns
+        -------
+        float
+        """
+        model, loss, optimizer, penalty = self.model, self.loss, self.optimizer, self.penalty
+        n_samples = len(X)
+        size = _batch_size(self.batch_size, n_samples)
+        model.train()
+        if self.shuffle:
+            # one gather per epoch; the batches below are then contiguous views
+            order = self.rng.permutation(n_samples)
+            X, y = X[order], y[order]
+            if sample_weight is not None:
+                sample_weight = sample_weight[order]
+        total = 0.0
+        for start in range(0, n_samples, size):
+            stop = start + size
+            X_batch, y_batch = X[start:stop], y[start:stop]
+            w_batch = None if sample_weight is None else sample_weight[start:stop]
+            value = loss.forward(model.forward(X_batch), y_batch, w_batch)
+            model.backward(loss.backward(), input_grad=False)
+            if penalty is not None:
+                value += penalty.forward(self.params)
+                penalty.backward(self.params)
+            optimizer.step()
+            total += value * len(X_batch)
+        self.samples_seen += n_samples
+        return total / n_samples
+
+    # -- many epochs ---------------------------------------------------------------------
+    def fit(self, X, y, *, epochs=100, sample_weight=None, validation_data=None) -> History:
+        """Train for up to ``epochs`` epochs, stopping early as configured.
+
+        Parameters
+        ----------
+        X : array-like of shape (N, n_in)
+        y : array-like of shape (N,) or (N, K)
+            Targets as the loss takes them.
+        epochs : int, default 100
+        sample_weight : array-like of shape (N,), optional
+        validation_data : tuple (X_val, y_val), optional
+            Evaluated in eval mode after every epoch.
+
+        Returns
+        -------
+        History
+            ``self.history``, extended by this call.
+        """
+        X = np.asarray(X)
+        y = np.asarray(y)
+        if X.ndim != 2 or len(X) != len(y) or len(X) == 0:
+            raise ValueError(
+                f"fit: X must be 2-D with one row per target, got X of shape {X.shape} and y of "
+                f"shape {y.shape}"
+            )
+        if sample_weight is not None:
+            sample_weight = np.asarray(sample_weight, dtype=np.float64)
+            if sample_weight.shape != (len(X),):
+                raise ValueError(
+                    f"fit: sample_weight must have shape ({len(X)},), got {sample_weight.shape}"
+                )
+        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+            raise ValueError(f"fit: epochs must be a non-negative integer, got {epochs!r}")
+        if self.early_stopping and validation_data is None:
+            raise ValueError("fit: early_stopping needs validation_data")
+
+        history = self.history
+        history.converged = history.stopped = False
+        self._no_improvement = 0
+        for _ in range(int(epochs)):
+            epoch = history.epochs
+            history.loss.append(self.run_epoch(X, y, sample_weight))
+            if validation_data is not None:
+                self._validate(*validation_data)
+            if self._plateaued(epoch):
+                if self.on_plateau is not None and self.on_plateau(self):
+                    self._no_improvement = 0
+                else:
+                    history.converged = True
+            if any([callback(epoch, history) for callback in self.callbacks]):
+                history.stopped = True
+            if history.converged or history.stopped:
+                break
+        if self.early_stopping and self._best_state is not None:
+            self._restore(self._best_state)
+        self.model.train()
+        return history
+
+    def _validate(self, X_val, y_val):
+        history, model = self.history, self.model
+        model.eval()
+        value = self.loss.forward(model.forward(X_val), y_val)
+        if self.penalty is not None:
+            value += self.penalty.forward(self.params)
+        history.val_loss.append(value)
+        if self.score is not None:
+            history.val_score.append(float(self.score(model, X_val, y_val)))
+        model.train()
+
+    def _plateaued(self, epoch) -> bool:
+        """Record the best values; True when the monitored value has stopped improving."""
+        history = self.history
+        loss = history.loss[-1]
+        score = history.val_score[-1] if history.val_score else None
+        if self.early_stopping:
+            best = history.best_val_score
+            improved = best is None or score >= best + self.tol
+        else:
+            improved = loss <= history.best_loss - self.tol
+        self._no_improvement = 0 if improved else self._no_improvement + 1
+        if loss < history.best_loss:
+            history.best_loss = loss
+            if not self.early_stopping:
+                history.best_epoch = epoch
+        if score is not None and (history.best_val_score is None
+                                  or score > history.best_val_score):
+            history.best_val_score = score
+            if self.early_stopping:
+                history.best_epoch = epoch
+                self._best_state = self._snapshot()
+        patience = self.n_iter_no_change
+        return patience is not None and self._no_improvement > patience
+
+    def _snapshot(self):
+        return ([p.value.copy() for p in self.params],
+                [value.copy() for _, value in self.model.named_buffers()])
+
+    def _restore(self, state):
+        values, buffers = state
+        for p, value in zip(self.params, values, strict=True):
+            p.value[...] = value
+        for (_, buffer), value in zip(self.model.named_buffers(), buffers, strict=True):
+            buffer[...] = value
+
+
 def fit(model, loss, optimizer, X, y, *, epochs=100, batch_size=32, shuffle=True, rng=None,
-        validation_data=None, l2=0.0, callbacks=()):
-    """Train ``model`` by minibatch gradient descent.
+        sample_weight=None, validation_data=None, l2=0.0, score=None, early_stopping=False,
+        tol=1e-4, n_iter_no_change=None, callbacks=()) -> History:
+    """Train ``model`` by minibatch gradient descent: :class:`Trainer` in one call.
 
     Every step runs ``model.forward`` on a batch, ``loss.forward`` and ``loss.backward``,
     ``model.backward`` (without the input gradient, which nobody needs), adds the L2
@@ -56,80 +302,23 @@ def fit(model, loss, optimizer, X, y, *, epochs=100, batch_size=32, shuffle=True
 
     Parameters
     ----------
-    model : Sequential
-    loss : Loss
-    optimizer : Optimizer
-        Built from ``model.parameters()``.
+    model, loss, optimizer
+        As for :class:`Trainer`.
     X : ndarray of shape (N, n_in)
     y : ndarray of shape (N,) or (N, K)
         Targets as ``loss`` takes them.
     epochs : int, default 100
-    batch_size : int, 0, None or "full", default 32
-        0, None or "full" give full-batch gradient descent; 1 gives per-example SGD.
-    shuffle : bool, default True
-        Reorder the samples at the start of every epoch (one permutation per epoch).
-    rng : None, int or numpy.random.Generator
-        Source of the shuffling order.
-    validation_data : tuple (X_val, y_val), optional
-        Evaluated (in eval mode) after every epoch.
-    l2 : float, default 0
-        γ of the L2 penalty γ·Σ‖W‖² on the weights (not the biases), added to the loss of
-        every batch; see :class:`mlp.losses.L2Penalty`.
-    callbacks : iterable of callables
-        Each is called as ``callback(epoch, history)`` after every epoch; returning True stops
-        training.
+    batch_size, shuffle, rng, l2, score, early_stopping, tol, n_iter_no_change, callbacks
+        As for :class:`Trainer`.
+    sample_weight, validation_data
+        As for :meth:`Trainer.fit`.
 
     Returns
     -------
     History
     """
-    if not isinstance(loss, Loss):
-        raise TypeError(f"fit: loss must be a Loss, got {type(loss).__name__}")
-    if not isinstance(optimizer, Optimizer):
-        raise TypeError(f"fit: optimizer must be an Optimizer, got {type(optimizer).__name__}")
-    X = np.asarray(X)
-    y = np.asarray(y)
-    if X.ndim != 2 or len(X) != len(y) or len(X) == 0:
-        raise ValueError(
-            f"fit: X must be 2-D with one row per target, got X of shape {X.shape} and y of "
-            f"shape {y.shape}"
-        )
-    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
-        raise ValueError(f"fit: epochs must be a non-negative integer, got {epochs!r}")
-    n_samples = len(X)
-    size = _batch_size(batch_size, n_samples)
-    rng = as_generator(rng)
-    params = model.parameters()
-    penalty = L2Penalty(l2) if l2 else None
-    history = History()
-
-    for epoch in range(int(epochs)):
-        model.train()
-        if shuffle:
-            # one gather per epoch; the batches below are then contiguous views
-            order = rng.permutation(n_samples)
-            X_epoch, y_epoch = X[order], y[order]
-        else:
-            X_epoch, y_epoch = X, y
-        total = 0.0
-        for start in range(0, n_samples, size):
-            X_batch = X_epoch[start:start + size]
-            y_batch = y_epoch[start:start + size]
-            value = loss.forward(model.forward(X_batch), y_batch)
-            model.backward(loss.backward(), input_grad=False)
-            if penalty is not None:
-                value += penalty.forward(params)
-                penalty.backward(params)
-            optimizer.step()
-            total += value * len(X_batch)
-        history.loss.append(total / n_samples)
-
-        if validation_data is not None:
-            X_val, y_val = validation_data
-            model.eval()
-            val = loss.forward(model.forward(X_val), y_val)
-            history.val_loss.append(val + (penalty.forward(params) if penalty else 0.0))
-            model.train()
-        if any([callback(epoch, history) for callback in callbacks]):
-            break
-    return history
+    trainer = Trainer(model, loss, optimizer, batch_size=batch_size, shuffle=shuffle, rng=rng,
+                      l2=l2, score=score, early_stopping=early_stopping, tol=tol,
+                      n_iter_no_change=n_iter_no_change, callbacks=callbacks)
+    return trainer.fit(X, y, epochs=epochs, sample_weight=sample_weight,
+                       validation_data=validation_data)
