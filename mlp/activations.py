@@ -21,7 +21,7 @@ from .base import Layer, check_2d
 
 __all__ = [
     "ELU", "GELU", "Identity", "LeakyReLU", "PReLU", "ReLU", "Sigmoid", "Softmax", "Softplus",
-    "Tanh", "ACTIVATIONS", "get_activation",
+    "Tanh", "ACTIVATIONS", "HIDDEN_ACTIVATIONS", "get_activation",
 ]
 
 
@@ -131,6 +131,9 @@ class LeakyReLU(Activation):
         X = self._cached(dY, self._X)
         return dY * np.where(X > 0, 1.0, self.alpha).astype(dY.dtype, copy=False)
 
+    def config(self):
+        return {"alpha": self.alpha}
+
     def extra_repr(self):
         return f"alpha={self.alpha}"
 
@@ -195,6 +198,10 @@ class PReLU(Activation):
         self.grads["alpha"][...] = d_alpha.sum(keepdims=True) if alpha.size == 1 else d_alpha
         return dY * np.where(X > 0, 1, alpha).astype(dY.dtype, copy=False)
 
+    def config(self):
+        return {"alpha": self.alpha_init, "n_features": self.n_features,
+                "dtype": self.params["alpha"].dtype.name}
+
     def extra_repr(self):
         width = "" if self.n_features is None else f", n_features={self.n_features}"
         return f"alpha={self.alpha_init}{width}"
@@ -238,6 +245,9 @@ class ELU(Activation):
         """
         X = self._cached(dY, self._X)
         return dY * np.where(X > 0, 1, self._Y + self.alpha)
+
+    def config(self):
+        return {"alpha": self.alpha}
 
     def extra_repr(self):
         return f"alpha={self.alpha}"
@@ -300,6 +310,9 @@ class GELU(Activation):
             return dY * (S + 2 * X * S * (1 - S) * du)
         phi = _INV_SQRT_2PI * np.exp(-0.5 * X * X)
         return dY * (self._Phi + X * phi)
+
+    def config(self):
+        return {"approximate": self.approximate}
 
     def extra_repr(self):
         return "" if self.approximate == "none" else "approximate='tanh'"
@@ -427,6 +440,10 @@ ACTIVATIONS = {
     "softplus": Softplus,
     "softmax": Softmax,
 }
+
+
+#: The activations a hidden layer may use (softmax normalises a whole row: not a hidden unit).
+HIDDEN_ACTIVATIONS = tuple(sorted(name for name in ACTIVATIONS if name != "softmax"))
 
 
 def get_activation(name, **kwargs) -> Layer:

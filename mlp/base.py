@@ -188,6 +188,13 @@ class Layer:
     def _zero_grads(self) -> None:
         self.grads = {key: np.zeros_like(value) for key, value in self.params.items()}
 
+    def config(self) -> dict:
+        """The constructor arguments that rebuild this layer (without its weights).
+
+        Used to save a model as JSON; containers add their children separately.
+        """
+        return {}
+
     def extra_repr(self) -> str:
         """The arguments shown inside ``repr``; subclasses override it."""
         return ""

@@ -8,7 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Dataset", "DATA_DIR", "load_csv", "load_iris"]
+__all__ = [
+    "BUILTIN", "Dataset", "DATA_DIR", "load_csv", "load_dataset", "load_features", "load_iris",
+    "read_table",
+]
 
 #: The ``data/`` folder of the project, beside the package in a source checkout.
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
@@ -36,6 +39,80 @@ class Dataset:
     classes: list | None
 
 
+def read_table(path):
+    """Read a CSV file with a header row: (header, rows), every row as long as the header.
+
+    Raises
+    ------
+    ValueError
+        For a missing or unreadable file, an empty table or ragged rows, naming the line.
+    """
+    path = Path(path)
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = [row for row in csv.reader(f) if row and any(cell.strip() for cell in row)]
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path} is not a UTF-8 text file") from None
+    except csv.Error as exc:
+        raise ValueError(f"{path} is not valid CSV: {exc}") from None
+    if len(rows) < 2:
+        raise ValueError(f"{path}: expected a header row and at least one data row")
+    header = [name.strip() for name in rows[0]]
+    for lineno, row in enumerate(rows[1:], start=2):
+        if len(row) != len(header):
+            raise ValueError(
+                f"{path}, line {lineno}: expected {len(header)} fields, got {len(row)}"
+            )
+    return header, rows[1:]
+
+
+def _numbers(path, header, rows, columns):
+    """The given columns as a float64 matrix, with errors that name the line and column."""
+    X = np.empty((len(rows), len(columns)), dtype=np.float64)
+    for i, row in enumerate(rows):
+        for k, j in enumerate(columns):
+            try:
+                X[i, k] = float(row[j])
+            except ValueError:
+                raise ValueError(
+                    f"{path}, line {i + 2}, column {header[j]!r}: expected a number, "
+                    f"got {row[j]!r}"
+                ) from None
+    if not np.isfinite(X).all():
+        i, k = np.argwhere(~np.isfinite(X))[0]
+        raise ValueError(
+            f"{path}, line {i + 2}, column {header[columns[k]]!r}: NaN or infinity in the data"
+        )
+    return X
+
+
+def load_features(path, feature_names=None) -> np.ndarray:
+    """The feature matrix of a CSV file, for prediction.
+
+    Parameters
+    ----------
+    path : str or Path
+    feature_names : list of str, optional
+        Take these columns, in this order (other columns, such as a target, are ignored);
+        by default every column.
+
+    Returns
+    -------
+    ndarray of float64, shape (N, len(feature_names))
+    """
+    header, rows = read_table(path)
+    if feature_names is None:
+        columns = list(range(len(header)))
+    else:
+        missing = [name for name in feature_names if name not in header]
+        if missing:
+            raise ValueError(f"{path}: missing feature columns {missing}; the file has {header}")
+        columns = [header.index(name) for name in feature_names]
+    return _numbers(path, header, rows, columns)
+
+
 def load_csv(path, target=None) -> Dataset:
     """Read a CSV file with a header row into features and a target.
 
@@ -52,26 +129,9 @@ def load_csv(path, target=None) -> Dataset:
         For a missing file, an empty table, ragged rows, a missing target column or a
         non-numeric feature, naming the file, row and column.
     """
-    path = Path(path)
-    try:
-        with open(path, newline="", encoding="utf-8") as f:
-            rows = [row for row in csv.reader(f) if row and any(cell.strip() for cell in row)]
-    except OSError as exc:
-        raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise ValueError(f"{path} is not a UTF-8 text file") from None
-    except csv.Error as exc:
-        raise ValueError(f"{path} is not valid CSV: {exc}") from None
-    if len(rows) < 2:
-        raise ValueError(f"{path}: expected a header row and at least one data row")
-    header = [name.strip() for name in rows[0]]
+    header, rows = read_table(path)
     if len(header) < 2:
         raise ValueError(f"{path}: expected at least two columns (features and a target)")
-    for lineno, row in enumerate(rows[1:], start=2):
-        if len(row) != len(header):
-            raise ValueError(
-                f"{path}, line {lineno}: expected {len(header)} fields, got {len(row)}"
-            )
 
     if target is None:
         t = len(header) - 1
@@ -87,26 +147,19 @@ def load_csv(path, target=None) -> Dataset:
         raise ValueError(f"{path}: no column named {target!r}; columns are {header}")
 
     feature_idx = [j for j in range(len(header)) if j != t]
-    X = np.empty((len(rows) - 1, len(feature_idx)), dtype=np.float64)
-    for i, row in enumerate(rows[1:]):
-        for k, j in enumerate(feature_idx):
-            try:
-                X[i, k] = float(row[j])
-            except ValueError:
-                raise ValueError(
-                    f"{path}, line {i + 2}, column {header[j]!r}: expected a number, "
-                    f"got {row[j]!r}"
-                ) from None
-    if not np.isfinite(X).all():
-        raise ValueError(f"{path}: the features contain NaN or infinity")
+    X = _numbers(path, header, rows, feature_idx)
 
-    raw = [row[t].strip() for row in rows[1:]]
+    raw = [row[t].strip() for row in rows]
     try:
         values = np.array([float(v) for v in raw])
-        numeric = bool(np.isfinite(values).all())
+        numeric = True
     except ValueError:
         numeric = False
     if numeric:
+        if not np.isfinite(values).all():
+            raise ValueError(
+                f"{path}: the target column {header[t]!r} contains NaN or infinity"
+            )
         y, classes = values, None
     else:
         classes = sorted(set(raw))
@@ -128,3 +181,74 @@ def load_iris() -> Dataset:
     return Dataset(bunch.data.astype(np.float64), bunch.target.astype(np.intp),
                    ["sepal_length", "sepal_width", "petal_length", "petal_width"],
                    "species", [str(name) for name in bunch.target_names])
+
+
+def _from_sklearn(loader, classify):
+    bunch = loader()
+    names = [str(name) for name in bunch.feature_names]
+    if classify:
+        classes = [str(name) for name in getattr(bunch, "target_names", np.unique(bunch.target))]
+        return Dataset(bunch.data.astype(np.float64), bunch.target.astype(np.intp), names,
+                       "target", classes)
+    return Dataset(bunch.data.astype(np.float64), bunch.target.astype(np.float64), names,
+                   "target", None)
+
+
+def _xor(rng):
+    """Points in [-1, 1]² labelled by the sign of x₁·x₂: the classic non-linearly-separable set."""
+    X = rng.uniform(-1.0, 1.0, size=(400, 2))
+    y = (X[:, 0] * X[:, 1] > 0).astype(np.intp)
+    return Dataset(X, y, ["x1", "x2"], "xor", ["0", "1"])
+
+
+def _moons(rng):
+    from sklearn.datasets import make_moons
+
+    X, y = make_moons(400, noise=0.2, random_state=int(rng.integers(2**31)))
+    return Dataset(X, y.astype(np.intp), ["x1", "x2"], "moon", ["0", "1"])
+
+
+def _builtin():
+    from sklearn import datasets
+
+    return {
+        "iris": lambda rng: load_iris(),
+        "wine": lambda rng: _from_sklearn(datasets.load_wine, True),
+        "breast_cancer": lambda rng: _from_sklearn(datasets.load_breast_cancer, True),
+        "digits": lambda rng: _from_sklearn(datasets.load_digits, True),
+        "diabetes": lambda rng: _from_sklearn(datasets.load_diabetes, False),
+        "xor": _xor,
+        "moons": _moons,
+    }
+
+
+#: The names :func:`load_dataset` knows besides CSV paths.
+BUILTIN = ("iris", "wine", "breast_cancer", "digits", "diabetes", "xor", "moons")
+
+
+def load_dataset(name, *, target=None, rng=None) -> Dataset:
+    """A built-in dataset by name, or a CSV file by path.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`BUILTIN` (iris is read from ``data/iris.csv``; wine, breast_cancer,
+        digits and diabetes come with scikit-learn; xor and moons are generated from ``rng``),
+        or the path of a CSV file with a header row.
+    target : str or int, optional
+        The target column of a CSV file (default: the last one).
+    rng : numpy.random.Generator, optional
+        Used by the generated sets.
+    """
+    if name in BUILTIN:
+        if target is not None:
+            raise ValueError(f"a target column applies to a CSV file, not to the built-in "
+                             f"{name!r} data")
+        from .base import as_generator
+
+        return _builtin()[name](as_generator(rng))
+    if not Path(name).suffix and not Path(name).exists():
+        raise ValueError(
+            f"unknown dataset {name!r}: expected one of {', '.join(BUILTIN)} or a CSV file"
+        )
+    return load_csv(name, target=target)

@@ -24,7 +24,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from .activations import ACTIVATIONS, get_activation
+from .activations import HIDDEN_ACTIVATIONS, get_activation
 from .layers import BatchNorm1d, Dropout, Linear
 from .losses import BCEWithLogitsLoss, L2Penalty, MSELoss, SoftmaxCrossEntropyLoss
 from .optim import SGD, Adam
@@ -33,8 +33,6 @@ from .trainer import Trainer
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
-#: Activations a hidden layer may use ("softmax" normalises a whole row: not a hidden unit).
-HIDDEN_ACTIVATIONS = tuple(sorted(name for name in ACTIVATIONS if name != "softmax"))
 _SOLVERS = ("lbfgs", "sgd", "adam")
 _LEARNING_RATES = ("constant", "invscaling", "adaptive")
 
@@ -333,6 +331,10 @@ class _BaseMLP(BaseEstimator):
         history = trainer.fit(X, y_enc, epochs=1 if incremental else self.max_iter,
                               sample_weight=sample_weight, validation_data=validate)
 
+        if history.interrupted:
+            warnings.warn("Training interrupted by user.", stacklevel=4)
+        if not history.loss:
+            return
         self.loss_ = history.loss[-1]
         if history.val_score:
             self.validation_scores_ = (self.validation_scores_ or []) + history.val_score

@@ -125,6 +125,10 @@ class Linear(Layer):
     def output_width(self, n_in):
         return self.n_out
 
+    def config(self):
+        return {"n_in": self.n_in, "n_out": self.n_out, "bias": self.bias,
+                "dtype": self.dtype.name}
+
     def extra_repr(self):
         return f"{self.n_in} -> {self.n_out}" + ("" if self.bias else ", bias=False")
 
@@ -209,6 +213,9 @@ class Dropout(Layer):
         if not input_grad:
             return None
         return dY if self._mask is None else dY * self._mask
+
+    def config(self):
+        return {"p": self.p}
 
     def extra_repr(self):
         return f"p={self.p}"
@@ -342,6 +349,10 @@ class BatchNorm1d(Layer):
         return (self._inv_std / N) * (
             N * dX_hat - dX_hat.sum(axis=0) - X_hat * (dX_hat * X_hat).sum(axis=0)
         )
+
+    def config(self):
+        return {"n_features": self.n_in, "eps": self.eps, "momentum": self.momentum,
+                "dtype": self.params["gamma"].dtype.name}
 
     def extra_repr(self):
         return f"{self.n_in}, eps={self.eps:g}, momentum={self.momentum:g}"

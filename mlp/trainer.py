@@ -49,6 +49,8 @@ class History:
         Whether training stopped because the monitored value stopped improving.
     stopped : bool
         Whether a callback stopped training.
+    interrupted : bool
+        Whether Ctrl-C (KeyboardInterrupt) stopped training.
     """
 
     loss: list[float] = field(default_factory=list)
@@ -59,6 +61,7 @@ class History:
     best_epoch: int | None = None
     converged: bool = False
     stopped: bool = False
+    interrupted: bool = False
 
     @property
     def epochs(self) -> int:
@@ -105,6 +108,10 @@ class Trainer:
         The improvement that counts.
     n_iter_no_change : int or None, default None
         Epochs without improvement tolerated; None never stops early.
+    keep_best : bool, optional
+        Keep a copy of the weights of the best epoch (by validation score when there is
+        one, else by training loss), restored at the end with early stopping and after an
+        interruption. Defaults to ``early_stopping``.
     on_plateau : callable, optional
         Called as ``on_plateau(trainer)`` when the monitored value has stopped improving;
         returning True resets the count and continues (e.g. after lowering the learning rate),
@@ -116,7 +123,8 @@ class Trainer:
 
     def __init__(self, model, loss, optimizer, *, batch_size=32, shuffle=True, rng=None, l2=0.0,
                  score: Callable | None = None, early_stopping=False, tol=1e-4,
-                 n_iter_no_change=None, on_plateau: Callable | None = None, callbacks=()):
+                 n_iter_no_change=None, keep_best=None, on_plateau: Callable | None = None,
+                 callbacks=()):
         if not isinstance(model, Layer):
             raise TypeError(f"Trainer: model must be a Layer, got {type(model).__name__}")
         if not isinstance(loss, Loss):
@@ -138,6 +146,7 @@ class Trainer:
         self.early_stopping = bool(early_stopping)
         self.tol = float(tol)
         self.n_iter_no_change = n_iter_no_change
+        self.keep_best = self.early_stopping if keep_best is None else bool(keep_best)
         self.on_plateau = on_plateau
         self.callbacks = list(callbacks)
         self.history = History()
@@ -223,23 +232,28 @@ class Trainer:
             raise ValueError("fit: early_stopping needs validation_data")
 
         history = self.history
-        history.converged = history.stopped = False
+        history.converged = history.stopped = history.interrupted = False
         self._no_improvement = 0
-        for _ in range(int(epochs)):
-            epoch = history.epochs
-            history.loss.append(self.run_epoch(X, y, sample_weight))
-            if validation_data is not None:
-                self._validate(*validation_data)
-            if self._plateaued(epoch):
-                if self.on_plateau is not None and self.on_plateau(self):
-                    self._no_improvement = 0
-                else:
-                    history.converged = True
-            if any([callback(epoch, history) for callback in self.callbacks]):
-                history.stopped = True
-            if history.converged or history.stopped:
-                break
-        if self.early_stopping and self._best_state is not None:
+        try:
+            for _ in range(int(epochs)):
+                epoch = history.epochs
+                loss = self.run_epoch(X, y, sample_weight)
+                history.loss.append(loss)
+                if validation_data is not None:
+                    self._validate(*validation_data)
+                if self._plateaued(epoch):
+                    if self.on_plateau is not None and self.on_plateau(self):
+                        self._no_improvement = 0
+                    else:
+                        history.converged = True
+                if any([callback(epoch, history) for callback in self.callbacks]):
+                    history.stopped = True
+                if history.converged or history.stopped:
+                    break
+        except KeyboardInterrupt:
+            # Ctrl-C ends training, not the program: the caller decides what comes next
+            history.interrupted = True
+        if (self.early_stopping or history.interrupted) and self._best_state is not None:
             self._restore(self._best_state)
         self.model.train()
         return history
@@ -266,15 +280,17 @@ class Trainer:
         else:
             improved = loss <= history.best_loss - self.tol
         self._no_improvement = 0 if improved else self._no_improvement + 1
+        by_score = score is not None
         if loss < history.best_loss:
             history.best_loss = loss
-            if not self.early_stopping:
+            if not by_score:
                 history.best_epoch = epoch
-        if score is not None and (history.best_val_score is None
-                                  or score > history.best_val_score):
+                if self.keep_best:
+                    self._best_state = self._snapshot()
+        if by_score and (history.best_val_score is None or score > history.best_val_score):
             history.best_val_score = score
-            if self.early_stopping:
-                history.best_epoch = epoch
+            history.best_epoch = epoch
+            if self.keep_best:
                 self._best_state = self._snapshot()
         patience = self.n_iter_no_change
         return patience is not None and self._no_improvement > patience
@@ -293,7 +309,7 @@ class Trainer:
 
 def fit(model, loss, optimizer, X, y, *, epochs=100, batch_size=32, shuffle=True, rng=None,
         sample_weight=None, validation_data=None, l2=0.0, score=None, early_stopping=False,
-        tol=1e-4, n_iter_no_change=None, callbacks=()) -> History:
+        tol=1e-4, n_iter_no_change=None, keep_best=None, callbacks=()) -> History:
     """Train ``model`` by minibatch gradient descent: :class:`Trainer` in one call.
 
     Every step runs ``model.forward`` on a batch, ``loss.forward`` and ``loss.backward``,
@@ -308,7 +324,8 @@ def fit(model, loss, optimizer, X, y, *, epochs=100, batch_size=32, shuffle=True
     y : ndarray of shape (N,) or (N, K)
         Targets as ``loss`` takes them.
     epochs : int, default 100
-    batch_size, shuffle, rng, l2, score, early_stopping, tol, n_iter_no_change, callbacks
+    batch_size, shuffle, rng, l2, score, early_stopping, tol, n_iter_no_change, keep_best,
+    callbacks
         As for :class:`Trainer`.
     sample_weight, validation_data
         As for :meth:`Trainer.fit`.
@@ -319,6 +336,7 @@ def fit(model, loss, optimizer, X, y, *, epochs=100, batch_size=32, shuffle=True
     """
     trainer = Trainer(model, loss, optimizer, batch_size=batch_size, shuffle=shuffle, rng=rng,
                       l2=l2, score=score, early_stopping=early_stopping, tol=tol,
-                      n_iter_no_change=n_iter_no_change, callbacks=callbacks)
+                      n_iter_no_change=n_iter_no_change, keep_best=keep_best,
+                      callbacks=callbacks)
     return trainer.fit(X, y, epochs=epochs, sample_weight=sample_weight,
                        validation_data=validation_data)

@@ -1,0 +1,88 @@
+"""Training figures: loss and score curves, and a decision boundary for 2-feature data.
+
+matplotlib is an optional dependency (``pip install 'mlp[plot]'``); :func:`require_matplotlib`
+says so in one line when it is missing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .io import write_atomic
+
+__all__ = ["plot_training", "require_matplotlib"]
+
+
+def require_matplotlib():
+    """Import matplotlib with a file-only backend, or raise ImportError naming the extra."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise ImportError(
+            "plotting needs matplotlib: pip install 'mlp[plot]' (or pip install matplotlib)"
+        ) from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_training(path, curves, *, metric="accuracy", boundary=None, dpi=100):
+    """Write a PNG with the training curves and, optionally, a decision boundary.
+
+    Parameters
+    ----------
+    path : str or Path
+    curves : dict of str to list of float
+        ``"loss"``, ``"val_loss"``, ``"train_score"``, ``"val_score"`` per epoch; missing or
+        empty entries are left out.
+    metric : str, default "accuracy"
+        Name of the score, for the axis label.
+    boundary : tuple (predict, X, y, feature_names, class_names), optional
+        For 2-feature classification: ``predict(points) -> class index``, the (scaled)
+        points and their class indices; the regions each class wins are shaded.
+    dpi : int, default 100
+    """
+    plt = require_matplotlib()
+    panels = 2 + (boundary is not None)
+    fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 4), dpi=dpi)
+    epochs = np.arange(1, len(curves.get("loss", [])) + 1)
+
+    ax = axes[0]
+    for key, label in (("loss", "training"), ("val_loss", "validation")):
+        if curves.get(key):
+            ax.plot(epochs[:len(curves[key])], curves[key], label=label)
+    ax.set(xlabel="epoch", ylabel="loss", title="loss")
+    ax.legend()
+
+    ax = axes[1]
+    for key, label in (("train_score", "training"), ("val_score", "validation")):
+        if curves.get(key):
+            ax.plot(epochs[:len(curves[key])], curves[key], label=label)
+    ax.set(xlabel="epoch", ylabel=metric, title=metric)
+    if ax.lines:
+        ax.legend()
+
+    if boundary is not None:
+        predict, X, y, feature_names, class_names = boundary
+        ax = axes[2]
+        pad = 0.5
+        x0 = np.linspace(X[:, 0].min() - pad, X[:, 0].max() + pad, 300)
+        x1 = np.linspace(X[:, 1].min() - pad, X[:, 1].max() + pad, 300)
+        grid0, grid1 = np.meshgrid(x0, x1)
+        regions = predict(np.column_stack([grid0.ravel(), grid1.ravel()]))
+        n_classes = len(class_names)
+        ax.contourf(grid0, grid1, regions.reshape(grid0.shape), levels=np.arange(n_classes + 1)
+                    - 0.5, cmap="Pastel1", alpha=0.8)
+        for k, name in enumerate(class_names):
+            mask = y == k
+            ax.scatter(X[mask, 0], X[mask, 1], s=12, label=str(name), edgecolors="k",
+                       linewidths=0.3)
+        ax.set(xlabel=feature_names[0], ylabel=feature_names[1], title="decision regions")
+        ax.legend(fontsize="small")
+
+    fig.tight_layout()
+    try:
+        return write_atomic(path, lambda f: fig.savefig(f, format="png"))
+    finally:
+        plt.close(fig)
