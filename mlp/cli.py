@@ -88,7 +88,8 @@ def _add_data_options(parser):
                             "file with a header row (default: iris)")
     group.add_argument("--target", default=None, metavar="COLUMN",
                        help="target column of a CSV file, by name or index (default: last)")
-    group.add_argument("--task", choices=("auto", "classification", "regression"),
+    group.add_argument("--task", "--output", dest="task",
+                       choices=("auto", "classification", "regression"),
                        default="auto",
                        help="auto (default): classification for a categorical target or one "
                             "with few whole-number values, else regression")
