@@ -10,7 +10,7 @@ import numpy as np
 
 from .io import write_atomic
 
-__all__ = ["plot_training", "require_matplotlib"]
+__all__ = ["plot_training", "region_colors", "require_matplotlib"]
 
 
 def require_matplotlib():
@@ -25,6 +25,14 @@ def require_matplotlib():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def region_colors(n_classes):
+    """A colormap of light tints of the default point colours, class k on tint k."""
+    from matplotlib.colors import ListedColormap, to_rgb
+
+    cycle = [f"C{k % 10}" for k in range(n_classes)]
+    return ListedColormap([tuple(0.35 * np.array(to_rgb(c)) + 0.65) for c in cycle])
 
 
 def plot_training(path, curves, *, metric="accuracy", boundary=None, dpi=100):
@@ -73,7 +81,7 @@ def plot_training(path, curves, *, metric="accuracy", boundary=None, dpi=100):
         regions = predict(np.column_stack([grid0.ravel(), grid1.ravel()]))
         n_classes = len(class_names)
         ax.contourf(grid0, grid1, regions.reshape(grid0.shape), levels=np.arange(n_classes + 1)
-                    - 0.5, cmap="Pastel1", alpha=0.8)
+                    - 0.5, cmap=region_colors(n_classes))
         for k, name in enumerate(class_names):
             mask = y == k
             ax.scatter(X[mask, 0], X[mask, 1], s=12, label=str(name), edgecolors="k",
