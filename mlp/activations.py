@@ -64,8 +64,10 @@ class Identity(Activation):
         -------
         dX : ndarray of shape (N, D)
         """
+        # BEGIN SOLUTION: σ′ = 1, so dX = dY
         self._cached(dY, self._X)
         return dY
+        # END SOLUTION
 
 
 class ReLU(Activation):
@@ -75,9 +77,11 @@ class ReLU(Activation):
 
     def forward(self, X):
         """X, Y : ndarray of shape (N, D)."""
+        # BEGIN SOLUTION (forward): Y = max(0, X); cache what backward needs
         X = self._cache_input(X)
         self._Y = np.maximum(X, 0)
         return self._Y
+        # END SOLUTION
 
     def backward(self, dY, input_grad=True):
         """σ(q) = max(0, q), so σ′(q) = 1 where q > 0 and 0 elsewhere: ``dX = dY ⊙ [q > 0]``.
@@ -93,8 +97,10 @@ class ReLU(Activation):
         -------
         dX : ndarray of shape (N, D)
         """
+        # BEGIN SOLUTION: dX = dY ⊙ [q > 0], read off the cached output Y
         Y = self._cached(dY, self._Y)
         return dY * (Y > 0)
+        # END SOLUTION
 
 
 class LeakyReLU(Activation):
@@ -128,8 +134,10 @@ class LeakyReLU(Activation):
         -------
         dX : ndarray of shape (N, D)
         """
+        # BEGIN SOLUTION: dX = dY ⊙ (1 where q > 0, else alpha)
         X = self._cached(dY, self._X)
         return dY * np.where(X > 0, 1.0, self.alpha).astype(dY.dtype, copy=False)
+        # END SOLUTION
 
     def config(self):
         return {"alpha": self.alpha}
@@ -192,11 +200,13 @@ class PReLU(Activation):
         -------
         dX : ndarray of shape (N, D)
         """
+        # BEGIN SOLUTION: grads['alpha'] = Σ_n dY ⊙ min(0, q); dX as for LeakyReLU
         X = self._cached(dY, self._X)
         alpha = self.params["alpha"]
         d_alpha = (dY * self._neg).sum(axis=0)
         self.grads["alpha"][...] = d_alpha.sum(keepdims=True) if alpha.size == 1 else d_alpha
         return dY * np.where(X > 0, 1, alpha).astype(dY.dtype, copy=False)
+        # END SOLUTION
 
     def config(self):
         return {"alpha": self.alpha_init, "n_features": self.n_features,
@@ -243,8 +253,10 @@ class ELU(Activation):
         -------
         dX : ndarray of shape (N, D)
         """
+        # BEGIN SOLUTION: dX = dY ⊙ (1 where q > 0, else Y + alpha)
         X = self._cached(dY, self._X)
         return dY * np.where(X > 0, 1, self._Y + self.alpha)
+        # END SOLUTION
 
     def config(self):
         return {"alpha": self.alpha}
@@ -303,6 +315,7 @@ class GELU(Activation):
         -------
         dX : ndarray of shape (N, D)
         """
+        # BEGIN SOLUTION: dX = dY ⊙ (Φ(q) + q·φ(q)); the tanh form as in the docstring
         X = self._cached(dY, self._X)
         if self.approximate == "tanh":
             S = self._S
@@ -310,6 +323,7 @@ class GELU(Activation):
             return dY * (S + 2 * X * S * (1 - S) * du)
         phi = _INV_SQRT_2PI * np.exp(-0.5 * X * X)
         return dY * (self._Phi + X * phi)
+        # END SOLUTION
 
     def config(self):
         return {"approximate": self.approximate}
@@ -323,9 +337,11 @@ class Sigmoid(Activation):
 
     def forward(self, X):
         """X, Y : ndarray of shape (N, D)."""
+        # BEGIN SOLUTION (forward): Y = 1 / (1 + exp(−X)) without overflow; cache Y
         X = check_2d(X, repr(self))
         self._Y = expit(X)
         return self._Y
+        # END SOLUTION
 
     def backward(self, dY, input_grad=True):
         """σ′(q) = σ(q)(1 − σ(q)) = Y(1 − Y): ``dX = dY ⊙ Y ⊙ (1 − Y)``.
@@ -338,8 +354,10 @@ class Sigmoid(Activation):
         -------
         dX : ndarray of shape (N, D)
         """
+        # BEGIN SOLUTION: dX = dY ⊙ Y ⊙ (1 − Y)
         Y = self._cached(dY, self._Y)
         return dY * Y * (1 - Y)
+        # END SOLUTION
 
 
 class Tanh(Activation):
@@ -347,9 +365,11 @@ class Tanh(Activation):
 
     def forward(self, X):
         """X, Y : ndarray of shape (N, D)."""
+        # BEGIN SOLUTION (forward): Y = tanh(X); cache Y
         X = check_2d(X, repr(self))
         self._Y = np.tanh(X)
         return self._Y
+        # END SOLUTION
 
     def backward(self, dY, input_grad=True):
         """σ′(q) = 1 − tanh²(q) = 1 − Y²: ``dX = dY ⊙ (1 − Y²)``.
@@ -362,8 +382,10 @@ class Tanh(Activation):
         -------
         dX : ndarray of shape (N, D)
         """
+        # BEGIN SOLUTION: dX = dY ⊙ (1 − Y²)
         Y = self._cached(dY, self._Y)
         return dY * (1 - Y * Y)
+        # END SOLUTION
 
 
 class Softplus(Activation):
@@ -385,8 +407,10 @@ class Softplus(Activation):
         -------
         dX : ndarray of shape (N, D)
         """
+        # BEGIN SOLUTION: dX = dY ⊙ sigmoid(q)
         X = self._cached(dY, self._X)
         return dY * expit(X)
+        # END SOLUTION
 
 
 class Softmax(Activation):
@@ -399,12 +423,14 @@ class Softmax(Activation):
 
     def forward(self, X):
         """X, Y : ndarray of shape (N, K); every row of Y sums to 1."""
+        # BEGIN SOLUTION (forward): row-wise softmax, max-subtracted; cache Y
         X = check_2d(X, repr(self))
         # subtracting the row maximum changes nothing mathematically and keeps exp ≤ 1
         E = np.exp(X - X.max(axis=1, keepdims=True))
         E /= E.sum(axis=1, keepdims=True)
         self._Y = E
         return E
+        # END SOLUTION
 
     def backward(self, dY, input_grad=True):
         """Jacobian-vector product of the softmax.
@@ -423,8 +449,10 @@ class Softmax(Activation):
         -------
         dX : ndarray of shape (N, K)
         """
+        # BEGIN SOLUTION: dX = Y ⊙ (dY − rowsum(dY ⊙ Y)), without forming the K×K Jacobian
         Y = self._cached(dY, self._Y)
         return Y * (dY - (dY * Y).sum(axis=1, keepdims=True))
+        # END SOLUTION
 
 
 ACTIVATIONS = {

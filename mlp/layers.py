@@ -81,12 +81,14 @@ class Linear(Layer):
         -------
         Y : ndarray of shape (N, n_out)
         """
+        # BEGIN SOLUTION (forward): Y = X·W + b; cache X
         X = check_2d(X, repr(self), self.n_in)
         self._X = X
         Y = X @ self.params["W"]
         if self.bias:
             Y += self.params["b"]
         return Y
+        # END SOLUTION
 
     def backward(self, dY, input_grad=True):
         """Back-propagate through ``Y = X·W + b``.
@@ -117,10 +119,12 @@ class Linear(Layer):
             raise self._not_ready()
         self._check_dY(dY, (X.shape[0], self.n_out))
         W = self.params["W"]
+        # BEGIN SOLUTION: dW = Xᵀ·dY, db = Σ_n dY (in place); return dX = dY·Wᵀ
         np.matmul(X.T, dY, out=self.grads["W"])
         if self.bias:
             np.sum(dY, axis=0, out=self.grads["b"])
         return dY @ W.T if input_grad else None
+        # END SOLUTION
 
     def output_width(self, n_in):
         return self.n_out
@@ -210,9 +214,11 @@ class Dropout(Layer):
         if self._shape is None:
             raise self._not_ready()
         self._check_dY(dY, self._shape)
+        # BEGIN SOLUTION: dX = dY ⊙ mask (the identity in evaluation mode)
         if not input_grad:
             return None
         return dY if self._mask is None else dY * self._mask
+        # END SOLUTION
 
     def config(self):
         return {"p": self.p}
@@ -338,6 +344,7 @@ class BatchNorm1d(Layer):
         if X_hat is None:
             raise self._not_ready()
         self._check_dY(dY, X_hat.shape)
+        # BEGIN SOLUTION: dβ, dγ, then dX through μ and σ² (eval: constants)
         self.grads["beta"][...] = dY.sum(axis=0)
         self.grads["gamma"][...] = (dY * X_hat).sum(axis=0)
         if not input_grad:
@@ -349,6 +356,7 @@ class BatchNorm1d(Layer):
         return (self._inv_std / N) * (
             N * dX_hat - dX_hat.sum(axis=0) - X_hat * (dX_hat * X_hat).sum(axis=0)
         )
+        # END SOLUTION
 
     def config(self):
         return {"n_features": self.n_in, "eps": self.eps, "momentum": self.momentum,
@@ -438,8 +446,10 @@ class Residual(Layer):
         if getattr(self, "_shape", None) is None:
             raise self._not_ready()
         self._check_dY(dY, self._shape)
+        # BEGIN SOLUTION: gradients add at the branch: dY + F's backward of dY
         d_inner = self.inner.backward(dY, input_grad=input_grad)
         return dY + d_inner if input_grad else None
+        # END SOLUTION
 
     def output_width(self, n_in):
         return n_in

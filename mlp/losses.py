@@ -154,10 +154,12 @@ class MSELoss(Loss):
         -------
         ndarray of shape (N,)
         """
+        # BEGIN SOLUTION (forward): ℓ_n = ½‖ŷ_n − y_n‖²; cache what backward needs
         output = self._check_output(output)
         diff = output - self._targets(output, y)
         self._cache = diff
         return 0.5 * np.einsum("nk,nk->n", diff, diff)
+        # END SOLUTION
 
     def backward(self):
         """∂L/∂ŷ_n = (ŷ_n − y_n)/N.
@@ -166,8 +168,10 @@ class MSELoss(Loss):
         -------
         d_output : ndarray of shape (N, K)
         """
+        # BEGIN SOLUTION: ∂L/∂ŷ = (ŷ − y)/N, with 1/N in self._scale
         diff = self._cached()
         return diff * self._scale
+        # END SOLUTION
 
 
 class BCEWithLogitsLoss(Loss):
@@ -208,8 +212,10 @@ class BCEWithLogitsLoss(Loss):
         -------
         d_output : ndarray of shape (N, K)
         """
+        # BEGIN SOLUTION: ∂L/∂u = (sigmoid(u) − y)/N, with 1/N in self._scale
         U, Y = self._cached()
         return (expit(U) - Y) * self._scale
+        # END SOLUTION
 
 
 class SoftmaxCrossEntropyLoss(Loss):
@@ -235,6 +241,7 @@ class SoftmaxCrossEntropyLoss(Loss):
         """
         U = self._check_output(output)
         y = self._class_targets(U, y)
+        # BEGIN SOLUTION (forward): ℓ_n = logsumexp(u_n) − u_n,y_n (stable); cache for backward
         shifted = U - U.max(axis=1, keepdims=True)
         log_Z = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
         log_P = shifted - log_Z
@@ -242,6 +249,7 @@ class SoftmaxCrossEntropyLoss(Loss):
         if y.ndim == 1:
             return -log_P[np.arange(len(y)), y]
         return -np.einsum("nk,nk->n", y, log_P)
+        # END SOLUTION
 
     def backward(self):
         """∂L/∂u = (Ŷ − Y)/N with Ŷ = softmax(u) and Y the one-hot targets.
@@ -253,6 +261,7 @@ class SoftmaxCrossEntropyLoss(Loss):
         -------
         d_output : ndarray of shape (N, K)
         """
+        # BEGIN SOLUTION: ∂L/∂u = (softmax(u) − onehot(y))/N, 1/N in self._scale
         log_P, y = self._cached()
         dU = np.exp(log_P)
         if y.ndim == 1:
@@ -261,6 +270,7 @@ class SoftmaxCrossEntropyLoss(Loss):
             dU -= y
         dU *= self._scale
         return dU
+        # END SOLUTION
 
 
 class NLLLoss(Loss):
@@ -307,6 +317,7 @@ class NLLLoss(Loss):
         -------
         d_output : ndarray of shape (N, K)
         """
+        # BEGIN SOLUTION: ∂L/∂p = −[k = y]/(N·p), 1/N in self._scale
         P, y = self._cached()
         if y.ndim == 1:
             dP = np.zeros_like(P)
@@ -316,6 +327,7 @@ class NLLLoss(Loss):
             dP = -y / P
         dP *= self._scale
         return dP
+        # END SOLUTION
 
 
 class L2Penalty:

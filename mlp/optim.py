@@ -124,6 +124,7 @@ class SGD(Optimizer):
         self.velocity = [np.zeros_like(p.value) for p in self.params]
 
     def _update(self, i, theta, g):
+        # BEGIN SOLUTION: θ -= εg; momentum: v ← αv − εg, θ ← θ + v; Nesterov: θ += αv − εg
         lr, mu = self.lr, self.momentum
         if mu == 0:
             theta -= lr * g
@@ -136,6 +137,7 @@ class SGD(Optimizer):
             theta -= lr * g
         else:
             theta += v
+        # END SOLUTION
 
 
 class RMSProp(Optimizer):
@@ -162,10 +164,12 @@ class RMSProp(Optimizer):
         self.square_avg = [np.zeros_like(p.value) for p in self.params]
 
     def _update(self, i, theta, g):
+        # BEGIN SOLUTION: s ← ρs + (1 − ρ)g², θ ← θ − ε·g/(√s + δ), in place
         s = self.square_avg[i]
         s *= self.rho
         s += (1.0 - self.rho) * (g * g)
         theta -= self.lr * g / (np.sqrt(s) + self.eps)
+        # END SOLUTION
 
 
 class Adam(Optimizer):
@@ -207,6 +211,7 @@ class Adam(Optimizer):
         super().step()
 
     def _update(self, i, theta, g):
+        # BEGIN SOLUTION: moments m, v; θ -= step_size·m/(√v/sqrt_c2 + δ); decoupled decay
         m, v = self.m[i], self.v[i]
         b1, b2 = self.beta1, self.beta2
         m *= b1
@@ -220,6 +225,7 @@ class Adam(Optimizer):
         denom /= self._sqrt_c2
         denom += self.eps
         theta -= self._step_size * m / denom
+        # END SOLUTION
 
 
 # -- learning-rate schedules -------------------------------------------------------------

@@ -1,0 +1,227 @@
+"""The exercise kit: the skeleton, the grader and the check of the grading."""
+
+import inspect
+import json
+import re
+import shutil
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import mlp
+from mlp import exercise
+from mlp.cli import main
+
+SOURCE = Path(mlp.__file__).resolve().parent
+
+
+def replace_stub(folder, item, body):
+    """Solve (or break) one stubbed item of a student folder, as a student would."""
+    for path in (folder / "mlp").glob("*.py"):
+        text = path.read_text()
+        pattern = re.compile(
+            rf"^( *)# TODO {re.escape(item)}:.*\n\1raise NotImplementedError\(.*\)\n",
+            re.MULTILINE)
+        match = pattern.search(text)
+        if match:
+            indent = match.group(1)
+            code = "".join(f"{indent}{line}\n" for line in body.strip("\n").splitlines())
+            path.write_text(text[:match.start()] + code + text[match.end():])
+            return
+    raise AssertionError(f"no stub for {item}")
+
+
+def by_name(results):
+    return {r["name"]: r for r in results}
+
+
+@pytest.fixture(scope="module")
+def skeleton(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("exercise") / "skeleton"
+    exercise.make(folder, include_forward=True)
+    return folder
+
+
+def test_every_marked_function_raises_and_the_rest_works(skeleton):
+    regions = exercise.find_regions(SOURCE)
+    items = sorted({r.item for r in regions})
+    assert len(items) >= 25
+    student = exercise.load_package(skeleton / "mlp")
+    for item in items:
+        ok, message = exercise.check_item(item, student)
+        assert not ok
+        assert message == "not implemented", (item, message)
+    # untouched parts work: layers' constructors, gradient checks, datasets, autodiff
+    X = np.random.default_rng(0).normal(size=(4, 3))
+    layer = student.Linear(3, 2, rng=0)
+    assert layer.params["W"].shape == (3, 2)
+    grad = student.gradcheck.numerical_gradient(lambda v: float(np.sum(v**2)), X.copy())
+    np.testing.assert_allclose(grad, 2 * X, rtol=1e-8)
+    assert student.ELU().forward(X).shape == (4, 3)
+    assert len(importlib_datasets(student).load_iris().X) == 150
+    manifest = json.loads((skeleton / "exercise.json").read_text())
+    assert {e["name"] for e in manifest["items"]} == set(items)
+    assert "NotImplementedError" in (skeleton / "README.md").read_text()
+    assert not any(re.search(r"#\s*(BEGIN|END) SOLUTION", p.read_text())
+                   for p in (skeleton / "mlp").glob("*.py") if p.name != "exercise.py")
+
+
+def importlib_datasets(package):
+    import importlib
+
+    return importlib.import_module(f"{package.__name__}.datasets")
+
+
+def test_skeleton_builds_as_a_package(skeleton, tmp_path):
+    result = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w",
+                             str(tmp_path), str(skeleton)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert list(tmp_path.glob("mlp_exercise-*.whl"))
+
+
+def test_no_solution_markers_visible_at_runtime():
+    for name in ["activations", "layers", "losses", "optim", "base", "sequential",
+                 "gradcheck", "trainer", "estimator", "io", "cli", "autodiff"]:
+        module = __import__(f"mlp.{name}", fromlist=["_"])
+        texts = [module.__doc__ or ""]
+        for _, obj in inspect.getmembers(module):
+            if isinstance(obj, (type, types.FunctionType)):
+                texts.append(obj.__doc__ or "")
+                for _, member in inspect.getmembers(obj, inspect.isfunction):
+                    texts.append(member.__doc__ or "")
+                    texts.extend(c for c in member.__code__.co_consts if isinstance(c, str))
+        assert not any("SOLUTION" in text for text in texts), name
+
+
+def test_grade_skeleton_solution_and_one_solved_item(skeleton, tmp_path):
+    untouched = exercise.grade(skeleton)
+    assert len(untouched) >= 25
+    assert all(r["score"] == 0 for r in untouched)
+
+    solution = tmp_path / "solution"
+    exercise.make(solution, solution=True, include_forward=True)
+    full = exercise.grade(solution)
+    assert all(r["score"] == r["max_score"] for r in full), [r for r in full if not r["score"]]
+
+    one = tmp_path / "one"
+    shutil.copytree(skeleton, one)
+    replace_stub(one, "Tanh.backward", """
+Y = self._cached(dY, self._Y)
+return dY * (1.0 - Y**2)
+""")
+    results = by_name(exercise.grade(one))
+    assert results["Tanh.backward"]["score"] == results["Tanh.backward"]["max_score"] == 1
+    assert sum(r["score"] for r in results.values()) == 1
+
+
+@pytest.mark.parametrize(
+    ("item", "body", "hint"),
+    [
+        ("Linear.backward", """
+self.grads["W"] = dY.T @ X
+if self.bias:
+    self.grads["b"][...] = dY.sum(axis=0)
+return dY @ W.T
+""", "gradient transposed"),
+        ("MSELoss.backward", """
+diff = self._cached()
+return diff
+""", "missing 1/N"),
+        ("Sigmoid.backward", """
+Y = self._cached(dY, self._Y)
+return -dY * Y * (1 - Y)
+""", "wrong sign"),
+    ],
+)
+def test_wrong_answers_fail_with_a_useful_message(tmp_path, item, body, hint):
+    folder = tmp_path / "wrong"
+    exercise.make(folder, only=[item])
+    replace_stub(folder, item, body)
+    [result] = exercise.grade(folder)
+    assert result["score"] == 0
+    assert hint in result["output"], result["output"]
+
+
+def test_import_crash_and_endless_loop_are_contained(tmp_path):
+    crash = tmp_path / "crash"
+    exercise.make(crash, only=["Tanh", "ReLU"])
+    path = crash / "mlp" / "activations.py"
+    path.write_text(path.read_text() + "\nraise RuntimeError('boom')\n")
+    results = exercise.grade(crash)
+    assert all(r["score"] == 0 for r in results)
+    assert all("failed to import: RuntimeError: boom" in r["output"] for r in results)
+
+    loop = tmp_path / "loop"
+    exercise.make(loop, only=["Tanh.backward", "ReLU.backward"])
+    replace_stub(loop, "Tanh.backward", "while True:\n    pass")
+    replace_stub(loop, "ReLU.backward", """
+Y = self._cached(dY, self._Y)
+return dY * (Y > 0)
+""")
+    results = by_name(exercise.grade(loop, time_limit=5))
+    assert results["Tanh.backward"]["score"] == 0
+    assert "time limit exceeded" in results["Tanh.backward"]["output"]
+    assert results["ReLU.backward"]["score"] == 1
+
+
+def test_cli_make_grade_json(tmp_path, capsys):
+    folder = tmp_path / "ex"
+    assert main(["exercise", "make", str(folder), "--only", "Adam", "Softmax.backward"]) == 0
+    assert "2 items, 4 points" in capsys.readouterr().out
+    replace_stub(folder, "Softmax.backward", """
+Y = self._cached(dY, self._Y)
+return Y * (dY - (dY * Y).sum(axis=1, keepdims=True))
+""")
+    assert main(["exercise", "grade", str(folder), "--json", str(tmp_path / "r.json")]) == 0
+    out = capsys.readouterr().out
+    assert "total: 2/4" in out
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["score"] == 2
+    assert report["max_score"] == 4
+    assert {t["name"]: t["score"] for t in report["tests"]} == {"Adam._update": 0,
+                                                                "Softmax.backward": 2}
+    assert main(["exercise", "make", str(folder)]) == 2  # not empty
+    assert main(["exercise", "make", str(tmp_path / "x"), "--only", "Conv2d"]) == 2
+    assert "unknown exercise items ['Conv2d']" in capsys.readouterr().err
+
+
+def test_verify_passes_on_the_shipped_source():
+    assert exercise.verify(log=lambda line: None)
+
+
+def test_verify_fails_for_unbalanced_markers_and_blind_tests(tmp_path):
+    unbalanced = tmp_path / "unbalanced"
+    shutil.copytree(SOURCE, unbalanced, ignore=shutil.ignore_patterns("__pycache__"))
+    path = unbalanced / "activations.py"
+    lines = path.read_text().splitlines(keepends=True)
+    first_end = next(i for i, line in enumerate(lines) if "# END SOLUTION" in line)
+    path.write_text("".join(lines[:first_end] + lines[first_end + 1:]))
+    log = []
+    assert not exercise.verify(unbalanced, log=log.append)
+    assert "inside the region opened at line" in log[0]
+    assert main(["exercise", "verify", "--source", str(unbalanced)]) == 1
+
+    blind = tmp_path / "blind"
+    shutil.copytree(SOURCE, blind, ignore=shutil.ignore_patterns("__pycache__"))
+    path = blind / "activations.py"
+    text = path.read_text()
+    marked = ("        # BEGIN SOLUTION: dX = dY ⊙ (1 − Y²)\n"
+              "        Y = self._cached(dY, self._Y)\n"
+              "        return dY * (1 - Y * Y)\n"
+              "        # END SOLUTION\n")
+    assert marked in text
+    dead = ("        if dY is None:\n"
+            "            # BEGIN SOLUTION: never reached\n"
+            "            pass\n"
+            "            # END SOLUTION\n"
+            "        Y = self._cached(dY, self._Y)\n"
+            "        return dY * (1 - Y * Y)\n")
+    path.write_text(text.replace(marked, dead))
+    log = []
+    assert not exercise.verify(blind, log=log.append)
+    assert "Tanh.backward: its test passes although the item is stubbed out" in log
