@@ -29,7 +29,7 @@ class Activation(Layer):
     """Base class of the parameter-free activations: caching and checks shared by all."""
 
     def _cache_input(self, X):
-        X = check_2d(X, repr(self))
+        X = check_2d(X, self)
         self._X = X
         return X
 
@@ -180,7 +180,7 @@ class PReLU(Activation):
     def forward(self, X):
         """``Y = max(0, X) + alpha ⊙ min(0, X)``; X, Y : ndarray of shape (N, D)."""
         width = None if self.n_features is None else self.n_features
-        X = check_2d(X, repr(self), width)
+        X = check_2d(X, self, width)
         self._X = X
         self._neg = np.minimum(X, 0)
         return np.maximum(X, 0) + self.params["alpha"] * self._neg
@@ -338,7 +338,7 @@ class Sigmoid(Activation):
     def forward(self, X):
         """X, Y : ndarray of shape (N, D)."""
         # BEGIN SOLUTION (forward): Y = 1 / (1 + exp(−X)) without overflow; cache Y
-        X = check_2d(X, repr(self))
+        X = check_2d(X, self)
         self._Y = expit(X)
         return self._Y
         # END SOLUTION
@@ -366,7 +366,7 @@ class Tanh(Activation):
     def forward(self, X):
         """X, Y : ndarray of shape (N, D)."""
         # BEGIN SOLUTION (forward): Y = tanh(X); cache Y
-        X = check_2d(X, repr(self))
+        X = check_2d(X, self)
         self._Y = np.tanh(X)
         return self._Y
         # END SOLUTION
@@ -424,7 +424,7 @@ class Softmax(Activation):
     def forward(self, X):
         """X, Y : ndarray of shape (N, K); every row of Y sums to 1."""
         # BEGIN SOLUTION (forward): row-wise softmax, max-subtracted; cache Y
-        X = check_2d(X, repr(self))
+        X = check_2d(X, self)
         # subtracting the row maximum changes nothing mathematically and keeps exp ≤ 1
         E = np.exp(X - X.max(axis=1, keepdims=True))
         E /= E.sum(axis=1, keepdims=True)

@@ -29,14 +29,15 @@ def as_generator(rng=None) -> np.random.Generator:
     )
 
 
-def check_2d(X, who: str, n_features: int | None = None) -> np.ndarray:
+def check_2d(X, who, n_features: int | None = None) -> np.ndarray:
     """Check that ``X`` is a 2-D array of shape ``(N, n_features)`` and return it as an array.
 
     Parameters
     ----------
     X : array-like of shape (N, n_features)
-    who : str
-        The name used in the error message, e.g. ``"Linear(4 -> 16)"``.
+    who : str or object
+        Named in the error message: a string, or an object whose ``repr`` is used (built
+        only when there is an error, as this runs on every forward pass).
     n_features : int, optional
         The expected number of columns; not checked when ``None``.
 
@@ -46,6 +47,9 @@ def check_2d(X, who: str, n_features: int | None = None) -> np.ndarray:
         With a message naming ``who``, what was expected and what came.
     """
     X = np.asarray(X)
+    if X.ndim == 2 and (n_features is None or X.shape[1] == n_features):
+        return X
+    who = who if isinstance(who, str) else repr(who)
     if X.ndim != 2:
         expected = f"(N, {n_features})" if n_features is not None else "(N, n_features)"
         hint = " (reshape a single sample with X.reshape(1, -1))" if X.ndim == 1 else ""

@@ -82,7 +82,7 @@ class Linear(Layer):
         Y : ndarray of shape (N, n_out)
         """
         # BEGIN SOLUTION (forward): Y = X·W + b; cache X
-        X = check_2d(X, repr(self), self.n_in)
+        X = check_2d(X, self, self.n_in)
         self._X = X
         Y = X @ self.params["W"]
         if self.bias:
@@ -122,7 +122,7 @@ class Linear(Layer):
         # BEGIN SOLUTION: dW = Xᵀ·dY, db = Σ_n dY (in place); return dX = dY·Wᵀ
         np.matmul(X.T, dY, out=self.grads["W"])
         if self.bias:
-            np.sum(dY, axis=0, out=self.grads["b"])
+            np.add.reduce(dY, axis=0, out=self.grads["b"])
         return dY @ W.T if input_grad else None
         # END SOLUTION
 
@@ -186,7 +186,7 @@ class Dropout(Layer):
         -------
         Y : ndarray of shape (N, D)
         """
-        X = check_2d(X, repr(self))
+        X = check_2d(X, self)
         self._shape = X.shape
         if not self.training or self.p == 0.0:
             self._mask = None
@@ -294,7 +294,7 @@ class BatchNorm1d(Layer):
         -------
         Y : ndarray of shape (N, n_features)
         """
-        X = check_2d(X, repr(self), self.n_in)
+        X = check_2d(X, self, self.n_in)
         if self.training:
             N = X.shape[0]
             if N < 2:

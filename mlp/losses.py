@@ -71,7 +71,7 @@ class Loss:
         return float(terms @ w)
 
     def _check_output(self, output):
-        output = check_2d(output, f"{type(self).__name__}")
+        output = check_2d(output, type(self).__name__)
         if not np.isfinite(output).all():
             raise ValueError(
                 f"{type(self).__name__}: the network output contains NaN or infinity "

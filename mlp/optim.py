@@ -4,6 +4,11 @@ An optimizer is built once from ``model.parameters()`` and its ``step()`` is cal
 ``backward``. It reads each parameter's ``grad`` (refreshed in place by backward) and updates
 ``value`` in place, so the layers see the new weights without any copying.
 
+The update rules work on all parameters at once: ``step()`` gathers every gradient into one
+flat vector g, the rule (``_update``) turns g into the flat step Δθ, and each parameter then
+moves by its part of Δθ. One vector operation per formula, whatever the number of layers: a
+small network pays a dozen numpy calls per step rather than a dozen per tensor.
+
 Notation: θ a parameter, g = ∂L/∂θ its gradient, ε the learning rate ``lr``, t the step count.
 
 Schedules change ``optimizer.lr`` as training goes on; call their ``step()`` once per epoch
@@ -66,21 +71,43 @@ class Optimizer:
         self.lr = _check(name, "lr", lr, 0.0, low_open=True)
         self.weight_decay = _check(name, "weight_decay", weight_decay, 0.0)
         self.t = 0
+        # where each parameter sits in the flat vectors
+        self._slices, offset = [], 0
+        for p in self.params:
+            self._slices.append(slice(offset, offset + p.value.size))
+            offset += p.value.size
+        dtype = np.result_type(*(p.value.dtype for p in self.params))
+        self._grad = np.empty(offset, dtype=dtype)
+        self._scratch = np.empty(offset, dtype=dtype)
+
+    def _zeros(self):
+        """A flat state vector (velocity, moments) for all parameters, initially 0."""
+        return np.zeros_like(self._grad)
 
     def step(self) -> None:
         """Update every parameter in place from its current gradient."""
         self.t += 1
-        for i, p in enumerate(self.params):
-            g = p.grad
-            if self.weight_decay and p.decay and self._coupled_decay:
-                # the gradient of (λ/2)·‖θ‖² added to the loss
-                g = g + self.weight_decay * p.value
-            self._update(i, p.value, g)
+        g = self._grad
+        np.concatenate([p.grad.reshape(-1) for p in self.params], out=g)
+        if self.weight_decay:
+            for p, part in zip(self.params, self._slices, strict=True):
+                if not p.decay:
+                    continue
+                if self._coupled_decay:
+                    # the gradient of (λ/2)·‖θ‖² added to the loss
+                    g[part] += self.weight_decay * p.value.reshape(-1)
+                else:
+                    # decoupled: shrink θ directly, beside the rule's step
+                    p.value *= 1.0 - self.lr * self.weight_decay
+        delta = self._update(g)
+        for p, part in zip(self.params, self._slices, strict=True):
+            p.value += delta[part].reshape(p.value.shape)
 
     #: Whether weight decay is added to the gradient (L2) or applied to θ directly.
     _coupled_decay = True
 
-    def _update(self, i, theta, g):  # pragma: no cover - abstract
+    def _update(self, g):  # pragma: no cover - abstract
+        """The update rule: the flat step Δθ (θ ← θ + Δθ) for the flat gradient g."""
         raise NotImplementedError
 
     def zero_grad(self) -> None:
@@ -121,22 +148,32 @@ class SGD(Optimizer):
         self.nesterov = bool(nesterov)
         if self.nesterov and self.momentum == 0:
             raise ValueError("SGD: nesterov=True needs momentum > 0, got momentum=0.0")
-        self.velocity = [np.zeros_like(p.value) for p in self.params]
+        self.velocity = self._zeros()
 
-    def _update(self, i, theta, g):
-        # BEGIN SOLUTION: θ -= εg; momentum: v ← αv − εg, θ ← θ + v; Nesterov: θ += αv − εg
-        lr, mu = self.lr, self.momentum
+    def _update(self, g):
+        """Δθ = −εg; with momentum v ← αv − εg and Δθ = v (Nesterov: Δθ = αv − εg).
+
+        Parameters
+        ----------
+        g : ndarray of shape (n_params,)
+            Every gradient, flattened into one vector.
+
+        Returns
+        -------
+        delta : ndarray of shape (n_params,)
+        """
+        # BEGIN SOLUTION: return Δθ = −εg; momentum: v ← αv − εg, Δθ = v; Nesterov: Δθ = αv − εg
+        lr, mu, delta = self.lr, self.momentum, self._scratch
+        np.multiply(g, -lr, out=delta)  # −εg
         if mu == 0:
-            theta -= lr * g
-            return
-        v = self.velocity[i]
+            return delta
+        v = self.velocity
         v *= mu
-        v -= lr * g
-        if self.nesterov:
-            theta += mu * v
-            theta -= lr * g
-        else:
-            theta += v
+        v += delta
+        if not self.nesterov:
+            return v
+        delta += mu * v
+        return delta
         # END SOLUTION
 
 
@@ -161,14 +198,31 @@ class RMSProp(Optimizer):
         super().__init__(params, lr, weight_decay)
         self.rho = _check("RMSProp", "rho", rho, 0.0, 1.0)
         self.eps = _check("RMSProp", "eps", eps, 0.0, low_open=True)
-        self.square_avg = [np.zeros_like(p.value) for p in self.params]
+        self.square_avg = self._zeros()
 
-    def _update(self, i, theta, g):
-        # BEGIN SOLUTION: s ← ρs + (1 − ρ)g², θ ← θ − ε·g/(√s + δ), in place
-        s = self.square_avg[i]
+    def _update(self, g):
+        """s ← ρs + (1 − ρ)g², Δθ = −εg/(√s + δ).
+
+        Parameters
+        ----------
+        g : ndarray of shape (n_params,)
+            Every gradient, flattened into one vector.
+
+        Returns
+        -------
+        delta : ndarray of shape (n_params,)
+        """
+        # BEGIN SOLUTION: s ← ρs + (1 − ρ)g² in place; return Δθ = −ε·g/(√s + δ)
+        s, tmp = self.square_avg, self._scratch
         s *= self.rho
-        s += (1.0 - self.rho) * (g * g)
-        theta -= self.lr * g / (np.sqrt(s) + self.eps)
+        np.multiply(g, g, out=tmp)
+        tmp *= 1.0 - self.rho
+        s += tmp
+        np.sqrt(s, out=tmp)
+        tmp += self.eps
+        np.divide(g, tmp, out=tmp)
+        tmp *= -self.lr
+        return tmp
         # END SOLUTION
 
 
@@ -200,31 +254,49 @@ class Adam(Optimizer):
         self.beta1 = _check("Adam", "beta1", beta1, 0.0, 1.0)
         self.beta2 = _check("Adam", "beta2", beta2, 0.0, 1.0)
         self.eps = _check("Adam", "eps", eps, 0.0, low_open=True)
-        self.m = [np.zeros_like(p.value) for p in self.params]
-        self.v = [np.zeros_like(p.value) for p in self.params]
+        self.m = self._zeros()
+        self.v = self._zeros()
 
     def step(self):
-        # the bias corrections depend only on t: computed once per step, as Python floats
+        # The bias corrections depend only on t: computed once per step, as Python floats.
+        # With c₁ = 1 − β₁ᵗ and c₂ = 1 − β₂ᵗ, multiplying m̂/(√v̂ + δ) through by √c₂ gives
+        # ε·m̂/(√v̂ + δ) = (ε√c₂/c₁)·m/(√v + δ√c₂): one scale and one shift per step.
         t = self.t + 1
-        self._step_size = self.lr / (1.0 - self.beta1**t)
-        self._sqrt_c2 = math.sqrt(1.0 - self.beta2**t)
+        sqrt_c2 = math.sqrt(1.0 - self.beta2**t)
+        self._step_size = self.lr * sqrt_c2 / (1.0 - self.beta1**t)
+        self._eps_hat = self.eps * sqrt_c2
         super().step()
 
-    def _update(self, i, theta, g):
-        # BEGIN SOLUTION: moments m, v; θ -= step_size·m/(√v/sqrt_c2 + δ); decoupled decay
-        m, v = self.m[i], self.v[i]
+    def _update(self, g):
+        """m ← β₁m + (1 − β₁)g, v ← β₂v + (1 − β₂)g², Δθ = −ε·m̂/(√v̂ + δ).
+
+        ``step()`` has set ``self._step_size`` = ε√c₂/c₁ and ``self._eps_hat`` = δ√c₂, so
+        that Δθ = −step_size·m/(√v + eps_hat).
+
+        Parameters
+        ----------
+        g : ndarray of shape (n_params,)
+            Every gradient, flattened into one vector.
+
+        Returns
+        -------
+        delta : ndarray of shape (n_params,)
+        """
+        # BEGIN SOLUTION: update m, v in place; return Δθ = −step_size·m/(√v + eps_hat)
+        m, v, tmp = self.m, self.v, self._scratch
         b1, b2 = self.beta1, self.beta2
         m *= b1
-        m += (1.0 - b1) * g
+        np.multiply(g, 1.0 - b1, out=tmp)
+        m += tmp
         v *= b2
-        v += (1.0 - b2) * (g * g)
-        if self.weight_decay and self.params[i].decay:
-            theta -= (self.lr * self.weight_decay) * theta
-        # √v̂ + δ = √v / √(1 − β₂ᵗ) + δ
-        denom = np.sqrt(v)
-        denom /= self._sqrt_c2
-        denom += self.eps
-        theta -= self._step_size * m / denom
+        np.multiply(g, g, out=tmp)
+        tmp *= 1.0 - b2
+        v += tmp
+        np.sqrt(v, out=tmp)
+        tmp += self._eps_hat
+        np.divide(m, tmp, out=tmp)
+        tmp *= -self._step_size
+        return tmp
         # END SOLUTION
 
 

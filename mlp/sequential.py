@@ -9,6 +9,17 @@ from .base import Layer, check_2d
 __all__ = ["Sequential"]
 
 
+def _all_finite(X) -> bool:
+    """Whether every entry of X is finite, cheaply: this runs on every forward pass."""
+    if X.size <= 4096:
+        return bool(np.isfinite(X).all())
+    # a sum is finite when every entry is (one pass, no temporary); only when it is not
+    # (NaN, infinity, or an overflowing sum of large values) look entry by entry
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = X.sum()
+    return bool(np.isfinite(total)) or bool(np.isfinite(X).all())
+
+
 class Sequential(Layer):
     """A chain of layers: forward through them in order, backward in reverse.
 
@@ -62,7 +73,7 @@ class Sequential(Layer):
         X = check_2d(X, "Sequential", self.n_features_in)
         if X.dtype.kind not in "biuf":
             raise ValueError(f"Sequential: input must be numeric, got dtype {X.dtype}")
-        if not np.isfinite(X).all():
+        if not _all_finite(X):
             raise ValueError("Sequential: input contains NaN or infinity")
         for layer in self.layers:
             X = layer.forward(X)

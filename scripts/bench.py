@@ -1,0 +1,368 @@
+"""Benchmark mlp against scikit-learn's MLP and PyTorch, as ratios measured in one run.
+
+    python scripts/bench.py [--threads 1] [--repeats 5] [--json out.json] [--quick] [--check]
+
+Every candidate is timed round-robin within one process, so the machine's mood affects all of
+them alike; the report is medians with min-max, and ratios (ours / theirs). PyTorch is included
+when it can be imported. ``--check`` exits with status 1 when a target is missed.
+
+Workloads
+  1. make_classification(60000 x 784, 10 classes), 784-256-256-10 ReLU, Adam, batch 256,
+     one epoch, float32 (and float64 for mlp); plus the GEMM-only floor
+  2. the same with batch 64
+  3. Iris 4-16-3, batch 16, 200 epochs: per-call overhead
+  4. prediction latency of the workload-1 network, 1 and 10,000 samples
+  5. peak memory while training workload 1, against the size of the data
+  6. digits 64-64-10, Adam, 50 epochs, batch 32, 5 seeds: test accuracy
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+import tracemalloc
+import warnings
+
+import numpy as np
+from sklearn.datasets import load_digits, make_classification
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.neural_network import MLPClassifier as SklearnMLP
+from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
+
+import mlp
+from mlp.datasets import load_iris
+from mlp.trainer import Trainer
+
+try:
+    import torch
+except ImportError:  # PyTorch is optional
+    torch = None
+
+
+# -- candidates -----------------------------------------------------------------------------------
+
+
+def build_ours(sizes, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    layers = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True):
+        layers += [mlp.Linear(n_in, n_out, rng=rng, dtype=dtype), mlp.ReLU()]
+    return mlp.Sequential(layers[:-1])
+
+
+class Ours:
+    """One epoch of the library's own training loop."""
+
+    def __init__(self, sizes, X, y, batch, dtype):
+        self.X, self.y = X.astype(dtype), y
+        self.model = build_ours(sizes, dtype)
+        self.trainer = Trainer(self.model, mlp.SoftmaxCrossEntropyLoss(),
+                               mlp.Adam(self.model.parameters(), lr=1e-3), batch_size=batch,
+                               rng=0)
+
+    def epoch(self):
+        self.trainer.run_epoch(self.X, self.y)
+
+
+class Sklearn:
+    """One epoch of scikit-learn's MLPClassifier through partial_fit."""
+
+    def __init__(self, sizes, X, y, batch):
+        self.X, self.y = X.astype(np.float32), y
+        self.model = SklearnMLP(hidden_layer_sizes=tuple(sizes[1:-1]), batch_size=batch,
+                                alpha=0.0, learning_rate_init=1e-3, solver="adam",
+                                random_state=0)
+        self.model.partial_fit(self.X[:batch], self.y[:batch], classes=np.unique(y))
+
+    def epoch(self):
+        self.model.partial_fit(self.X, self.y)
+
+
+class Torch:
+    """One epoch of a plain PyTorch loop: nn.Sequential, Adam, cross-entropy."""
+
+    def __init__(self, sizes, X, y, batch):
+        torch.manual_seed(0)
+        layers = []
+        for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True):
+            layers += [torch.nn.Linear(n_in, n_out), torch.nn.ReLU()]
+        self.model = torch.nn.Sequential(*layers[:-1])
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=1e-3)
+        self.loss = torch.nn.CrossEntropyLoss()
+        self.X = torch.from_numpy(X.astype(np.float32))
+        self.y = torch.from_numpy(y.astype(np.int64))
+        self.batch = batch
+
+    def epoch(self):
+        order = torch.randperm(len(self.X))
+        X, y = self.X[order], self.y[order]
+        for start in range(0, len(X), self.batch):
+            self.opt.zero_grad(set_to_none=True)
+            loss = self.loss(self.model(X[start:start + self.batch]), y[start:start + self.batch])
+            loss.backward()
+            self.opt.step()
+
+
+class GemmFloor:
+    """The matrix products of a training step and nothing else: forward 3, backward 5."""
+
+    def __init__(self, sizes, X, batch):
+        rng = np.random.default_rng(0)
+        self.W = [rng.normal(0, 0.05, size=(a, b)).astype(np.float32)
+                  for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
+        self.X = X.astype(np.float32)
+        self.batch = batch
+
+    def epoch(self):
+        W1, W2, W3 = self.W
+        for start in range(0, len(self.X), self.batch):
+            x = self.X[start:start + self.batch]
+            h1 = x @ W1
+            h2 = h1 @ W2
+            out = h2 @ W3
+            _ = h2.T @ out
+            d2 = out @ W3.T
+            _ = h1.T @ d2
+            d1 = d2 @ W2.T
+            _ = x.T @ d1
+
+
+def round_robin(candidates, repeats):
+    """Time each candidate's ``epoch`` in turn, ``repeats`` times; a warm-up epoch first."""
+    for c in candidates.values():
+        c.epoch()
+    times = {name: [] for name in candidates}
+    for _ in range(repeats):
+        for name, c in candidates.items():
+            start = time.perf_counter()
+            c.epoch()
+            times[name].append(time.perf_counter() - start)
+    return {name: {"median": statistics.median(t), "min": min(t), "max": max(t)}
+            for name, t in times.items()}
+
+
+# -- workloads --------------------------------------------------------------------------------
+
+
+def workload_epochs(X, y, batch, repeats, with_f64=True):
+    sizes = [X.shape[1], 256, 256, 10]
+    candidates = {"mlp float32": Ours(sizes, X, y, batch, np.float32)}
+    if with_f64:
+        candidates["mlp float64"] = Ours(sizes, X, y, batch, np.float64)
+    candidates["sklearn"] = Sklearn(sizes, X, y, batch)
+    if torch is not None:
+        candidates["torch"] = Torch(sizes, X, y, batch)
+    candidates["gemm floor"] = GemmFloor(sizes, X, batch)
+    return round_robin(candidates, repeats)
+
+
+def workload_iris(repeats, epochs):
+    data = load_iris()
+    X = StandardScaler().fit_transform(data.X).astype(np.float32)
+    y = data.y
+
+    class OursIris:
+        def epoch(self):
+            model = build_ours([4, 16, 3], np.float32)
+            Trainer(model, mlp.SoftmaxCrossEntropyLoss(), mlp.Adam(model.parameters(), lr=1e-2),
+                    batch_size=16, rng=0).fit(X, y, epochs=epochs)
+
+    class SklearnIris:
+        def epoch(self):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                SklearnMLP(hidden_layer_sizes=(16,), batch_size=16, max_iter=epochs, alpha=0.0,
+                           learning_rate_init=1e-2, tol=0.0, n_iter_no_change=epochs + 1,
+                           random_state=0).fit(X, y)
+
+    candidates = {"mlp": OursIris(), "sklearn": SklearnIris()}
+    if torch is not None:
+        class TorchIris:
+            def epoch(self):
+                t = Torch([4, 16, 3], X, y, 16)
+                for _ in range(epochs):
+                    t.epoch()
+
+        candidates["torch"] = TorchIris()
+    return round_robin(candidates, repeats)
+
+
+class Repeat:
+    """``calls`` calls of ``f`` as one timed unit."""
+
+    def __init__(self, f, calls):
+        self.f, self.calls = f, calls
+
+    def epoch(self):
+        for _ in range(self.calls):
+            self.f()
+
+
+def workload_latency(X, y, repeats):
+    sizes = [X.shape[1], 256, 256, 10]
+    ours = build_ours(sizes, np.float32).eval()
+    sk = Sklearn(sizes, X[:2000], y[:2000], 256).model
+    one, many = X[:1].astype(np.float32), X[:10000].astype(np.float32)
+    result = {}
+    for label, batch, calls in (("1 sample", one, 2000), ("10000 samples", many, 5)):
+        def ours_predict(batch=batch):
+            output = ours.forward(batch)
+            P = np.exp(output - output.max(axis=1, keepdims=True))
+            return P / P.sum(axis=1, keepdims=True)
+
+        funcs = {"mlp": ours_predict, "sklearn": lambda batch=batch: sk.predict_proba(batch)}
+        if torch is not None:
+            net = Torch(sizes, X[:10], y[:10], 1).model.eval()
+            tensor = torch.from_numpy(batch)
+
+            def torch_predict(net=net, tensor=tensor):
+                with torch.no_grad():
+                    return torch.softmax(net(tensor), dim=1)
+
+            funcs["torch"] = torch_predict
+
+        timed = round_robin({k: Repeat(f, calls) for k, f in funcs.items()}, repeats)
+        result[label] = {k: {s: v / calls for s, v in t.items()} for k, t in timed.items()}
+    return result
+
+
+def workload_memory(X, y, batch):
+    sizes = [X.shape[1], 256, 256, 10]
+    X32 = X.astype(np.float32)
+    ours = Ours(sizes, X32, y, batch, np.float32)
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    before = tracemalloc.get_traced_memory()[0]
+    ours.epoch()
+    peak = tracemalloc.get_traced_memory()[1] - before
+    tracemalloc.stop()
+    return {"data_bytes": int(X32.nbytes + y.nbytes), "peak_extra_bytes": int(peak),
+            "copies_of_data": peak / (X32.nbytes + y.nbytes)}
+
+
+def workload_accuracy(seeds, epochs):
+    X, y = load_digits(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=0,
+                                                        stratify=y)
+    scaler = StandardScaler().fit(X_train)
+    X_train, X_test = scaler.transform(X_train), scaler.transform(X_test)
+    params = {"hidden_layer_sizes": (64, 64), "batch_size": 32, "max_iter": epochs,
+              "solver": "adam"}
+    scores = {"mlp": [], "sklearn": []}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for seed in seeds:
+            scores["mlp"].append(mlp.MLPClassifier(random_state=seed, **params)
+                                 .fit(X_train, y_train).score(X_test, y_test))
+            scores["sklearn"].append(SklearnMLP(random_state=seed, **params)
+                                     .fit(X_train, y_train).score(X_test, y_test))
+    return {k: float(np.mean(v)) for k, v in scores.items()}
+
+
+# -- report -------------------------------------------------------------------------------------
+
+
+def ratio(a, b):
+    return a / b if b else float("nan")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=1, help="BLAS / torch threads")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="small data, one repeat: a smoke run")
+    parser.add_argument("--json", metavar="FILE", help="write the results as JSON")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    args = parser.parse_args(argv)
+    if torch is not None:
+        torch.set_num_threads(args.threads)
+    n = 3000 if args.quick else 60000
+    repeats = 1 if args.quick else args.repeats
+
+    X, y = make_classification(n_samples=n, n_features=784, n_informative=100, n_classes=10,
+                               random_state=0)
+    X = X.astype(np.float32)
+    results = {"threads": args.threads, "quick": args.quick, "n_samples": n,
+               "torch": None if torch is None else torch.__version__,
+               "numpy": np.__version__}
+    with threadpool_limits(args.threads):
+        results["workload 1 (batch 256)"] = workload_epochs(X, y, 256, repeats)
+        if args.threads == 1 and not args.quick:
+            with threadpool_limits(2):
+                if torch is not None:
+                    torch.set_num_threads(2)
+                results["workload 1 (batch 256, 2 threads)"] = workload_epochs(
+                    X, y, 256, max(1, repeats // 2), with_f64=False)
+                if torch is not None:
+                    torch.set_num_threads(1)
+        results["workload 2 (batch 64)"] = workload_epochs(X, y, 64, repeats, with_f64=False)
+        results["workload 3 (iris)"] = workload_iris(repeats, 20 if args.quick else 200)
+        results["workload 4 (latency)"] = workload_latency(X, y, repeats)
+        results["workload 5 (memory)"] = workload_memory(X, y, 256)
+        results["workload 6 (accuracy)"] = workload_accuracy(range(1 if args.quick else 5),
+                                                             5 if args.quick else 50)
+
+    w1, w2 = results["workload 1 (batch 256)"], results["workload 2 (batch 64)"]
+    w3, w4 = results["workload 3 (iris)"], results["workload 4 (latency)"]
+    med = {k: {name: t["median"] for name, t in v.items()}
+           for k, v in (("w1", w1), ("w2", w2), ("w3", w3))}
+    targets = [
+        ("W1 float32 samples/s >= 1.4x sklearn", ratio(med["w1"]["sklearn"],
+                                                       med["w1"]["mlp float32"]), ">=", 1.4),
+        ("W1 epoch <= 1.4x GEMM floor", ratio(med["w1"]["mlp float32"], med["w1"]["gemm floor"]),
+         "<=", 1.4),
+        ("W2 float32 samples/s >= 1.8x sklearn", ratio(med["w2"]["sklearn"],
+                                                       med["w2"]["mlp float32"]), ">=", 1.8),
+        ("W3 wall time <= 0.4x sklearn", ratio(med["w3"]["mlp"], med["w3"]["sklearn"]), "<=", 0.4),
+        ("W4 1-sample latency <= 0.3x sklearn", ratio(
+            w4["1 sample"]["mlp"]["median"], w4["1 sample"]["sklearn"]["median"]), "<=", 0.3),
+        ("W5 at most one extra copy of the data",
+         results["workload 5 (memory)"]["copies_of_data"], "<=", 1.05),
+        ("W6 accuracy >= sklearn - 0.5 points",
+         100 * (results["workload 6 (accuracy)"]["mlp"]
+                - results["workload 6 (accuracy)"]["sklearn"]), ">=", -0.5),
+    ]
+    if torch is not None:
+        targets.insert(1, ("W1 float32 samples/s >= 1.2x torch",
+                           ratio(med["w1"]["torch"], med["w1"]["mlp float32"]), ">=", 1.2))
+        targets.insert(4, ("W2 float32 samples/s >= 1.4x torch",
+                           ratio(med["w2"]["torch"], med["w2"]["mlp float32"]), ">=", 1.4))
+
+    print(f"mlp benchmark: {args.threads} thread(s), {repeats} repeat(s), n = {n}"
+          + ("" if torch is not None else " (PyTorch not installed: skipped)"))
+    for key in [k for k in results if k.startswith("workload") and k[9] in "123"]:
+        print(f"\n{key}: seconds (median, min-max)")
+        for name, t in results[key].items():
+            print(f"  {name:<12} {t['median']:8.4f}  ({t['min']:.4f}-{t['max']:.4f})")
+    print("\nworkload 4 (latency): seconds per call (median)")
+    for label, per in w4.items():
+        print(f"  {label:<14} " + "  ".join(f"{k} {v['median'] * 1e3:.3f} ms"
+                                           for k, v in per.items()))
+    mem = results["workload 5 (memory)"]
+    print(f"\nworkload 5 (memory): data {mem['data_bytes'] / 1e6:.1f} MB, peak extra "
+          f"{mem['peak_extra_bytes'] / 1e6:.1f} MB ({mem['copies_of_data']:.2f} copies)")
+    acc = results["workload 6 (accuracy)"]
+    print(f"workload 6 (accuracy): mlp {acc['mlp']:.4f}, sklearn {acc['sklearn']:.4f}")
+
+    print("\ntargets")
+    missed = 0
+    results["targets"] = []
+    for label, value, op, goal in targets:
+        ok = value >= goal if op == ">=" else value <= goal
+        missed += not ok
+        results["targets"].append({"target": label, "value": value, "pass": bool(ok)})
+        print(f"  {'PASS' if ok else 'FAIL'}  {label:<42} {value:7.3f}")
+    if args.json:
+        from mlp.io import write_atomic
+
+        write_atomic(args.json, json.dumps(results, indent=2) + "\n")
+    return 1 if (args.check and missed) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
