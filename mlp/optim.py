@@ -254,24 +254,29 @@ class Adam(Optimizer):
         self.beta1 = _check("Adam", "beta1", beta1, 0.0, 1.0)
         self.beta2 = _check("Adam", "beta2", beta2, 0.0, 1.0)
         self.eps = _check("Adam", "eps", eps, 0.0, low_open=True)
-        self.m = self._zeros()
-        self.v = self._zeros()
+        # m and v are kept as weighted sums, m = (1 − β₁)·m_sum and v = (1 − β₂)·v_sum:
+        # the same numbers, two fewer passes over the parameters per step (see _update)
+        self.m_sum = self._zeros()
+        self.v_sum = self._zeros()
 
     def step(self):
-        # The bias corrections depend only on t: computed once per step, as Python floats.
-        # With c₁ = 1 − β₁ᵗ and c₂ = 1 − β₂ᵗ, multiplying m̂/(√v̂ + δ) through by √c₂ gives
-        # ε·m̂/(√v̂ + δ) = (ε√c₂/c₁)·m/(√v + δ√c₂): one scale and one shift per step.
+        # Everything that depends only on t is computed once per step, as Python floats.
+        # m_sum = Σₖ β₁ᵏ·g₍ₜ₋ₖ₎ has total weight w₁ = Σ_{k<t} β₁ᵏ = (1 − β₁ᵗ)/(1 − β₁), so the
+        # bias-corrected m̂ = m/(1 − β₁ᵗ) is simply m_sum/w₁, and likewise v̂ = v_sum/w₂.
+        # Then ε·m̂/(√v̂ + δ) = (ε√w₂/w₁)·m_sum/(√v_sum + δ√w₂): one scale, one shift.
         t = self.t + 1
-        sqrt_c2 = math.sqrt(1.0 - self.beta2**t)
-        self._step_size = self.lr * sqrt_c2 / (1.0 - self.beta1**t)
-        self._eps_hat = self.eps * sqrt_c2
+        w1 = (1.0 - self.beta1**t) / (1.0 - self.beta1)
+        w2 = (1.0 - self.beta2**t) / (1.0 - self.beta2)
+        self._step_size = self.lr * math.sqrt(w2) / w1
+        self._eps_hat = self.eps * math.sqrt(w2)
         super().step()
 
     def _update(self, g):
         """m ← β₁m + (1 − β₁)g, v ← β₂v + (1 − β₂)g², Δθ = −ε·m̂/(√v̂ + δ).
 
-        ``step()`` has set ``self._step_size`` = ε√c₂/c₁ and ``self._eps_hat`` = δ√c₂, so
-        that Δθ = −step_size·m/(√v + eps_hat).
+        Kept as weighted sums, the moments need no (1 − β) factor: m_sum ← β₁·m_sum + g and
+        v_sum ← β₂·v_sum + g². ``step()`` has set ``self._step_size`` = ε√w₂/w₁ and
+        ``self._eps_hat`` = δ√w₂, so that Δθ = −step_size·m_sum/(√v_sum + eps_hat).
 
         Parameters
         ----------
@@ -282,15 +287,12 @@ class Adam(Optimizer):
         -------
         delta : ndarray of shape (n_params,)
         """
-        # BEGIN SOLUTION: update m, v in place; return Δθ = −step_size·m/(√v + eps_hat)
-        m, v, tmp = self.m, self.v, self._scratch
-        b1, b2 = self.beta1, self.beta2
-        m *= b1
-        np.multiply(g, 1.0 - b1, out=tmp)
-        m += tmp
-        v *= b2
+        # BEGIN SOLUTION: update m_sum, v_sum in place; Δθ = −step_size·m_sum/(√v_sum + eps_hat)
+        m, v, tmp = self.m_sum, self.v_sum, self._scratch
+        m *= self.beta1
+        m += g
         np.multiply(g, g, out=tmp)
-        tmp *= 1.0 - b2
+        v *= self.beta2
         v += tmp
         np.sqrt(v, out=tmp)
         tmp += self._eps_hat
