@@ -664,7 +664,7 @@ def _grade_in_subprocess(directory, item, time_limit):
     with tempfile.TemporaryDirectory() as neutral:  # never import mlp from the student's folder
         try:
             result = subprocess.run(command, capture_output=True, text=True, timeout=time_limit,
-                                    cwd=neutral, preexec_fn=_limit_memory)
+                                    cwd=neutral)
         except subprocess.TimeoutExpired:
             return False, f"time limit exceeded ({time_limit:g} s): an endless loop?"
     lines = result.stdout.strip().splitlines()
@@ -677,6 +677,7 @@ def _grade_in_subprocess(directory, item, time_limit):
 
 
 def _limit_memory():
+    """Cap the grading process's address space, so a runaway allocation fails fast."""
     try:
         import resource
 
@@ -792,5 +793,6 @@ def verify(source=None, *, log=print) -> bool:
 
 
 if __name__ == "__main__":  # the per-item grading process
+    _limit_memory()
     ok, message = _grade_one(sys.argv[1], sys.argv[2])
     print(json.dumps({"ok": bool(ok), "message": message}))
