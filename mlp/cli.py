@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 
@@ -429,7 +430,7 @@ def run_train(args) -> int:
                       batch_size=args.batch_size, rng=rng, l2=args.l2,
                       score=score if validation is not None else None,
                       early_stopping=args.early_stopping is not None,
-                      n_iter_no_change=args.early_stopping, tol=0.0, keep_best=True,
+                      n_iter_no_change=args.early_stopping, tol=1e-4, keep_best=True,
                       callbacks=[end_of_epoch])
     start = time.perf_counter()
     try:
@@ -650,6 +651,10 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args)
+    except BrokenPipeError:
+        # the reader went away (`mlp predict ... | head`): stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except (UsageError, ModelFileError, ValueError, OSError) as exc:
         message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         command = args.command + (f" {args.step}" if getattr(args, "step", None) else "")

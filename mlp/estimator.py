@@ -223,17 +223,19 @@ class _BaseMLP(BaseEstimator):
         y_enc, loss, n_out = self._encode_targets(y, first, incremental, X.dtype)
         sample_weight = self._extra_weights(y, sample_weight)
 
-        if first:
+        self._loss = loss  # stateless, and fixed by the kind of target
+        if first or not hasattr(self, "_rng_"):
+            # a fresh fit, or continuing one loaded from a model file (which holds no RNG)
             self._rng_ = self._rng()
+            self._optimizer = None
+        if first:
             self.model_ = self._build_model(X.shape[1], n_out, X.dtype, self._rng_)
-            self._loss = loss
             self.n_iter_ = 0
             self.t_ = 0
             self.loss_curve_ = []
             self.best_loss_ = np.inf
             self.validation_scores_ = None
             self.best_validation_score_ = None
-            self._optimizer = None
         self.n_outputs_ = n_out
         self.n_layers_ = len(self._linears()) + 1
 

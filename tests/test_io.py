@@ -65,6 +65,18 @@ def test_estimator_round_trip(tmp_path, cls):
         np.testing.assert_array_equal(loaded.predict_proba(X), est.predict_proba(X))
 
 
+def test_a_loaded_estimator_keeps_training(tmp_path):
+    X, y = load_iris(return_X_y=True)
+    est = mlp.MLPClassifier(hidden_layer_sizes=(8,), max_iter=5, random_state=0).fit(X, y)
+    loaded = load(save(est, tmp_path / "e.npz"))
+    before = loaded.coefs_[0].copy()
+    loaded.partial_fit(X, y)
+    assert loaded.n_iter_ == 6
+    assert not np.array_equal(before, loaded.coefs_[0])
+    loaded.set_params(warm_start=True).fit(X, y)
+    assert loaded.n_iter_ == 11
+
+
 def test_unfitted_estimator_and_foreign_objects_are_refused(tmp_path):
     from sklearn.exceptions import NotFittedError
 
