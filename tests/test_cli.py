@@ -229,3 +229,28 @@ def test_ctrl_c_stops_cleanly_and_keeps_the_best_model(tmp_path):
     assert meta["metrics"]["interrupted"] is True
     assert meta["metrics"]["val_accuracy"] > 0.8
     assert not [p for p in tmp_path.iterdir() if p.name != "model.npz"]  # no temporary files
+
+
+@pytest.mark.parametrize(
+    ("flags", "minimum"),
+    [
+        (["--optimizer", "sgd", "--batch-size", "full", "--lr", "0.5", "--minmax"], 0.85),
+        (["--optimizer", "nesterov", "--dropout", "0.1", "--batch-norm"], 0.85),
+        (["--optimizer", "rmsprop", "--lr", "0.005", "--l2", "1e-3", "--init", "he_normal"],
+         0.85),
+        (["--optimizer", "momentum", "--weight-decay", "1e-4", "--batch-size", "1"], 0.85),
+        (["--hidden", "--no-scale"], 0.7),
+        (["--hidden", "8", "8", "--activation", "tanh", "gelu", "--early-stopping", "5"], 0.85),
+    ],
+)
+def test_train_options(capsys, flags, minimum):
+    assert main(["train", "--data", "iris", "--epochs", "60", "--quiet", *flags]) == 0
+    out = capsys.readouterr().out
+    assert float(re.search(r"train accuracy: ([0-9.]+)", out).group(1)) >= minimum
+
+
+def test_verbose_prints_one_line_per_epoch(capsys):
+    assert main(["train", "--epochs", "4", "--verbose", "--quiet", "--val-fraction", "0.2"]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("epoch")]
+    assert [line.split()[1] for line in lines] == ["1/4", "2/4", "3/4", "4/4"]
+    assert all("val accuracy" in line for line in lines)
