@@ -25,10 +25,10 @@ from .activations import (
 )
 from .base import Layer, Parameter
 from .gradcheck import check_grad_flat, check_layer, check_model
-from .layers import BatchNorm1d, Dropout, Linear, Residual
+from .layers import BatchNorm1d, Dropout, Linear
 from .losses import BCEWithLogitsLoss, L2Penalty, MSELoss, NLLLoss, SoftmaxCrossEntropyLoss
 from .optim import SGD, Adam, RMSProp
-from .sequential import Sequential
+from .sequential import Residual, Sequential
 from .trainer import History, Trainer, fit
 
 __version__ = "0.1.0"

@@ -26,7 +26,7 @@ import numpy as np
 
 from . import activations, layers
 from .base import Layer
-from .sequential import Sequential
+from .sequential import Residual, Sequential
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "ModelFileError", "load", "save", "write_atomic"]
 
@@ -37,9 +37,9 @@ FORMAT_VERSION = 1
 LAYER_TYPES = {
     cls.__name__: cls
     for cls in [*set(activations.ACTIVATIONS.values()), layers.Linear, layers.Dropout,
-                layers.BatchNorm1d, layers.Residual, Sequential]
+                layers.BatchNorm1d, Residual, Sequential]
 }
-_CONTAINERS = (Sequential, layers.Residual)
+_CONTAINERS = (Sequential, Residual)
 
 
 class ModelFileError(ValueError):

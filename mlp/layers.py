@@ -1,4 +1,7 @@
-"""Layers with parameters, state or structure: Linear, Dropout, BatchNorm1d, Residual."""
+"""Layers with parameters or state: Linear, Dropout, BatchNorm1d.
+
+The containers (Sequential and Residual) live in :mod:`mlp.sequential`.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +9,8 @@ import numpy as np
 
 from .base import Layer, as_generator, check_2d
 from .init import get_initializer
-from .sequential import Sequential
 
-__all__ = ["BatchNorm1d", "Dropout", "Linear", "Residual"]
+__all__ = ["BatchNorm1d", "Dropout", "Linear"]
 
 
 class Linear(Layer):
@@ -364,95 +366,3 @@ class BatchNorm1d(Layer):
 
     def extra_repr(self):
         return f"{self.n_in}, eps={self.eps:g}, momentum={self.momentum:g}"
-
-
-class Residual(Layer):
-    """A skip connection around a sub-network F: ``Y = X + F(X)``.
-
-    Parameters
-    ----------
-    *layers : Layer
-        The layers of F, in order (a single list is accepted too). F must map n features to
-        the same n features.
-
-    Examples
-    --------
-    >>> block = Residual(Linear(16, 16), Tanh())
-    """
-
-    def __init__(self, *layers):
-        super().__init__()
-        self.inner = Sequential(*layers)
-        if not self.inner.layers:
-            raise ValueError("Residual: needs at least one inner layer")
-        n_in = self.inner.n_features_in
-        if n_in is not None:
-            n_out = self.inner.output_width(n_in)
-            if n_out != n_in:
-                raise ValueError(
-                    f"Residual: the inner layers map {n_in} features to {n_out}; y = x + F(x) "
-                    "needs F to keep the width"
-                )
-        self.n_in = n_in
-
-    def children(self):
-        return self.inner.layers
-
-    def __len__(self):
-        return len(self.inner)
-
-    def __iter__(self):
-        return iter(self.inner)
-
-    def __getitem__(self, index):
-        return self.inner[index]
-
-    def forward(self, X):
-        """Y = X + F(X).
-
-        Parameters
-        ----------
-        X : ndarray of shape (N, D)
-
-        Returns
-        -------
-        Y : ndarray of shape (N, D)
-        """
-        X = check_2d(X, "Residual", self.n_in)
-        F = self.inner.forward(X)
-        if F.shape != X.shape:
-            raise ValueError(
-                f"Residual: the inner layers turned input of shape {X.shape} into "
-                f"{F.shape}; y = x + F(x) needs the same shape"
-            )
-        self._shape = X.shape
-        return X + F
-
-    def backward(self, dY, input_grad=True):
-        """The input reaches Y along two paths, the identity and F, and gradients add at a
-        branch: ``dX = dY + dF/dX·dY``, i.e. dY itself plus F's own backward of dY.
-
-        The skip path hands dY to lower layers undiminished, however deep the network: the
-        reason residual networks train where plain deep ones stall.
-
-        Parameters
-        ----------
-        dY : ndarray of shape (N, D)
-
-        Returns
-        -------
-        dX : ndarray of shape (N, D)
-        """
-        if getattr(self, "_shape", None) is None:
-            raise self._not_ready()
-        self._check_dY(dY, self._shape)
-        # BEGIN SOLUTION: gradients add at the branch: dY + F's backward of dY
-        d_inner = self.inner.backward(dY, input_grad=input_grad)
-        return dY + d_inner if input_grad else None
-        # END SOLUTION
-
-    def output_width(self, n_in):
-        return n_in
-
-    def extra_repr(self):
-        return ", ".join(repr(layer) for layer in self.inner.layers)
