@@ -10,14 +10,8 @@ __all__ = ["Residual", "Sequential"]
 
 
 def _all_finite(X) -> bool:
-    """Whether every entry of X is finite, cheaply: this runs on every forward pass."""
-    if X.size <= 4096:
-        return bool(np.isfinite(X).all())
-    # a sum is finite when every entry is (one pass, no temporary); only when it is not
-    # (NaN, infinity, or an overflowing sum of large values) look entry by entry
-    with np.errstate(over="ignore", invalid="ignore"):
-        total = X.sum()
-    return bool(np.isfinite(total)) or bool(np.isfinite(X).all())
+    """Whether every entry of X is finite (measured faster than a sum-based shortcut)."""
+    return bool(np.isfinite(X).all())
 
 
 class Sequential(Layer):
