@@ -9,11 +9,6 @@ from .base import Layer, check_2d
 __all__ = ["Residual", "Sequential"]
 
 
-def _all_finite(X) -> bool:
-    """Whether every entry of X is finite (measured faster than a sum-based shortcut)."""
-    return bool(np.isfinite(X).all())
-
-
 class Sequential(Layer):
     """A chain of layers: forward through them in order, backward in reverse.
 
@@ -67,7 +62,7 @@ class Sequential(Layer):
         X = check_2d(X, "Sequential", self.n_features_in)
         if X.dtype.kind not in "biuf":
             raise ValueError(f"Sequential: input must be numeric, got dtype {X.dtype}")
-        if not _all_finite(X):
+        if not np.isfinite(X).all():
             raise ValueError("Sequential: input contains NaN or infinity")
         for layer in self.layers:
             X = layer.forward(X)
