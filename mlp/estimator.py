@@ -10,7 +10,9 @@ ordinary :class:`mlp.Sequential`, trained by :class:`mlp.trainer.Trainer` (solve
 
 from __future__ import annotations
 
+import logging
 import numbers
+import sys
 import warnings
 
 import numpy as np
@@ -32,6 +34,8 @@ from .sequential import Sequential
 from .trainer import Trainer
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
+
+_log = logging.getLogger(__name__)
 
 _SOLVERS = ("lbfgs", "sgd", "adam")
 _LEARNING_RATES = ("constant", "invscaling", "adaptive")
@@ -245,6 +249,22 @@ class _BaseMLP(BaseEstimator):
             self._fit_stochastic(X, y, y_enc, sample_weight, validation_data, incremental)
         return self
 
+    def _report(self, message):
+        """Progress for ``verbose=True``, logged at INFO level under ``mlp.estimator``.
+
+        An application that has configured logging decides where it goes; otherwise it is
+        shown on standard output, as scikit-learn's verbose mode does.
+        """
+        if not self.verbose:
+            return
+        if _log.level == logging.NOTSET:
+            _log.setLevel(logging.INFO)
+        if not _log.hasHandlers():
+            handler = logging.StreamHandler(sys.stdout)
+            handler.setFormatter(logging.Formatter("%(message)s"))
+            _log.addHandler(handler)
+        _log.info(message)
+
     def _check_sample_weight(self, sample_weight, X):
         w = np.asarray(sample_weight, dtype=np.float64)
         if w.ndim == 0:
@@ -306,8 +326,7 @@ class _BaseMLP(BaseEstimator):
             if self.solver == "sgd" and self.learning_rate == "adaptive" \
                     and optimizer.lr > 1e-6:
                 optimizer.lr /= 5.0
-                if self.verbose:
-                    print(f"Setting learning rate to {optimizer.lr:f}")
+                self._report(f"Setting learning rate to {optimizer.lr:f}")
                 return True
             return False
 
@@ -315,8 +334,7 @@ class _BaseMLP(BaseEstimator):
             self.n_iter_ += 1
             self.t_ += n_samples
             self.loss_curve_.append(history.loss[-1])
-            if self.verbose:
-                print(f"Iteration {self.n_iter_}, loss = {history.loss[-1]:.8f}")
+            self._report(f"Iteration {self.n_iter_}, loss = {history.loss[-1]:.8f}")
             if self.solver == "sgd" and self.learning_rate == "invscaling":
                 optimizer.lr = self.learning_rate_init / (self.t_ + 1) ** self.power_t
             return False
@@ -380,8 +398,7 @@ class _BaseMLP(BaseEstimator):
 
         def record(intermediate_result):
             curve.append(float(intermediate_result.fun))
-            if self.verbose:
-                print(f"Iteration {len(curve)}, loss = {curve[-1]:.8f}")
+            self._report(f"Iteration {len(curve)}, loss = {curve[-1]:.8f}")
 
         theta0 = np.concatenate([p.value.ravel() for p in params]).astype(np.float64)
         model.train()

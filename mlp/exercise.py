@@ -318,7 +318,6 @@ class Item:
 
     points: int
     check: object  # callable(host, student_fn, ref) -> (ok, message)
-    kind: str  # "layer", "loss", "optimizer" or "forward"
 
 
 def _student_function(student, item):
@@ -509,62 +508,61 @@ _EXTREME = np.array([[-1000.0, -30.0, 0.0, 30.0, 1000.0]])
 
 
 ITEMS: dict[str, Item] = {
-    "Linear.backward": Item(3, _layer_check(lambda m: m.Linear(4, 3, rng=0)), "layer"),
-    "Identity.backward": Item(1, _layer_check(lambda m: m.Identity()), "layer"),
-    "ReLU.backward": Item(1, _layer_check(lambda m: m.ReLU()), "layer"),
-    "LeakyReLU.backward": Item(1, _layer_check(lambda m: m.LeakyReLU(0.1)), "layer"),
-    "PReLU.backward": Item(2, _layer_check(lambda m: m.PReLU(0.2, n_features=4)), "layer"),
-    "ELU.backward": Item(1, _layer_check(lambda m: m.ELU(0.7)), "layer"),
-    "GELU.backward": Item(2, _layer_check(lambda m: m.GELU()), "layer"),
-    "Sigmoid.backward": Item(1, _layer_check(lambda m: m.Sigmoid()), "layer"),
-    "Tanh.backward": Item(1, _layer_check(lambda m: m.Tanh()), "layer"),
-    "Softplus.backward": Item(1, _layer_check(lambda m: m.Softplus()), "layer"),
-    "Softmax.backward": Item(2, _layer_check(lambda m: m.Softmax()), "layer"),
+    "Linear.backward": Item(3, _layer_check(lambda m: m.Linear(4, 3, rng=0))),
+    "Identity.backward": Item(1, _layer_check(lambda m: m.Identity())),
+    "ReLU.backward": Item(1, _layer_check(lambda m: m.ReLU())),
+    "LeakyReLU.backward": Item(1, _layer_check(lambda m: m.LeakyReLU(0.1))),
+    "PReLU.backward": Item(2, _layer_check(lambda m: m.PReLU(0.2, n_features=4))),
+    "ELU.backward": Item(1, _layer_check(lambda m: m.ELU(0.7))),
+    "GELU.backward": Item(2, _layer_check(lambda m: m.GELU())),
+    "Sigmoid.backward": Item(1, _layer_check(lambda m: m.Sigmoid())),
+    "Tanh.backward": Item(1, _layer_check(lambda m: m.Tanh())),
+    "Softplus.backward": Item(1, _layer_check(lambda m: m.Softplus())),
+    "Softmax.backward": Item(2, _layer_check(lambda m: m.Softmax())),
     "Dropout.backward": Item(1, _layer_check(lambda m: m.Dropout(0.4, rng=3),
-                                             modes=("train", "eval")), "layer"),
+                                             modes=("train", "eval"))),
     "BatchNorm1d.backward": Item(3, _layer_check(lambda m: _batchnorm(m),
-                                                 modes=("train", "eval")), "layer"),
+                                                 modes=("train", "eval"))),
     "Residual.backward": Item(1, _layer_check(
-        lambda m: m.Residual(m.Linear(4, 4, rng=5), m.Tanh())), "layer"),
+        lambda m: m.Residual(m.Linear(4, 4, rng=5), m.Tanh()))),
     "MSELoss.backward": Item(1, _loss_check(lambda m: m.MSELoss(),
-                                            lambda rng, s: rng.normal(size=s)), "loss"),
+                                            lambda rng, s: rng.normal(size=s))),
     "BCEWithLogitsLoss.backward": Item(1, _loss_check(
-        lambda m: m.BCEWithLogitsLoss(), lambda rng, s: rng.integers(0, 2, size=s)), "loss"),
+        lambda m: m.BCEWithLogitsLoss(), lambda rng, s: rng.integers(0, 2, size=s))),
     "SoftmaxCrossEntropyLoss.backward": Item(2, _loss_check(
-        lambda m: m.SoftmaxCrossEntropyLoss(), _labels), "loss"),
-    "NLLLoss.backward": Item(1, _loss_check(lambda m: m.NLLLoss(), _labels), "loss"),
+        lambda m: m.SoftmaxCrossEntropyLoss(), _labels)),
+    "NLLLoss.backward": Item(1, _loss_check(lambda m: m.NLLLoss(), _labels)),
     "SGD._update": Item(2, _optimizer_check(
         "SGD", [{"lr": 0.1}, {"lr": 0.1, "momentum": 0.9},
                 {"lr": 0.1, "momentum": 0.9, "nesterov": True},
-                {"lr": 0.1, "weight_decay": 0.01}], _sgd_first), "optimizer"),
+                {"lr": 0.1, "weight_decay": 0.01}], _sgd_first)),
     "RMSProp._update": Item(1, _optimizer_check(
-        "RMSProp", [{"lr": 0.01, "rho": 0.9}], _rmsprop_first), "optimizer"),
+        "RMSProp", [{"lr": 0.01, "rho": 0.9}], _rmsprop_first)),
     "Adam._update": Item(2, _optimizer_check(
-        "Adam", [{"lr": 0.01}, {"lr": 0.01, "weight_decay": 0.1}], _adam_first), "optimizer"),
+        "Adam", [{"lr": 0.01}, {"lr": 0.01, "weight_decay": 0.1}], _adam_first)),
     "Linear.forward": Item(1, _forward_check(
         lambda m: _linear_fixed(m), "forward", lambda rng: [(rng.normal(size=(5, 4)),)],
-        lambda X: X @ _LINEAR_W + _LINEAR_B), "forward"),
+        lambda X: X @ _LINEAR_W + _LINEAR_B)),
     "ReLU.forward": Item(1, _forward_check(
         lambda m: m.ReLU(), "forward", lambda rng: [(rng.normal(size=(5, 4)),)],
-        lambda X: np.where(X > 0, X, 0.0)), "forward"),
+        lambda X: np.where(X > 0, X, 0.0))),
     "Sigmoid.forward": Item(1, _forward_check(
         lambda m: m.Sigmoid(), "forward", lambda rng: [(rng.normal(size=(5, 4)),), (_EXTREME,)],
-        lambda X: 0.5 * (1 + np.tanh(X / 2))), "forward"),
+        lambda X: 0.5 * (1 + np.tanh(X / 2)))),
     "Tanh.forward": Item(1, _forward_check(
-        lambda m: m.Tanh(), "forward", lambda rng: [(rng.normal(size=(5, 4)),)], np.tanh),
-        "forward"),
+        lambda m: m.Tanh(), "forward", lambda rng: [(rng.normal(size=(5, 4)),)], np.tanh)),
     "Softmax.forward": Item(1, _forward_check(
         lambda m: m.Softmax(), "forward", lambda rng: [(rng.normal(size=(5, 4)),), (_EXTREME,)],
-        _softmax), "forward"),
+        _softmax)),
     "MSELoss.per_sample": Item(1, _forward_check(
         lambda m: m.MSELoss(), "per_sample",
         lambda rng: [(rng.normal(size=(5, 2)), rng.normal(size=(5, 2)))],
-        lambda U, Y: 0.5 * ((U - Y) ** 2).sum(axis=1)), "forward"),
+        lambda U, Y: 0.5 * ((U - Y) ** 2).sum(axis=1))),
     "SoftmaxCrossEntropyLoss.per_sample": Item(1, _forward_check(
         lambda m: m.SoftmaxCrossEntropyLoss(), "per_sample",
         lambda rng: [(rng.normal(size=(5, 3)), _labels(rng, (5, 3))),
                      (np.array([[1000.0, 0.0, -1000.0]]), np.array([2]))],
-        lambda U, y: _logsumexp(U) - U[np.arange(len(y)), y]), "forward"),
+        lambda U, y: _logsumexp(U) - U[np.arange(len(y)), y])),
 }
 
 _LINEAR_W = np.arange(12.0).reshape(4, 3) / 10 - 0.5

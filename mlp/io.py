@@ -81,6 +81,20 @@ def build_layer(spec) -> Layer:
 # -- saving ----------------------------------------------------------------------------------
 
 
+#: The fitted attributes of an estimator that a model file keeps (besides classes and weights).
+_FITTED = ("n_features_in_", "n_outputs_", "n_iter_", "t_", "out_activation_", "loss_",
+           "loss_curve_", "best_loss_", "validation_scores_", "best_validation_score_")
+
+
+def _plain(value):
+    """A fitted attribute as plain JSON: None, str, a list of floats, or a Python number."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return [float(v) for v in value]
+    return np.asarray(value).item()
+
+
 def _estimator_state(est) -> dict:
     """Parameters and fitted attributes of an MLPClassifier / MLPRegressor, JSON-ready."""
     params = est.get_params()
@@ -89,20 +103,8 @@ def _estimator_state(est) -> dict:
             params[key] = list(value)
         elif isinstance(value, (np.random.RandomState, np.random.Generator)):
             params[key] = None  # a generator's state is not part of the model
-    state = {
-        "class": type(est).__name__,
-        "params": params,
-        "n_features_in_": int(est.n_features_in_),
-        "n_outputs_": int(est.n_outputs_),
-        "n_iter_": int(est.n_iter_),
-        "t_": int(est.t_),
-        "out_activation_": est.out_activation_,
-        "loss_": float(est.loss_),
-        "loss_curve_": [float(v) for v in est.loss_curve_],
-        "best_loss_": None if est.best_loss_ is None else float(est.best_loss_),
-        "validation_scores_": est.validation_scores_,
-        "best_validation_score_": est.best_validation_score_,
-    }
+    state = {"class": type(est).__name__, "params": params,
+             **{key: _plain(getattr(est, key)) for key in _FITTED}}
     if hasattr(est, "classes_"):
         state["classes_"] = est.classes_.tolist()
         state["classes_dtype"] = est.classes_.dtype.str
@@ -269,8 +271,7 @@ def _restore_estimator(state, model, path):
         est = cls(**state["params"])
     except TypeError as exc:
         raise ModelFileError(f"{path}: invalid estimator parameters ({exc})") from None
-    for key in ("n_features_in_", "n_outputs_", "n_iter_", "t_", "out_activation_", "loss_",
-                "loss_curve_", "best_loss_", "validation_scores_", "best_validation_score_"):
+    for key in _FITTED:
         setattr(est, key, state[key])
     if "classes_" in state:
         est.classes_ = np.asarray(state["classes_"], dtype=np.dtype(state["classes_dtype"]))

@@ -323,3 +323,33 @@ def test_bad_data(iris_raw):
         MLPClassifier().fit(X, np.zeros(150))
     with pytest.raises(ValueError, match=r"sample_weight.shape == \(3,\), expected \(150,\)"):
         MLPClassifier().fit(X, y, sample_weight=[1, 2, 3])
+
+
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_verbose_reports_each_iteration_through_logging(iris_raw, caplog, solver):
+    import logging
+
+    X, y = iris_raw
+    with caplog.at_level(logging.INFO, logger="mlp.estimator"):
+        clf = MLPClassifier(hidden_layer_sizes=(8,), max_iter=7, solver=solver, verbose=True,
+                            random_state=0).fit(X, y)
+    lines = [r.getMessage() for r in caplog.records if r.name == "mlp.estimator"]
+    assert len(lines) == clf.n_iter_ == len(clf.loss_curve_)
+    assert lines[0] == f"Iteration 1, loss = {clf.loss_curve_[0]:.8f}"
+    caplog.clear()
+    MLPClassifier(hidden_layer_sizes=(8,), max_iter=3, random_state=0).fit(X, y)
+    assert not [r for r in caplog.records if r.name == "mlp.estimator"]
+
+
+def test_verbose_prints_when_logging_is_not_configured(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import warnings, mlp\nfrom sklearn.datasets import load_iris\n"
+            "warnings.simplefilter('ignore')\nX, y = load_iris(return_X_y=True)\n"
+            "mlp.MLPClassifier(max_iter=3, verbose=True, random_state=0).fit(X, y)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert [line.split(",")[0] for line in result.stdout.splitlines()] == [
+        "Iteration 1", "Iteration 2", "Iteration 3"]
