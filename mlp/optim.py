@@ -4,10 +4,15 @@ An optimizer is built once from ``model.parameters()`` and its ``step()`` is cal
 ``backward``. It reads each parameter's ``grad`` (refreshed in place by backward) and updates
 ``value`` in place, so the layers see the new weights without any copying.
 
-The update rules work on all parameters at once: ``step()`` gathers every gradient into one
-flat vector g, the rule (``_update``) turns g into the flat step Δθ, and each parameter then
-moves by its part of Δθ. One vector operation per formula, whatever the number of layers: a
-small network pays a dozen numpy calls per step rather than a dozen per tensor.
+The update rules work on all parameters at once. When it is built, the optimizer lays the
+parameters end to end in one flat vector θ and their gradients in another, g (see
+:func:`mlp.base.pack`; each layer keeps views of them, so for the layers nothing changes).
+``step()`` hands g to the rule (``_update``), which turns it into the flat step Δθ, and then
+updates θ += Δθ. One vector operation per formula, whatever the number of layers: a small
+network pays a dozen numpy calls per step rather than a dozen per tensor, and a large one
+reads its gradients where backward wrote them. (Parameters that cannot be packed, such as
+a model with mixed dtypes, are gathered into g on every step instead; the results are the
+same.)
 
 Notation: θ a parameter, g = ∂L/∂θ its gradient, ε the learning rate ``lr``, t the step count.
 
@@ -21,7 +26,7 @@ import math
 
 import numpy as np
 
-from .base import Parameter
+from .base import Parameter, pack
 
 __all__ = [
     "Optimizer", "SGD", "RMSProp", "Adam",
@@ -76,19 +81,30 @@ class Optimizer:
         for p in self.params:
             self._slices.append(slice(offset, offset + p.value.size))
             offset += p.value.size
-        dtype = np.result_type(*(p.value.dtype for p in self.params))
-        self._grad = np.empty(offset, dtype=dtype)
-        self._scratch = np.empty(offset, dtype=dtype)
+        self._size = offset
+        self._dtype = np.result_type(*(p.value.dtype for p in self.params))
+        # Move the parameters into one flat vector and their gradients into another, so that
+        # a step reads the gradients where backward wrote them and updates all parameters with
+        # one operation (see mlp.base.pack). When they cannot be moved, step() gathers.
+        self._theta, self._g = pack(self.params) or (None, None)
+        self._scratch = np.empty(self._size, dtype=self._dtype)
+        self._gathered = None
+
+    def __getstate__(self):
+        # A pickle stores views as separate arrays: after loading, the parameters no longer
+        # lie in one vector, so the copy gathers its gradients on every step instead.
+        state = self.__dict__.copy()
+        state["_theta"] = state["_g"] = None
+        return state
 
     def _zeros(self):
         """A flat state vector (velocity, moments) for all parameters, initially 0."""
-        return np.zeros_like(self._grad)
+        return np.zeros(self._size, dtype=self._dtype)
 
     def step(self) -> None:
         """Update every parameter in place from its current gradient."""
         self.t += 1
-        g = self._grad
-        np.concatenate([p.grad.reshape(-1) for p in self.params], out=g)
+        g = self._flat_gradient()
         if self.weight_decay:
             for p, part in zip(self.params, self._slices, strict=True):
                 if not p.decay:
@@ -100,8 +116,25 @@ class Optimizer:
                     # decoupled: shrink θ directly, beside the rule's step
                     p.value *= 1.0 - self.lr * self.weight_decay
         delta = self._update(g)
-        for p, part in zip(self.params, self._slices, strict=True):
-            p.value += delta[part].reshape(p.value.shape)
+        if self._theta is not None:
+            self._theta += delta
+        else:
+            for p, part in zip(self.params, self._slices, strict=True):
+                p.value += delta[part].reshape(p.value.shape)
+
+    def _flat_gradient(self):
+        """All gradients as one vector: the packed gradients themselves when they may be used
+        as they are, otherwise a copy gathered from the layers."""
+        if self._g is not None and not (self.weight_decay and self._coupled_decay):
+            return self._g
+        # coupled decay adds λθ to the vector, which must not change the layers' gradients
+        if self._gathered is None:
+            self._gathered = np.empty(self._size, dtype=self._dtype)
+        if self._g is not None:
+            np.copyto(self._gathered, self._g)
+        else:
+            np.concatenate([p.grad.reshape(-1) for p in self.params], out=self._gathered)
+        return self._gathered
 
     #: Whether weight decay is added to the gradient (L2) or applied to θ directly.
     _coupled_decay = True

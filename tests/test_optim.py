@@ -87,14 +87,16 @@ def test_weight_decay_is_l2_for_sgd_and_decoupled_for_adam():
 
 def test_updates_are_in_place_and_float32_stays_float32():
     layer = mlp.Linear(3, 2, rng=0, dtype=np.float32)
-    W = layer.params["W"]
     layer.forward(np.ones((4, 3), dtype=np.float32))
     layer.backward(np.ones((4, 2), dtype=np.float32))
     for opt in [SGD(layer.parameters(), momentum=0.9, nesterov=True),
                 RMSProp(layer.parameters()), Adam(layer.parameters(), weight_decay=0.01)]:
+        W = layer.params["W"]  # (the first optimizer moves it into a flat vector, see pack)
+        before = W.copy()
         opt.step()
         assert layer.params["W"] is W
         assert W.dtype == np.float32
+        assert not np.array_equal(W, before)
 
 
 def test_optimizer_sees_every_new_backward():
@@ -107,6 +109,97 @@ def test_optimizer_sees_every_new_backward():
         layer.backward(np.array([[1.0]]))
         opt.step()
     np.testing.assert_allclose(layer.params["W"], before - 2 * np.array([[1.0], [2.0]]))
+
+
+# -- flat storage ---------------------------------------------------------------------------
+
+
+def small_model(seed=0, dtype=np.float64):
+    return mlp.Sequential([mlp.Linear(4, 5, rng=seed, dtype=dtype), mlp.Tanh(),
+                           mlp.Linear(5, 3, rng=seed + 1, dtype=dtype)])
+
+
+def train_steps(model, opt, steps=4):
+    rng = np.random.default_rng(7)
+    loss = mlp.SoftmaxCrossEntropyLoss()
+    for _ in range(steps):
+        X, y = rng.standard_normal((6, 4)), rng.integers(0, 3, 6)
+        loss.forward(model.forward(X.astype(model.layers[0].dtype)), y)
+        model.backward(loss.backward(), input_grad=False)
+        opt.step()
+
+
+def test_optimizer_packs_the_parameters_into_one_vector_without_changing_them():
+    model = small_model()
+    X = np.random.default_rng(1).standard_normal((3, 4))
+    before = model.forward(X)
+    Adam(model.parameters())
+    params = model.parameters()
+    theta, g = mlp.base.pack(params)
+    assert theta.size == g.size == model.n_params() == 4 * 5 + 5 + 5 * 3 + 3
+    offset = 0
+    for p in params:  # each tensor is its stretch of the two vectors, in order
+        assert np.shares_memory(p.value, theta)
+        assert np.shares_memory(p.grad, g)
+        np.testing.assert_array_equal(theta[offset:offset + p.value.size], p.value.ravel())
+        offset += p.value.size
+    np.testing.assert_array_equal(model.forward(X), before)
+    # a second optimizer finds them packed and leaves them where they are
+    W = model.layers[0].params["W"]
+    SGD(model.parameters())
+    assert model.layers[0].params["W"] is W
+
+
+@pytest.mark.parametrize("build", [
+    lambda ps: SGD(ps, lr=0.1, momentum=0.9, weight_decay=0.01),
+    lambda ps: RMSProp(ps, lr=0.01, weight_decay=0.01),
+    lambda ps: Adam(ps, lr=0.01, weight_decay=0.01),
+])
+def test_packed_and_gathered_steps_are_the_same(build):
+    packed, gathered = small_model(), small_model()
+    # Parameters that belong to no layer cannot be moved: that optimizer gathers instead
+    loose = [Parameter(p.name, p.value, p.grad, p.decay) for p in gathered.parameters()]
+    opt_packed, opt_gathered = build(packed.parameters()), build(loose)
+    assert opt_packed._theta is not None
+    assert opt_gathered._theta is None
+    train_steps(packed, opt_packed)
+    train_steps(gathered, opt_gathered)
+    for a, b in zip(packed.parameters(), gathered.parameters(), strict=True):
+        np.testing.assert_array_equal(a.value, b.value)
+        np.testing.assert_array_equal(a.grad, b.grad)  # coupled decay left the grads alone
+
+
+def test_pickled_model_and_optimizer_go_on_training_like_the_original():
+    import pickle
+
+    model = small_model()
+    opt = Adam(model.parameters(), lr=0.05)
+    train_steps(model, opt)
+    model2, opt2 = pickle.loads(pickle.dumps((model, opt)))
+    before = [p.value.copy() for p in model2.parameters()]
+    train_steps(model, opt)
+    train_steps(model2, opt2)
+    for a, b, start in zip(model.parameters(), model2.parameters(), before, strict=True):
+        assert not np.array_equal(b.value, start)
+        np.testing.assert_array_equal(a.value, b.value)
+
+
+def test_tied_or_mixed_parameters_stay_where_they_are():
+    W = np.ones((2, 2))
+    tied = [Parameter("a", W, np.zeros((2, 2))), Parameter("b", W, np.zeros((2, 2)))]
+    assert mlp.base.pack(tied) is None
+    mixed = mlp.Sequential([mlp.Linear(2, 2, rng=0, dtype=np.float32),
+                            mlp.Linear(2, 2, rng=0, dtype=np.float64)])
+    W32 = mixed.layers[0].params["W"]
+    opt = SGD(mixed.parameters(), lr=0.5)
+    assert mixed.layers[0].params["W"] is W32
+    assert opt._theta is None
+    mixed.forward(np.ones((1, 2), dtype=np.float32))
+    mixed.backward(np.ones((1, 2)))
+    before = W32.copy()
+    opt.step()
+    assert W32.dtype == np.float32
+    assert not np.array_equal(W32, before)
 
 
 @pytest.mark.parametrize(
