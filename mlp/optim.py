@@ -60,6 +60,13 @@ class Optimizer:
     weight_decay : float
         Decay strength λ ≥ 0, applied to parameters whose ``decay`` flag is set (weights,
         not biases).
+
+    Notes
+    -----
+    The first optimizer built on a model moves its parameters into one flat vector (same
+    numbers; ``layer.params`` and ``layer.grads`` then hold views of it). An array taken out
+    of ``layer.params`` *before* that is a stale copy: build the optimizer first, or read
+    the weights through the layer. Later optimizers on the same model move nothing.
     """
 
     def __init__(self, params, lr, weight_decay=0.0):
