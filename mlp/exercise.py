@@ -393,9 +393,10 @@ def _layer_check(make_layer, shape=(6, 4), modes=("train",)):
                 layer.eval()
             report = host.gradcheck.check_layer(layer, X, rng=1)
             worst = max(report.checks, key=lambda c: c.max_error / c.tol)
-            if not report.ok:
+            if not worst.ok:
                 messages.append(f"{mode}: finite differences disagree for {worst.name} "
                                 f"(relative error {worst.max_error:.2g})")
+            messages.extend(f"{mode}: {problem}" for problem in report.problems)
         return (not messages), "; ".join(messages) or "ok"
 
     return check

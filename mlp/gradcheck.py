@@ -151,17 +151,20 @@ class TensorCheck:
 class GradCheckReport:
     """The result of a gradient check: one :class:`TensorCheck` per tensor.
 
-    ``report.ok`` tells whether every tensor passed, ``report.max_error`` is the largest error,
-    ``str(report)`` is a table and ``report["W"]`` looks one tensor up by name.
+    ``report.ok`` tells whether every tensor passed (and nothing else went wrong, see
+    ``problems``), ``report.max_error`` is the largest error, ``str(report)`` is a table and
+    ``report["W"]`` looks one tensor up by name.
     """
 
     title: str
     checks: list[TensorCheck] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: Faults that are not a wrong number, such as gradients not written in place.
+    problems: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return all(c.ok for c in self.checks)
+        return all(c.ok for c in self.checks) and not self.problems
 
     @property
     def max_error(self) -> float:
@@ -188,6 +191,7 @@ class GradCheckReport:
         for r in rows:
             lines.append("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
         lines.extend(self.notes)
+        lines.extend(f"problem: {problem}" for problem in self.problems)
         verdict = "PASSED" if self.ok else "FAILED"
         lines.append(f"{verdict}: max relative error {self.max_error:.2e}")
         return "\n".join(lines)
@@ -204,6 +208,19 @@ def _compare(name, analytic, numeric, kink, tol, kink_tol):
     n = float(np.asarray(numeric)[where]) if err.size else 0.0
     return TensorCheck(name, tuple(np.shape(analytic)), float(err.max(initial=0.0)), where,
                        a, n, kink, kink_tol if kink else tol)
+
+
+def _replaced_gradients(before, after):
+    """One message per parameter whose gradient array backward replaced by a new one.
+
+    An optimizer holds the gradient arrays it was built with: a backward that puts new arrays
+    into ``grads`` computes the right numbers where no optimizer reads them.
+    """
+    return [
+        f"backward replaced the gradient array of {p.name} instead of writing into it "
+        f"(use grads[{p.key!r}][...] = ... or out=): an optimizer would never see it"
+        for p, old in zip(after, before, strict=True) if p.grad is not old.grad
+    ]
 
 
 def _near_kink(layer, X, h):
@@ -289,11 +306,13 @@ def check_layer(layer, X, y=None, *, rng=None, h=1e-5, tol=1e-7, kink_tol=1e-5):
     with _held_still(layer):
         Y = layer.forward(X)
         G = rng.standard_normal(np.shape(Y))
+        before = layer.parameters()
         dX = np.array(layer.backward(G), dtype=np.float64)
         params = layer.parameters()
         analytic = {p.name: np.array(p.grad, dtype=np.float64) for p in params}
         kinked = _kinked_layers(layer, X, h)
         report = GradCheckReport(f"gradient check of {layer!r} on input {X.shape}")
+        report.problems.extend(_replaced_gradients(before, params))
 
         def forward():
             return layer.forward(X)
@@ -397,8 +416,10 @@ def check_model(model, loss, X, y, *, input_grad=False, h=1e-5, tol=1e-6, kink_t
                              f"on input {X.shape}")
     with _held_still(model):
         value()
+        before = model.parameters()
         dX = model.backward(loss.backward(), input_grad=input_grad)
         params = model.parameters()
+        report.problems.extend(_replaced_gradients(before, params))
         analytic = {p.name: np.array(p.grad, dtype=np.float64) for p in params}
         kinked = _kinked_layers(model, X, h)
         kink = bool(kinked)

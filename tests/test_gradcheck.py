@@ -74,6 +74,36 @@ def test_check_model_catches_a_transposed_gradient(iris, make_net):
     assert check_grad_flat(model, mlp.SoftmaxCrossEntropyLoss(), X, y) > 0.1
 
 
+class RebindingLinear(mlp.Linear):
+    """Right numbers, wrong place: puts new arrays into grads instead of filling them."""
+
+    def backward(self, dY, input_grad=True):
+        self.grads["W"] = self._X.T @ dY
+        self.grads["b"] = dY.sum(axis=0)
+        return dY @ self.params["W"].T if input_grad else None
+
+
+def test_gradients_not_written_in_place_fail_the_checks(iris, make_net):
+    X, y = iris
+    report = mlp.check_layer(RebindingLinear(4, 3, rng=0), X[:5])
+    assert report["W"].ok  # the numbers are right...
+    assert report["b"].ok
+    assert not report.ok  # ...but an optimizer would never see them
+    assert len(report.problems) == 2
+    assert "replaced the gradient array of W" in report.problems[0]
+    assert "problem: backward replaced" in str(report)
+    assert mlp.check_layer(mlp.Linear(4, 3, rng=0), X[:5]).problems == []
+
+    model = make_net("tanh")
+    model.layers[2] = RebindingLinear(16, 3, rng=0)
+    report = check_model(model, mlp.SoftmaxCrossEntropyLoss(), X, y)
+    assert report["2.W"].ok
+    assert not report.ok
+    assert [p.split(" instead")[0] for p in report.problems] == [
+        "backward replaced the gradient array of 2.W",
+        "backward replaced the gradient array of 2.b"]
+
+
 def test_kink_in_a_model_is_reported():
     model = mlp.Sequential(mlp.Linear(1, 1, init=lambda s, r: np.ones(s)), mlp.ReLU(),
                            mlp.Linear(1, 1, init=lambda s, r: np.ones(s)))
