@@ -139,7 +139,8 @@ def pack(params: list[Parameter]) -> tuple[np.ndarray, np.ndarray] | None:
     value vector, holding the same numbers as before, and every ``p.grad`` a view of the
     flat gradient vector. An optimizer then updates all parameters with one operation per
     formula and reads all gradients without gathering them first. Parameters that already
-    lie end to end (packed by an earlier optimizer) are left where they are.
+    lie end to end (packed by an earlier optimizer) are left where they are; parameters that
+    are views of other arrays are never moved, since an earlier optimizer may hold them.
 
     Parameters
     ----------
@@ -149,7 +150,8 @@ def pack(params: list[Parameter]) -> tuple[np.ndarray, np.ndarray] | None:
     -------
     (theta, g) : two ndarrays of shape (n_params,), or None
         None, with nothing moved, when the parameters cannot share one buffer: mixed
-        dtypes, a parameter that belongs to no layer, or one tensor listed twice.
+        dtypes, a parameter that belongs to no layer, one tensor listed twice, or arrays
+        that are views (packed before, in another order).
     """
     if not params or len({p.value.dtype for p in params}) != 1:
         return None
@@ -157,7 +159,8 @@ def pack(params: list[Parameter]) -> tuple[np.ndarray, np.ndarray] | None:
     g = _flat_view([p.grad for p in params])
     if theta is not None and g is not None:
         return theta, g
-    if any(p.owner is None for p in params) or len({id(p.value) for p in params}) < len(params):
+    if (any(p.owner is None or p.value.base is not None or p.grad.base is not None
+            for p in params) or len({id(p.value) for p in params}) < len(params)):
         return None
     size = sum(p.value.size for p in params)
     theta = np.empty(size, dtype=params[0].value.dtype)

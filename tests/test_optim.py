@@ -144,9 +144,12 @@ def test_optimizer_packs_the_parameters_into_one_vector_without_changing_them():
         np.testing.assert_array_equal(theta[offset:offset + p.value.size], p.value.ravel())
         offset += p.value.size
     np.testing.assert_array_equal(model.forward(X), before)
-    # a second optimizer finds them packed and leaves them where they are
+    # a second optimizer finds them packed and leaves them where they are, even when it
+    # takes them in another order (moving them would strand the first optimizer)
     W = model.layers[0].params["W"]
-    SGD(model.parameters())
+    assert SGD(model.parameters())._theta is not None
+    assert SGD(model.parameters()[::-1])._theta is None
+    assert SGD(model.layers[2].parameters())._theta is not None  # a stretch of the vector
     assert model.layers[0].params["W"] is W
 
 
