@@ -23,3 +23,15 @@ def test_quick_benchmark_runs_and_reports_every_target(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "targets" in out
     assert out.count("PASS") + out.count("FAIL") == len(names)
+
+
+def test_ratios_pair_the_candidates_of_each_round():
+    spec = importlib.util.spec_from_file_location("bench", SCRIPT)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    # the machine slowed down during "b" of round 2 and for all of round 3: the per-round
+    # ratios are 0.5, 0.25, 0.5, while the medians alone (1 and 4) would say 0.25
+    workload = {"a": {"times": [1.0, 1.0, 2.0], "median": 1.0},
+                "b": {"times": [2.0, 4.0, 4.0], "median": 4.0}}
+    assert bench.paired_ratio(workload, "a", "b") == 0.5
+    assert bench.ratio(workload["a"]["median"], workload["b"]["median"]) == 0.25
