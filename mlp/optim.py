@@ -109,7 +109,16 @@ class Optimizer:
         return np.zeros(self._size, dtype=self._dtype)
 
     def step(self) -> None:
-        """Update every parameter in place from its current gradient."""
+        """Update every parameter in place from its current gradient.
+
+        Raises
+        ------
+        RuntimeError
+            When a layer has put a new array in place of a parameter or gradient that this
+            optimizer holds: its updates would go to the old array, or it would read a stale
+            gradient (backward must write into ``grads[key]``, not replace it).
+        """
+        self._check_storage()
         self.t += 1
         g = self._flat_gradient()
         if self.weight_decay:
@@ -128,6 +137,20 @@ class Optimizer:
         else:
             for p, part in zip(self.params, self._slices, strict=True):
                 p.value += delta[part].reshape(p.value.shape)
+
+    def _check_storage(self):
+        # identity checks only: this runs on every step
+        for p in self.params:
+            owner = p.owner
+            if owner is not None and (owner.params.get(p.key) is not p.value
+                                      or owner.grads.get(p.key) is not p.grad):
+                kind = "params" if owner.params.get(p.key) is not p.value else "grads"
+                raise RuntimeError(
+                    f"{type(owner).__name__}: {kind}[{p.key!r}] ({p.name}) was replaced by a "
+                    f"new array after {type(self).__name__} was built, so the optimizer would "
+                    f"use the old one; write into the array in place ({kind}[{p.key!r}][...] = "
+                    "..., or out=), or build the optimizer after"
+                )
 
     def _flat_gradient(self):
         """All gradients as one vector: the packed gradients themselves when they may be used

@@ -187,6 +187,31 @@ def test_pickled_model_and_optimizer_go_on_training_like_the_original():
         np.testing.assert_array_equal(a.value, b.value)
 
 
+class RebindingLinear(mlp.Linear):
+    def backward(self, dY, input_grad=True):
+        self.grads["W"] = self._X.T @ dY  # a new array: the optimizer holds the old one
+        self.grads["b"][...] = dY.sum(axis=0)
+        return dY @ self.params["W"].T if input_grad else None
+
+
+def test_replaced_arrays_are_a_clear_error_not_a_silent_no_op():
+    model = mlp.Sequential([RebindingLinear(4, 3, rng=0)])
+    opt = SGD(model.parameters(), lr=0.1)
+    model.forward(np.ones((2, 4)))
+    model.backward(np.ones((2, 3)))
+    with pytest.raises(RuntimeError, match=r"RebindingLinear: grads\['W'\] \(0.W\) was replaced"):
+        opt.step()
+
+    model = small_model()
+    opt = Adam(model.parameters())
+    model.layers[2].params["b"] = np.zeros(3)  # instead of params["b"][...] = 0
+    with pytest.raises(RuntimeError, match=r"params\['b'\] \(2.b\) was replaced .* in place"):
+        opt.step()
+    opt = Adam(model.parameters())  # an optimizer built afterwards takes the new array
+    train_steps(model, opt, steps=1)
+    assert not np.array_equal(model.layers[2].params["b"], np.zeros(3))
+
+
 def test_tied_or_mixed_parameters_stay_where_they_are():
     W = np.ones((2, 2))
     tied = [Parameter("a", W, np.zeros((2, 2))), Parameter("b", W, np.zeros((2, 2)))]
