@@ -98,11 +98,16 @@ class Optimizer:
         self._gathered = None
 
     def __getstate__(self):
-        # A pickle stores views as separate arrays: after loading, the parameters no longer
-        # lie in one vector, so the copy gathers its gradients on every step instead.
+        # A pickle stores views as separate arrays, so the flat vectors are not pickled ...
         state = self.__dict__.copy()
         state["_theta"] = state["_g"] = None
         return state
+
+    def __setstate__(self, state):
+        # ... and the loaded parameters are laid end to end again: the copy trains like the
+        # original, at the same speed
+        self.__dict__.update(state)
+        self._theta, self._g = pack(self.params) or (None, None)
 
     def _zeros(self):
         """A flat state vector (velocity, moments) for all parameters, initially 0."""
@@ -278,7 +283,7 @@ class RMSProp(Optimizer):
         # BEGIN SOLUTION: s ← ρs + (1 − ρ)g² in place; return Δθ = −ε·g/(√s + δ)
         s, tmp = self.square_avg, self._scratch
         s *= self.rho
-        np.multiply(g, g, out=tmp)
+        np.square(g, out=tmp)
         tmp *= 1.0 - self.rho
         s += tmp
         np.sqrt(s, out=tmp)
@@ -354,7 +359,7 @@ class Adam(Optimizer):
         m, v, tmp = self.m_sum, self.v_sum, self._scratch
         m *= self.beta1
         m += g
-        np.multiply(g, g, out=tmp)
+        np.square(g, out=tmp)
         v *= self.beta2
         v += tmp
         np.sqrt(v, out=tmp)

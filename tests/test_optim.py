@@ -179,6 +179,7 @@ def test_pickled_model_and_optimizer_go_on_training_like_the_original():
     opt = Adam(model.parameters(), lr=0.05)
     train_steps(model, opt)
     model2, opt2 = pickle.loads(pickle.dumps((model, opt)))
+    assert opt2._theta is not None  # laid end to end again, so it trains at full speed
     before = [p.value.copy() for p in model2.parameters()]
     train_steps(model, opt)
     train_steps(model2, opt2)
