@@ -2,13 +2,13 @@
 
     python scripts/bench.py [--threads 1] [--repeats 5] [--json out.json] [--quick] [--check]
 
-Every candidate is timed round-robin within one process, so the machine's mood affects all of
-them alike; the report is medians with min-max, and ratios (ours / theirs). A ratio is the
-median over the rounds of the ratio within each round: the candidates of one round run back to
-back, so a slow minute of the shared machine slows both sides of that round's ratio, where it
-would move one median and not the other. (The ratio of the medians is in the JSON beside it.)
-PyTorch is included when it can be imported. ``--check`` exits with status 1 when a target is
-missed.
+Every candidate is timed round-robin within one process (the order rotating from round to
+round), so the machine's mood affects all of them alike; the report is medians with min-max,
+and ratios (ours / theirs). A ratio is the median over the rounds of the ratio within each
+round: the candidates of one round run back to back, so a slow minute of the shared machine
+slows both sides of that round's ratio, where it would move one median and not the other.
+(The ratio of the medians is in the JSON beside it.) PyTorch is included when it can be
+imported. ``--check`` exits with status 1 when a target is missed.
 
 Workloads
   1. make_classification(60000 x 784, 10 classes), 784-256-256-10 ReLU, Adam, batch 256,
@@ -139,14 +139,21 @@ class GemmFloor:
 
 
 def round_robin(candidates, repeats):
-    """Time each candidate's ``epoch`` in turn, ``repeats`` times; a warm-up epoch first."""
+    """Time each candidate's ``epoch`` in turn, ``repeats`` times; a warm-up epoch first.
+
+    The order rotates by one place every round, so that no candidate always runs first or
+    always after the same other one (what ran before can leave the caches and the memory
+    allocator in a state that helps or hurts the next).
+    """
     for c in candidates.values():
         c.epoch()
-    times = {name: [] for name in candidates}
-    for _ in range(repeats):
-        for name, c in candidates.items():
+    names = list(candidates)
+    times = {name: [] for name in names}
+    for round_ in range(repeats):
+        shift = round_ % len(names)
+        for name in names[shift:] + names[:shift]:
             start = time.perf_counter()
-            c.epoch()
+            candidates[name].epoch()
             times[name].append(time.perf_counter() - start)
     return {name: {"median": statistics.median(t), "min": min(t), "max": max(t), "times": t}
             for name, t in times.items()}

@@ -35,3 +35,22 @@ def test_ratios_pair_the_candidates_of_each_round():
                 "b": {"times": [2.0, 4.0, 4.0], "median": 4.0}}
     assert bench.paired_ratio(workload, "a", "b") == 0.5
     assert bench.ratio(workload["a"]["median"], workload["b"]["median"]) == 0.25
+
+
+def test_round_robin_rotates_the_order_and_keeps_each_candidate_s_times():
+    spec = importlib.util.spec_from_file_location("bench", SCRIPT)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    calls = []
+
+    class Candidate:
+        def __init__(self, name):
+            self.name = name
+
+        def epoch(self):
+            calls.append(self.name)
+
+    result = bench.round_robin({name: Candidate(name) for name in "abc"}, repeats=4)
+    assert calls[:3] == ["a", "b", "c"]  # the warm-up
+    assert calls[3:] == list("abc" "bca" "cab" "abc")
+    assert all(len(result[name]["times"]) == 4 for name in "abc")
