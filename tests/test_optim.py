@@ -188,6 +188,21 @@ def test_pickled_model_and_optimizer_go_on_training_like_the_original():
         np.testing.assert_array_equal(a.value, b.value)
 
 
+def test_pickled_optimizer_that_could_not_pack_still_gathers_and_trains():
+    import pickle
+
+    mixed = mlp.Sequential([mlp.Linear(2, 2, rng=0, dtype=np.float32),
+                            mlp.Linear(2, 2, rng=0, dtype=np.float64)])
+    model2, opt2 = pickle.loads(pickle.dumps((mixed, SGD(mixed.parameters(), lr=0.5))))
+    assert opt2._theta is None
+    model2.forward(np.ones((1, 2), dtype=np.float32))
+    model2.backward(np.ones((1, 2)))
+    before = model2.layers[1].params["W"].copy()
+    opt2.step()
+    np.testing.assert_allclose(model2.layers[1].params["W"],
+                               before - 0.5 * model2.layers[1].grads["W"], rtol=1e-15)
+
+
 class RebindingLinear(mlp.Linear):
     def backward(self, dY, input_grad=True):
         self.grads["W"] = self._X.T @ dY  # a new array: the optimizer holds the old one
