@@ -12,7 +12,8 @@ imported. ``--check`` exits with status 1 when a target is missed.
 
 Workloads
   1. make_classification(60000 x 784, 10 classes), 784-256-256-10 ReLU, Adam, batch 256,
-     one epoch, float32 (and float64 for mlp); plus the GEMM-only floor
+     one epoch, float32 (and float64 for mlp); plus the GEMM-only floor and the same step as
+     a plain numpy loop (no layers, no checks), for reference
   2. the same with batch 64
   3. Iris 4-16-3, batch 16, 200 epochs: per-call overhead
   4. prediction latency of the workload-1 network, 1 and 10,000 samples ("mlp" is the
@@ -114,6 +115,82 @@ class Torch:
             self.opt.step()
 
 
+class NumpyLoop:
+    """The same training step as one plain numpy loop: no layers, no checks, float32.
+
+    Flat parameter and gradient vectors as the library's optimizer keeps them, a minibatch
+    gathered per step, ReLU, fused softmax cross-entropy and Adam with weighted-sum moments:
+    what numpy alone costs, so ``mlp / numpy loop`` is the price of the library's structure
+    and input checks, and ``sklearn / numpy loop`` the ratio numpy allows at all.
+    """
+
+    def __init__(self, sizes, X, y, batch):
+        model = build_ours(sizes, np.float32)  # the library's initial weights
+        tensors = [p.value for p in model.parameters()]
+        self.theta = np.concatenate([t.ravel() for t in tensors])
+        self.g = np.zeros_like(self.theta)
+        self.m, self.v, self.tmp = (np.zeros_like(self.theta) for _ in range(3))
+        self.params, self.grads, offset = [], [], 0
+        for t in tensors:
+            part = slice(offset, offset + t.size)
+            self.params.append(self.theta[part].reshape(t.shape))
+            self.grads.append(self.g[part].reshape(t.shape))
+            offset += t.size
+        self.X, self.y, self.batch = X.astype(np.float32), y, batch
+        self.rng = np.random.default_rng(0)
+        self.t = 0
+
+    def epoch(self):
+        X, y = self.X, self.y
+        W1, b1, W2, b2, W3, b3 = self.params
+        gW1, gb1, gW2, gb2, gW3, gb3 = self.grads
+        order = self.rng.permutation(len(X))
+        for start in range(0, len(X), self.batch):
+            rows = order[start:start + self.batch]
+            x, labels = X[rows], y[rows]
+            n = len(labels)
+            z1 = x @ W1
+            z1 += b1
+            h1 = np.maximum(z1, 0)
+            z2 = h1 @ W2
+            z2 += b2
+            h2 = np.maximum(z2, 0)
+            u = h2 @ W3
+            u += b3
+            u -= u.max(axis=1, keepdims=True)
+            p = np.exp(u)
+            p /= p.sum(axis=1, keepdims=True)
+            index = (np.arange(n), labels)
+            _ = float(-np.log(p[index]).sum()) / n  # the loss, as the library reports it
+            p[index] -= 1
+            p *= 1.0 / n
+            np.matmul(h2.T, p, out=gW3)
+            np.add.reduce(p, axis=0, out=gb3)
+            d2 = (p @ W3.T) * (h2 > 0)
+            np.matmul(h1.T, d2, out=gW2)
+            np.add.reduce(d2, axis=0, out=gb2)
+            d1 = (d2 @ W2.T) * (h1 > 0)
+            np.matmul(x.T, d1, out=gW1)
+            np.add.reduce(d1, axis=0, out=gb1)
+            self.adam_step()
+
+    def adam_step(self, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+        self.t += 1
+        w1 = (1 - beta1**self.t) / (1 - beta1)
+        w2 = (1 - beta2**self.t) / (1 - beta2)
+        m, v, tmp, g = self.m, self.v, self.tmp, self.g
+        m *= beta1
+        m += g
+        np.square(g, out=tmp)
+        v *= beta2
+        v += tmp
+        np.sqrt(v, out=tmp)
+        tmp += eps * w2**0.5
+        np.divide(m, tmp, out=tmp)
+        tmp *= -lr * w2**0.5 / w1
+        self.theta += tmp
+
+
 class GemmFloor:
     """The matrix products of a training step and nothing else: forward 3, backward 5."""
 
@@ -170,6 +247,7 @@ def workload_epochs(X, y, batch, repeats, with_f64=True):
     candidates["sklearn"] = Sklearn(sizes, X, y, batch)
     if torch is not None:
         candidates["torch"] = Torch(sizes, X, y, batch)
+    candidates["numpy loop"] = NumpyLoop(sizes, X, y, batch)
     candidates["gemm floor"] = GemmFloor(sizes, X, batch)
     return round_robin(candidates, repeats)
 
@@ -390,6 +468,16 @@ def main(argv=None) -> int:
             line += f"  ({of_medians[label]:.3f})"
         results["targets"].append(entry)
         print(line)
+    # the same step as a plain numpy loop: what numpy allows, and what the library adds to it
+    print("\nfor reference, the plain numpy loop (not targets)")
+    results["reference"] = []
+    for name, workload in (("W1", w1), ("W2", w2)):
+        for label, a, b in ((f"{name} sklearn / numpy loop (samples/s)", "sklearn", "numpy loop"),
+                            (f"{name} mlp float32 / numpy loop (time)", "mlp float32",
+                             "numpy loop")):
+            value = paired_ratio(workload, a, b)
+            results["reference"].append({"ratio": label, "value": value})
+            print(f"        {label:<42} {value:7.3f}")
     if args.json:
         from mlp.io import write_atomic
 

@@ -17,6 +17,8 @@ def test_quick_benchmark_runs_and_reports_every_target(tmp_path, capsys):
     names = [t["target"] for t in results["targets"]]
     assert len(names) == (9 if results["torch"] else 7)
     assert all(math.isfinite(t["value"]) for t in results["targets"])
+    assert len(results["reference"]) == 4
+    assert all(math.isfinite(r["value"]) for r in results["reference"])
     workload = results["workload 1 (batch 256)"]
     assert {"mlp float32", "mlp float64", "sklearn", "gemm floor"} <= set(workload)
     assert results["workload 5 (memory)"]["data_bytes"] > 0
@@ -54,3 +56,33 @@ def test_round_robin_rotates_the_order_and_keeps_each_candidate_s_times():
     assert calls[:3] == ["a", "b", "c"]  # the warm-up
     assert calls[3:] == list("abc" "bca" "cab" "abc")
     assert all(len(result[name]["times"]) == 4 for name in "abc")
+
+
+def test_the_numpy_loop_reference_trains_exactly_like_the_library():
+    # the reference is only meaningful if it is the same computation: one epoch of both from
+    # the same weights and the same shuffling must end at the same weights (float32 rounding)
+    import numpy as np
+    from sklearn.datasets import make_classification
+
+    import mlp
+    from mlp.trainer import Trainer
+
+    spec = importlib.util.spec_from_file_location("bench", SCRIPT)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    X, y = make_classification(n_samples=200, n_features=12, n_informative=8, n_classes=10,
+                               random_state=0)
+    X = X.astype(np.float32)
+    sizes = [12, 16, 16, 10]
+    reference = bench.NumpyLoop(sizes, X, y, batch=32)
+    model = bench.build_ours(sizes, np.float32)
+    start = [p.value.copy() for p in model.parameters()]
+    for p, q in zip(start, reference.params, strict=True):
+        np.testing.assert_array_equal(p, q)
+    trainer = Trainer(model, mlp.SoftmaxCrossEntropyLoss(), mlp.Adam(model.parameters(), lr=1e-3),
+                      batch_size=32, rng=0)
+    trainer.run_epoch(X, y)
+    reference.epoch()
+    for p, q, p0 in zip(model.parameters(), reference.params, start, strict=True):
+        assert not np.allclose(p.value, p0)
+        np.testing.assert_allclose(p.value, q, rtol=1e-4, atol=1e-6)
