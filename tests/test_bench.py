@@ -8,10 +8,16 @@ from pathlib import Path
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "bench.py"
 
 
-def test_quick_benchmark_runs_and_reports_every_target(tmp_path, capsys):
+def load_bench():
+    """scripts/bench.py as a module (it is a script, not part of the package)."""
     spec = importlib.util.spec_from_file_location("bench", SCRIPT)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
+    return bench
+
+
+def test_quick_benchmark_runs_and_reports_every_target(tmp_path, capsys):
+    bench = load_bench()
     assert bench.main(["--quick", "--json", str(tmp_path / "bench.json")]) == 0
     results = json.loads((tmp_path / "bench.json").read_text())
     names = [t["target"] for t in results["targets"]]
@@ -28,9 +34,7 @@ def test_quick_benchmark_runs_and_reports_every_target(tmp_path, capsys):
 
 
 def test_ratios_pair_the_candidates_of_each_round():
-    spec = importlib.util.spec_from_file_location("bench", SCRIPT)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_bench()
     # the machine slowed down during "b" of round 2 and for all of round 3: the per-round
     # ratios are 0.5, 0.25, 0.5, while the medians alone (1 and 4) would say 0.25
     workload = {"a": {"times": [1.0, 1.0, 2.0], "median": 1.0},
@@ -40,9 +44,7 @@ def test_ratios_pair_the_candidates_of_each_round():
 
 
 def test_round_robin_rotates_the_order_and_keeps_each_candidate_s_times():
-    spec = importlib.util.spec_from_file_location("bench", SCRIPT)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_bench()
     calls = []
 
     class Candidate:
@@ -67,9 +69,7 @@ def test_the_numpy_loop_reference_trains_exactly_like_the_library():
     import mlp
     from mlp.trainer import Trainer
 
-    spec = importlib.util.spec_from_file_location("bench", SCRIPT)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_bench()
     X, y = make_classification(n_samples=200, n_features=12, n_informative=8, n_classes=10,
                                random_state=0)
     X = X.astype(np.float32)
