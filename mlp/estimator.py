@@ -369,26 +369,26 @@ class _BaseMLP(BaseEstimator):
                 f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
                 "optimization hasn't converged yet.", ConvergenceWarning, stacklevel=4)
 
-    def _fit_lbfgs(self, X, y_enc, sample_weight):
-        from scipy.optimize import minimize
+    def _lbfgs_objective(self, X, y_enc, sample_weight):
+        """The function L-BFGS minimises, at the flat parameter vector θ.
 
+        Returns ``objective(theta) -> (value, grad)``, which loads θ into the model and gives
+        Σ sᵢℓᵢ / Σ sᵢ + α/(2 Σ sᵢ)·Σ‖W‖² and its gradient (float64, for scipy), and the model's
+        current θ. Without weights, sᵢ = 1 and Σ sᵢ = N (scikit-learn's definition).
+        """
         model, loss = self.model_, self._loss
         params = model.parameters()
         dtype = X.dtype
-        # scikit-learn's penalty: (alpha / 2)·Σ‖W‖² / (number or total weight of samples)
         total = len(X) if sample_weight is None else float(sample_weight.sum())
         penalty = L2Penalty(self.alpha / (2.0 * total))
-        curve = []
 
-        def unflatten(theta):
+        def objective(theta):
+            theta = theta.astype(dtype, copy=False)
             offset = 0
             for p in params:
                 size = p.value.size
                 p.value[...] = theta[offset:offset + size].reshape(p.value.shape)
                 offset += size
-
-        def objective(theta):
-            unflatten(theta.astype(dtype, copy=False))
             value = loss.forward(model.forward(X), y_enc, sample_weight)
             model.backward(loss.backward(), input_grad=False)
             value += penalty.forward(params)
@@ -396,17 +396,26 @@ class _BaseMLP(BaseEstimator):
             grad = np.concatenate([p.grad.ravel() for p in params]).astype(np.float64)
             return value, grad
 
+        theta = np.concatenate([p.value.ravel() for p in params]).astype(np.float64)
+        return objective, theta
+
+    def _fit_lbfgs(self, X, y_enc, sample_weight):
+        from scipy.optimize import minimize
+
+        model = self.model_
+        objective, theta0 = self._lbfgs_objective(X, y_enc, sample_weight)
+        curve = []
+
         def record(intermediate_result):
             curve.append(float(intermediate_result.fun))
             self._report(f"Iteration {len(curve)}, loss = {curve[-1]:.8f}")
 
-        theta0 = np.concatenate([p.value.ravel() for p in params]).astype(np.float64)
         model.train()
         result = minimize(objective, theta0, method="L-BFGS-B", jac=True, callback=record,
                           options={"maxfun": self.max_fun, "maxiter": self.max_iter,
                                    "gtol": self.tol})
-        unflatten(result.x.astype(dtype, copy=False))
-        model.forward(X)  # refresh BatchNorm's running statistics at the final weights
+        # load the final weights; the forward pass also refreshes BatchNorm's running statistics
+        objective(result.x)
         self.n_iter_ += int(result.nit)
         self.t_ += len(X) * max(int(result.nit), 1)
         self.loss_ = float(result.fun)

@@ -187,23 +187,54 @@ def test_class_weight_balanced_recovers_the_minority_class():
     assert minority_recall(balanced) > minority_recall(plain) + 0.2
 
 
+def _objectives_at_the_same_weights(clf, data_a, data_b, rng):
+    """The lbfgs objective (value, gradient) on two data sets at the same random weights."""
+    objective_a, theta = clf._lbfgs_objective(*data_a)
+    objective_b, _ = clf._lbfgs_objective(*data_b)
+    theta = theta + rng.normal(scale=0.1, size=theta.shape)
+    return objective_a(theta), objective_b(theta)
+
+
+# What sample weights mean is asserted on the objective at the same weights, where it is exact;
+# comparing two fits after many L-BFGS iterations would compare round-off grown by the
+# optimisation, which differs between BLAS kernels.
 def test_sample_weight_zero_is_the_same_as_leaving_rows_out(iris_raw):
     X, y = iris_raw
     w = np.ones(150)
     w[::2] = 0
-    params = {"hidden_layer_sizes": (8,), "solver": "lbfgs", "max_iter": 50, "random_state": 0}
-    weighted = MLPClassifier(**params).fit(X, y, sample_weight=w)
-    subset = MLPClassifier(**params).fit(X[1::2], y[1::2])
-    np.testing.assert_allclose(weighted.predict_proba(X), subset.predict_proba(X), atol=1e-6)
+    clf = MLPClassifier(hidden_layer_sizes=(8,), solver="lbfgs", alpha=0.1, max_iter=5,
+                        random_state=0).fit(X, y, sample_weight=w)
+    # five iterations from the same start, too few for round-off to grow, stay together
+    subset = MLPClassifier(hidden_layer_sizes=(8,), solver="lbfgs", alpha=0.1, max_iter=5,
+                           random_state=0).fit(X[1::2], y[1::2])
+    np.testing.assert_allclose(clf.predict_proba(X), subset.predict_proba(X), atol=1e-7)
+
+    y_enc = clf._encode_for_loss(y)
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        (value_w, grad_w), (value_s, grad_s) = _objectives_at_the_same_weights(
+            clf, (X, y_enc, w), (X[1::2], y_enc[1::2], None), rng)
+        assert value_w == pytest.approx(value_s, rel=1e-12)
+        np.testing.assert_allclose(grad_w, grad_s, rtol=1e-10, atol=1e-12 * np.abs(grad_s).max())
 
 
 def test_sample_weight_equals_repetition_lbfgs(iris_raw):
     X, y = iris_raw
     w = np.random.default_rng(0).integers(1, 4, size=150)
-    params = {"hidden_layer_sizes": (8,), "solver": "lbfgs", "max_iter": 50, "random_state": 0}
-    weighted = MLPClassifier(**params).fit(X, y, sample_weight=w)
-    repeated = MLPClassifier(**params).fit(np.repeat(X, w, axis=0), np.repeat(y, w))
-    np.testing.assert_allclose(weighted.predict_proba(X), repeated.predict_proba(X), atol=1e-6)
+    clf = MLPClassifier(hidden_layer_sizes=(8,), solver="lbfgs", alpha=0.1, max_iter=5,
+                        random_state=0).fit(X, y, sample_weight=w)
+    repeated = MLPClassifier(hidden_layer_sizes=(8,), solver="lbfgs", alpha=0.1, max_iter=5,
+                             random_state=0).fit(np.repeat(X, w, axis=0), np.repeat(y, w))
+    np.testing.assert_allclose(clf.predict_proba(X), repeated.predict_proba(X), atol=1e-7)
+
+    y_enc = clf._encode_for_loss(y)
+    rng = np.random.default_rng(1)
+    for _ in range(3):
+        (value_w, grad_w), (value_r, grad_r) = _objectives_at_the_same_weights(
+            clf, (X, y_enc, w.astype(float)),
+            (np.repeat(X, w, axis=0), np.repeat(y_enc, w), None), rng)
+        assert value_w == pytest.approx(value_r, rel=1e-12)
+        np.testing.assert_allclose(grad_w, grad_r, rtol=1e-10, atol=1e-12 * np.abs(grad_r).max())
 
 
 def test_validation_data_and_early_stopping_restore_the_best_epoch(iris_raw):
