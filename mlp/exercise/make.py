@@ -1,0 +1,172 @@
+"""Write a student package: the library with the selected solution regions stubbed."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from .checks import ITEMS
+from .markers import _rewrite, find_regions
+
+# -- make -----------------------------------------------------------------------------------
+
+
+def _source_dir(source=None) -> Path:
+    if source is not None:
+        return Path(source)
+    return Path(__file__).resolve().parent.parent
+
+
+def _selected(regions, only, include_forward):
+    items = sorted({r.item for r in regions})
+    if only:
+        unknown = [name for name in only
+                   if not any(item == name or item.split(".")[0] == name for item in items)]
+        if unknown:
+            raise ValueError(f"unknown exercise items {unknown}; items are: {', '.join(items)}")
+    chosen = []
+    for r in regions:
+        if r.forward and not include_forward and not (only and r.item in only):
+            continue
+        if only and not (r.item in only or r.item.split(".")[0] in only):
+            continue
+        chosen.append(r)
+    return chosen
+
+
+def make(outdir, *, only=None, include_forward=False, solution=False, source=None) -> dict:
+    """Write a student package: the library with the selected solution regions stubbed.
+
+    Parameters
+    ----------
+    outdir : str or Path
+        Created; must not exist or be empty.
+    only : list of str, optional
+        Items (``"Linear.backward"``) or classes (``"Adam"``) to stub; default all backward
+        passes, loss gradients and update rules.
+    include_forward : bool, default False
+        Also stub the marked forward passes.
+    solution : bool, default False
+        Stub nothing: the full solution, with the markers removed (for testing the grader).
+    source : path, optional
+        The package to copy; default the installed ``mlp``.
+
+    Returns
+    -------
+    dict
+        The manifest written to ``outdir/exercise.json``.
+    """
+    source = _source_dir(source)
+    regions = find_regions(source)
+    stubbed = [] if solution else _selected(regions, only, include_forward)
+    outdir = Path(outdir)
+    if outdir.exists() and any(outdir.iterdir()):
+        raise ValueError(f"{outdir} exists and is not empty")
+    package = outdir / "mlp"
+    package.mkdir(parents=True)
+    for path in sorted(source.glob("*.py")):
+        mine = [r for r in regions if r.file == path.name]
+        text = path.read_text(encoding="utf-8")
+        package.joinpath(path.name).write_text(_rewrite(text, mine, set(stubbed)),
+                                               encoding="utf-8")
+    if (source / "py.typed").exists():
+        shutil.copy(source / "py.typed", package / "py.typed")
+    for sub in sorted(source.iterdir()):  # subpackages (the exercise kit itself) as they are
+        if (sub / "__init__.py").is_file():
+            shutil.copytree(sub, package / sub.name,
+                            ignore=shutil.ignore_patterns("__pycache__"))
+
+    graded = sorted({r.item for r in stubbed}) if not solution else sorted(
+        {r.item for r in _selected(regions, only, include_forward)})
+    manifest = {
+        "format": "mlp-exercise", "version": 1,
+        "items": [{"name": name, "points": ITEMS[name].points if name in ITEMS else 1,
+                   "hint": next(r.hint for r in regions if r.item == name)} for name in graded],
+    }
+    (outdir / "exercise.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    (outdir / "pyproject.toml").write_text(_PYPROJECT)
+    (outdir / "tests").mkdir()
+    (outdir / "tests" / "test_exercises.py").write_text(_STUDENT_TESTS)
+    (outdir / "README.md").write_text(_student_readme(manifest))
+    return manifest
+
+
+_PYPROJECT = """\
+[build-system]
+requires = ["setuptools>=61", "wheel"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "mlp-exercise"
+version = "0.1.0"
+description = "Backpropagation exercise: the mlp library with the derivations left to you"
+requires-python = ">=3.10"
+dependencies = ["numpy>=1.22", "scipy", "scikit-learn>=1.6", "tqdm"]
+
+[project.optional-dependencies]
+test = ["pytest>=7"]
+
+[tool.setuptools]
+packages = ["mlp"]
+
+[tool.pytest.ini_options]
+testpaths = ["tests"]
+"""
+
+_STUDENT_TESTS = '''\
+"""Your own check of each exercise item: finite differences and simple known values.
+
+Run with `python -m pytest`. The grader runs the same checks, and also compares your result
+with the reference implementation.
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+
+import mlp
+from mlp.exercise import check_item
+
+MANIFEST = json.loads((Path(__file__).parent.parent / "exercise.json").read_text())
+
+
+@pytest.mark.parametrize("item", [entry["name"] for entry in MANIFEST["items"]])
+def test_item(item):
+    ok, message = check_item(item, mlp)
+    if not ok:
+        pytest.fail(message, pytrace=False)
+'''
+
+
+def _student_readme(manifest):
+    rows = "\n".join(f"| `{e['name']}` | {e['points']} | {e['hint']} |" for e in manifest["items"])
+    total = sum(e["points"] for e in manifest["items"])
+    return f"""\
+# Backpropagation exercise
+
+This folder holds the `mlp` library with the derivations removed. Each function below raises
+`NotImplementedError`; its docstring states what it computes, with the shapes, and a `TODO`
+comment gives the formula to implement. Everything else in the library works.
+
+```sh
+pip install -e ".[test]"      # once
+python -m pytest              # check your work: finite differences and known values
+```
+
+A backward pass must return dX = dL/dX and write its parameter gradients into
+`self.grads[...]` in place. Check one layer by hand with
+
+```python
+import numpy as np, mlp
+print(mlp.check_layer(mlp.Tanh(), np.random.default_rng(0).normal(size=(4, 3))))
+```
+
+| item | points | what to compute |
+|---|---|---|
+{rows}
+
+Total: {total} points. Submit this folder; it is graded item by item, each on its own, with a
+time limit per item.
+"""
