@@ -109,8 +109,10 @@ def test_kink_in_a_model_is_reported():
                            mlp.Linear(1, 1, init=lambda s, r: np.ones(s)))
     X = np.array([[1e-6], [1.0]])  # the first pre-activation sits on ReLU's kink
     report = check_model(model, mlp.MSELoss(), X, np.zeros(2))
-    assert report.checks[0].kink
-    assert "kink in 1: ReLU()" in str(report)
+    assert report["0.b"].kink  # b moves q by ±h, across the kink...
+    assert not report["0.W"].kink  # ...W by ±h·1e-6, not across it
+    assert "kinks straddled in 1: ReLU()" in str(report)
+    assert report.ok, str(report)
 
 
 def test_numerical_gradient_restores_and_is_second_order():

@@ -1,0 +1,252 @@
+"""Finite differences that know where the derivative jumps.
+
+The central difference ``(f(x + h) − f(x − h)) / 2h`` has error O(h²) where f is smooth. Where
+a unit of a ReLU-like layer lies within h of its kink, the two evaluations fall on different
+pieces of f and the difference is wrong by O(1): no tolerance can absorb that. So every
+evaluation records on which side of its kinks each unit of each kinked layer lies
+(:class:`KinkWatch`); an entry whose ±h evaluations put some unit on different sides is
+instead differenced on one side only, with the second-order one-sided stencil
+
+    f′(x) ≈ ±(4·(f(x ± h) − f(x)) − (f(x ± 2h) − f(x))) / 2h,
+
+which is also O(h²) provided x, x ± h and x ± 2h lie on one piece. A unit exactly on its kink
+(q = 0) may go either way: the derivative of either adjacent piece is a correct answer there
+(ReLU's σ′(0) is 0 by convention, 1 by another), so both one-sided estimates are kept and the
+checker accepts the one the analytic gradient picked. When neither side stays on one piece,
+the entry cannot be checked by differences at this step and is left out (and counted).
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack, contextmanager, nullcontext
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["CENTRAL", "LEFT_OUT", "ONE_SIDED", "Estimate", "KinkWatch", "differences",
+           "float64_array", "leaves", "numerical_gradient", "patched", "relative_error"]
+
+#: How an entry was differenced (values of :attr:`Estimate.how`).
+CENTRAL, ONE_SIDED, LEFT_OUT = 0, 1, 2
+
+
+def relative_error(analytic, numeric) -> np.ndarray:
+    """Elementwise ``|a − n| / max(1e-8, |a| + |n|)``."""
+    a = np.asarray(analytic, dtype=np.float64)
+    n = np.asarray(numeric, dtype=np.float64)
+    return np.abs(a - n) / np.maximum(1e-8, np.abs(a) + np.abs(n))
+
+
+def float64_array(x, who):
+    """Return ``x`` if it is a float64 ndarray, else raise a TypeError that says why it must be."""
+    if not isinstance(x, np.ndarray) or x.dtype != np.float64:
+        dtype = getattr(x, "dtype", type(x).__name__)
+        raise TypeError(
+            f"{who}: gradient checks need float64 arrays (float32 round-off swamps the "
+            f"differences), got {dtype}; build the layer with dtype=np.float64 and pass "
+            "X.astype(np.float64)"
+        )
+    return x
+
+
+def leaves(layer, name=""):
+    """Yield (dotted name, layer) for every layer of ``layer`` that contains no other."""
+    children = layer.children()
+    if not children:
+        yield name, layer
+    for i, child in enumerate(children):
+        yield from leaves(child, f"{name}.{i}" if name else str(i))
+
+
+@contextmanager
+def patched(obj, name, value):
+    """Shadow the attribute ``name`` of ``obj`` by ``value`` (an instance attribute), then
+    put back exactly what was there, so wrappers nest."""
+    own = vars(obj)
+    had, old = name in own, own.get(name)
+    setattr(obj, name, value)
+    try:
+        yield
+    finally:
+        if had:
+            setattr(obj, name, old)
+        else:
+            delattr(obj, name)
+
+
+class KinkWatch:
+    """Record, at every forward pass of ``model``, the side of each kink every unit is on.
+
+    Used as a context manager: inside it, every leaf layer with ``kinks`` (seen through any
+    nesting) notes ``sign(X − k)`` of its input for each of its kinks; :meth:`sides` returns
+    the record of the latest pass as one int8 vector. Outside it the model is untouched.
+
+    Parameters
+    ----------
+    model : Layer
+    """
+
+    def __init__(self, model):
+        self._layers = [(name, layer) for name, layer in leaves(model) if layer.kinks]
+        self._record = []
+
+    def __bool__(self):
+        return bool(self._layers)
+
+    def __enter__(self):
+        self._stack = ExitStack()
+        for index, (_, layer) in enumerate(self._layers):
+            def spy(X, _layer=layer, _index=index, _forward=layer.forward):
+                X_ = np.asarray(X)
+                for k in _layer.kinks:
+                    self._record.append((_index, np.sign(X_ - k).astype(np.int8).ravel()))
+                return _forward(X)
+
+            self._stack.enter_context(patched(layer, "forward", spy))
+        return self
+
+    def __exit__(self, *exc):
+        self._stack.close()
+        return False
+
+    def sides(self):
+        """The sides recorded since the last call: (int8 vector, layer index of each entry)."""
+        record, self._record = self._record, []
+        if not record:
+            return np.zeros(0, np.int8), np.zeros(0, np.intp)
+        owners = np.concatenate([np.full(len(s), i) for i, s in record])
+        return np.concatenate([s for _, s in record]), owners
+
+    def names(self, indices):
+        """How the layers with these indices are named in messages, e.g. ``1: ReLU()``."""
+        return [f"{self._layers[i][0]}: {self._layers[i][1]!r}" if self._layers[i][0]
+                else repr(self._layers[i][1]) for i in sorted(set(indices))]
+
+
+@dataclass
+class Estimate:
+    """Finite-difference estimates of a gradient, entry by entry.
+
+    Attributes
+    ----------
+    numeric : ndarray of float64
+        The central difference, or the one-sided one where the central one straddled a kink
+        (the forward one when both sides were usable); NaN where the entry was left out.
+    other_side : ndarray of float64
+        The backward one-sided estimate where both sides were usable (a unit exactly on its
+        kink), NaN elsewhere.
+    how : ndarray of int8
+        :data:`CENTRAL`, :data:`ONE_SIDED` or :data:`LEFT_OUT` per entry.
+    straddled : set of int
+        Indices (in the :class:`KinkWatch`) of the layers whose kinks were straddled.
+    """
+
+    numeric: np.ndarray
+    other_side: np.ndarray
+    how: np.ndarray
+    straddled: set
+
+
+def _one_piece(s0, s1, s2):
+    """Whether points with sides s1, s2 lie on the piece of f that the base point (s0) is on.
+
+    A unit strictly on one side must stay there; a unit exactly on its kink may move, but to
+    the same side at both points, and all such units that move must move the same way (else
+    the one-sided derivative mixes the conventions of its two neighbours).
+    """
+    off = s0 != 0
+    if not (np.array_equal(s1[off], s0[off]) and np.array_equal(s2[off], s0[off])):
+        return False
+    on = ~off
+    if not np.array_equal(s1[on], s2[on]):
+        return False
+    moved = s1[on][s1[on] != 0]
+    return moved.size == 0 or bool(np.all(moved == moved[0]))
+
+
+def differences(x, h, evaluate, difference, watch=None) -> Estimate:
+    """Differentiate a scalar, built from ``evaluate()``, along every entry of ``x``.
+
+    Each entry of ``x`` is moved in place and put back exactly afterwards.
+
+    Parameters
+    ----------
+    x : ndarray of float64
+        The point, read by ``evaluate`` through a reference (a layer's weights, its input).
+    h : float
+        The step.
+    evaluate : callable
+        ``evaluate()`` returns the value (a number or an array) at the current ``x``.
+    difference : callable
+        ``difference(a, b)`` turns two values into the scalar f(a) − f(b), e.g. by
+        contracting with an upstream gradient; differencing before reducing keeps the
+        round-off at the level of single entries.
+    watch : KinkWatch, optional
+        Entered around the evaluations; without one (or without kinked layers) every entry
+        gets the central difference.
+
+    Returns
+    -------
+    Estimate
+    """
+    shape = x.shape
+    numeric = np.zeros(shape, dtype=np.float64)
+    other_side = np.full(shape, np.nan)
+    how = np.zeros(shape, dtype=np.int8)
+    straddled = set()
+    watching = watch is not None and bool(watch)
+
+    def at(ix, value):
+        x[ix] = value
+        result = evaluate()
+        return result, (watch.sides() if watching else None)
+
+    with watch if watching else nullcontext():
+        base, (s0, owners) = evaluate(), (watch.sides() if watching else (None, None))
+        for ix in np.ndindex(*shape):
+            old = x[ix]
+            try:
+                plus, sp = at(ix, old + h)
+                minus, sm = at(ix, old - h)
+                if not watching or _one_piece(s0, sp[0], sm[0]):
+                    numeric[ix] = difference(plus, minus) / (2 * h)
+                    continue
+                straddled.update(owners[(sp[0] != s0) | (sm[0] != s0)].tolist())
+                sides = []
+                for sign, near, s_near in ((1, plus, sp), (-1, minus, sm)):
+                    far, s_far = at(ix, old + 2 * sign * h)
+                    if _one_piece(s0, s_near[0], s_far[0]):
+                        sides.append(sign * (4 * difference(near, base)
+                                             - difference(far, base)) / (2 * h))
+            finally:
+                x[ix] = old
+            if not sides:
+                numeric[ix], how[ix] = np.nan, LEFT_OUT
+                continue
+            how[ix] = ONE_SIDED
+            numeric[ix] = sides[0]
+            if len(sides) == 2:
+                other_side[ix] = sides[1]
+    return Estimate(numeric, other_side, how, straddled)
+
+
+def numerical_gradient(f, x, h=1e-5):
+    """Central-difference gradient of a scalar function ``f`` at the array ``x``.
+
+    Each entry of ``x`` is moved by ±h in place and put back exactly afterwards, so ``f`` may
+    read ``x`` through a reference (a layer's weight array, for instance).
+
+    Parameters
+    ----------
+    f : callable
+        ``f(x)`` returning a number.
+    x : ndarray of float64
+        The point; modified during the call and restored on return.
+    h : float, default 1e-5
+
+    Returns
+    -------
+    grad : ndarray of float64, shape of x
+    """
+    x = float64_array(x, "numerical_gradient")
+    return differences(x, h, lambda: float(f(x)), lambda plus, minus: plus - minus).numeric

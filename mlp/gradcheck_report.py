@@ -1,0 +1,175 @@
+"""What a gradient check found: one row per tensor, notes on kinks, and the mistakes.
+
+:func:`compare` turns an analytic gradient and a finite-difference
+:class:`~mlp.finite_differences.Estimate` into a :class:`TensorCheck`; a
+:class:`GradCheckReport` gathers them and prints as a table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .finite_differences import LEFT_OUT, ONE_SIDED, Estimate, relative_error
+
+__all__ = ["GradCheckReport", "TensorCheck", "central", "compare", "kink_notes", "unusable"]
+
+
+@dataclass
+class TensorCheck:
+    """The comparison for one tensor (an input or a parameter).
+
+    Attributes
+    ----------
+    name : str
+        ``"dX"`` or the parameter's name.
+    shape : tuple
+    max_error : float
+        The largest relative error over the compared entries (1.0 when there was nothing
+        usable to compare, e.g. a backward that returned None).
+    where : tuple
+        Index of the entry with the largest error.
+    analytic, numeric : float
+        The two values at ``where``.
+    tol : float
+        The tolerance of the entries compared by central differences.
+    kink_tol : float
+        The tolerance of the entries compared by one-sided differences.
+    one_sided : int
+        How many entries straddled a kink and were compared by one-sided differences.
+    left_out : int
+        How many entries straddled kinks on both sides and could not be compared.
+    excess : float
+        The largest ratio of an entry's error to its tolerance; the tensor passes when it
+        is at most 1.
+    """
+
+    name: str
+    shape: tuple
+    max_error: float
+    where: tuple
+    analytic: float
+    numeric: float
+    tol: float
+    kink_tol: float
+    one_sided: int = 0
+    left_out: int = 0
+    excess: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.excess <= 1.0)
+
+    @property
+    def kink(self) -> bool:
+        """Whether some entries straddled a kink (compared one-sidedly or left out)."""
+        return bool(self.one_sided or self.left_out)
+
+
+@dataclass
+class GradCheckReport:
+    """The result of a gradient check: one :class:`TensorCheck` per tensor.
+
+    ``report.ok`` tells whether every tensor passed (and nothing else went wrong, see
+    ``problems``), ``report.max_error`` is the largest error, ``str(report)`` is a table and
+    ``report["W"]`` looks one tensor up by name.
+    """
+
+    title: str
+    checks: list[TensorCheck] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    #: Mistakes that are not (only) a wrong number, each as a sentence naming the layer.
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks) and not self.problems
+
+    @property
+    def max_error(self) -> float:
+        return max((c.max_error for c in self.checks), default=0.0)
+
+    def __getitem__(self, name) -> TensorCheck:
+        for c in self.checks:
+            if c.name == name:
+                return c
+        names = [c.name for c in self.checks]
+        raise KeyError(f"no tensor named {name!r} in the report; have {names}")
+
+    def __str__(self):
+        header = ("tensor", "shape", "max rel. error", "at", "analytic", "numeric", "")
+        rows = [header]
+        for c in self.checks:
+            status = "ok" if c.ok else "FAIL"
+            if c.kink:
+                status += f" ({c.one_sided + c.left_out} at a kink)"
+            rows.append((c.name, str(c.shape), f"{c.max_error:.2e}", str(c.where),
+                         f"{c.analytic:+.6e}", f"{c.numeric:+.6e}", status))
+        widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+        lines = [self.title]
+        if self.checks:
+            lines.extend("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip()
+                         for r in rows)
+        lines.extend(self.notes)
+        lines.extend(f"problem: {problem}" for problem in self.problems)
+        verdict = "PASSED" if self.ok else "FAILED"
+        lines.append(f"{verdict}: max relative error {self.max_error:.2e}")
+        return "\n".join(lines)
+
+    def __repr__(self):
+        return f"GradCheckReport({self.title!r}, ok={self.ok}, max_error={self.max_error:.2e})"
+
+
+def compare(name, analytic, estimate, tol, kink_tol):
+    """A :class:`TensorCheck` of ``analytic`` against an :class:`~mlp.finite_differences.
+    Estimate`; at a unit exactly on its kink the nearer one-sided estimate is taken."""
+    a = np.asarray(analytic, dtype=np.float64)
+    numeric = estimate.numeric
+    other = relative_error(a, estimate.other_side)
+    err = relative_error(a, numeric)
+    nearer = other < err  # False where other_side is NaN
+    numeric = np.where(nearer, estimate.other_side, numeric)
+    err = np.where(nearer, other, err)
+    left_out = estimate.how == LEFT_OUT
+    err[left_out] = 0.0
+    limit = np.where(estimate.how == ONE_SIDED, kink_tol, tol)
+    where = np.unravel_index(int(np.argmax(err)), err.shape) if err.size else ()
+    where = tuple(int(i) for i in where)
+    return TensorCheck(
+        name, a.shape, float(err.max(initial=0.0)), where,
+        float(a[where]) if err.size else 0.0, float(numeric[where]) if err.size else 0.0,
+        tol, kink_tol, one_sided=int(np.sum(estimate.how == ONE_SIDED)),
+        left_out=int(np.sum(left_out)), excess=float((err / limit).max(initial=0.0)))
+
+
+def unusable(name, shape, tol, kink_tol):
+    """The row of a tensor whose analytic gradient could not be compared at all."""
+    return TensorCheck(name, tuple(shape), 1.0, (), np.nan, np.nan, tol, kink_tol,
+                       excess=np.inf)
+
+
+def _entries(n):
+    return f"{n} entry" if n == 1 else f"{n} entries"
+
+
+def kink_notes(report, watch, straddled, h):
+    for c in report.checks:
+        if c.one_sided:
+            report.notes.append(
+                f"note: {_entries(c.one_sided)} of {c.name} put a unit on both sides of a kink "
+                f"within ±h = {h:g}, where a central difference is wrong by O(1); they were "
+                f"compared with one-sided differences (tolerance {c.kink_tol:g})")
+        if c.left_out:
+            report.notes.append(
+                f"note: {_entries(c.left_out)} of {c.name} left out: their probes cross "
+                "kinks on both sides, so no finite difference of this step stays on one piece")
+    if straddled:
+        report.notes.append(f"note: kinks straddled in {', '.join(watch.names(straddled))}")
+
+
+def central(numeric):
+    """An estimate made entirely of central differences (no kinks involved)."""
+    numeric = np.asarray(numeric, dtype=np.float64)
+    return Estimate(numeric, np.full(numeric.shape, np.nan),
+                    np.zeros(numeric.shape, np.int8), set())
