@@ -183,10 +183,13 @@ def check_layer(layer, X, y=None, *, rng=None, h=1e-5, tol=1e-7, kink_tol=1e-5):
             fresh = copy.deepcopy(layer)  # has seen no input yet: for the stale-cache check
         except Exception:  # a layer that cannot be copied is checked without it
             fresh = None
-        G = rng.standard_normal(np.shape(layer.forward(X)))
+        G = None
 
         def run_backward():
-            layer.forward(X)
+            nonlocal G
+            Y = layer.forward(X)
+            if G is None:
+                G = rng.standard_normal(np.shape(Y))
             return layer.backward(G.copy())  # a copy: a backward may write into its dY
 
         outcome = _analytic_pass(layer, report, run_backward)

@@ -175,6 +175,8 @@ def stale_cache_problems(layer, fresh, X, G, label):
     """
     outcome = []
     for model in (layer, fresh):
+        for p in model.parameters():
+            p.grad[...] = 0.0  # so that gradients added up instead of overwritten agree
         model.forward(X)
         try:
             dX = model.backward(G.copy())
