@@ -206,12 +206,18 @@ def test_bad_input_is_one_line_and_non_zero(bad_files, args, pattern):
     one_line_error(result, pattern)
 
 
+def _interruptible():
+    # A shell without job control starts background commands with SIGINT ignored, and the
+    # child would inherit that: start it the way a terminal does, with the default disposition.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_stops_cleanly_and_keeps_the_best_model(tmp_path):
     model_path = tmp_path / "model.npz"
     proc = subprocess.Popen(
         [sys.executable, "-u", "-m", "mlp", "train", "--data", "digits", "--hidden", "64",
          "--epochs", "100000", "--verbose", "--val-fraction", "0.2", "--save", str(model_path)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_interruptible)
     try:
         for line in proc.stdout:
             if line.startswith("epoch 3/"):
