@@ -1,0 +1,65 @@
+"""What every subcommand shares: the one-line usage error, argument types, output checks."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+
+class UsageError(Exception):
+    """A mistake in the command line or its inputs: reported in one line, exit status 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (the usage is behind --help)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+# -- argument types ---------------------------------------------------------------------------
+
+
+def _number(text, kind, ok, expected):
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+    if not ok(value):
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+    return value
+
+
+def positive_int(text):
+    return _number(text, int, lambda v: v >= 1, "a positive integer")
+
+
+def positive_float(text):
+    return _number(text, float, lambda v: v > 0 and math.isfinite(v), "a positive number")
+
+
+def non_negative_float(text):
+    return _number(text, float, lambda v: v >= 0 and math.isfinite(v), "a number ≥ 0")
+
+
+def fraction(text):
+    return _number(text, float, lambda v: 0 <= v < 1, "a number in [0, 1)")
+
+
+def batch_size(text):
+    if text == "full":
+        return 0
+    return _number(text, int, lambda v: v >= 0, "a non-negative integer or 'full'")
+
+
+# -- outputs ----------------------------------------------------------------------------------
+
+
+def check_destination(path, flag):
+    """Refuse an output path that cannot be written, before any long work starts."""
+    folder = Path(path).parent
+    if str(folder) and not folder.is_dir():
+        raise UsageError(f"{flag} {path}: no such directory {folder}")
+    if Path(path).is_dir():
+        raise UsageError(f"{flag} {path}: is a directory")

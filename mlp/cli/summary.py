@@ -1,0 +1,33 @@
+"""``mlp summary``: print the layer table and the description of a saved model."""
+
+from __future__ import annotations
+
+from .network import load_model
+
+
+def add_parser(commands):
+    summary = commands.add_parser("summary", help="describe a saved model",
+                                  description="Print the layer table of a saved model.")
+    summary.add_argument("--model", required=True, metavar="MODEL.npz")
+    summary.set_defaults(run=run)
+
+
+def run(args) -> int:
+    model, metadata = load_model(args.model)
+    print(model.summary())
+    if metadata:
+        task = metadata.get("task")
+        print(f"task: {task}")
+        if metadata.get("feature_names"):
+            print(f"features: {', '.join(metadata['feature_names'])}")
+        if metadata.get("target_name"):
+            print(f"target: {metadata['target_name']}")
+        if metadata.get("classes"):
+            print(f"classes: {', '.join(map(str, metadata['classes']))}")
+        scale = metadata.get("preprocessing", {}).get("scale")
+        if scale:
+            print(f"scaling: {scale}")
+        trained = metadata.get("trained")
+        if trained:
+            print("trained: " + ", ".join(f"{k}={v}" for k, v in trained.items()))
+    return 0

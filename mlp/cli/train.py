@@ -1,0 +1,209 @@
+"""``mlp train``: train a network and report its scores."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import numpy as np
+
+from ..io import save, write_atomic
+from ..losses import MSELoss, SoftmaxCrossEntropyLoss
+from ..optim import SGD, Adam, RMSProp
+from ..trainer import Trainer
+from .common import (
+    UsageError,
+    batch_size,
+    check_destination,
+    non_negative_float,
+    positive_float,
+    positive_int,
+)
+from .data import add_data_options, prepare, targets_for_loss
+from .network import activations, add_model_options, build_model
+
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam")
+
+
+def add_training_options(parser):
+    group = parser.add_argument_group("training")
+    group.add_argument("--optimizer", default="adam", choices=OPTIMIZERS,
+                       help="sgd, momentum (0.9), nesterov (0.9), rmsprop or adam (default)")
+    group.add_argument("--lr", type=positive_float, default=0.01,
+                       help="learning rate (default: 0.01)")
+    group.add_argument("--epochs", type=positive_int, default=200,
+                       help="passes over the training data (default: 200)")
+    group.add_argument("--batch-size", type=batch_size, default=16,
+                       help="minibatch size; 0 or 'full' for full-batch gradient descent, "
+                            "1 for per-example SGD (default: 16)")
+    group.add_argument("--weight-decay", type=non_negative_float, default=0.0,
+                       help="the optimizer's weight decay (decoupled for adam)")
+    group.add_argument("--l2", type=non_negative_float, default=0.0, metavar="GAMMA",
+                       help="add GAMMA·Σ‖W‖² to the loss (the weights, not the biases)")
+    group.add_argument("--early-stopping", type=positive_int, nargs="?", const=10,
+                       default=None, metavar="PATIENCE",
+                       help="stop when the validation score has not improved for PATIENCE "
+                            "epochs (default 10) and keep the best epoch's weights")
+
+
+def add_parser(commands):
+    train = commands.add_parser(
+        "train", help="train a network and report its scores",
+        description="Train a network and report its accuracy (or R² for a numeric target).")
+    add_data_options(train)
+    add_model_options(train)
+    add_training_options(train)
+    out = train.add_argument_group("output")
+    out.add_argument("--quiet", action="store_true", help="no progress bar")
+    out.add_argument("--verbose", action="store_true", help="print a line per epoch")
+    out.add_argument("--save", metavar="MODEL.npz", help="write the trained model")
+    out.add_argument("--plot", metavar="OUT.png",
+                     help="write loss and score curves (and the decision regions for "
+                          "2-feature data); needs matplotlib")
+    out.add_argument("--json", metavar="METRICS.json", help="write the final metrics as JSON")
+    train.set_defaults(run=run)
+
+
+def _optimizer(args, params):
+    name, lr, decay = args.optimizer, args.lr, args.weight_decay
+    if name == "adam":
+        return Adam(params, lr=lr, weight_decay=decay)
+    if name == "rmsprop":
+        return RMSProp(params, lr=lr, weight_decay=decay)
+    if name == "sgd":
+        return SGD(params, lr=lr, weight_decay=decay)
+    return SGD(params, lr=lr, momentum=0.9, nesterov=(name == "nesterov"), weight_decay=decay)
+
+
+def _score(model, task, X, y_loss):
+    """Accuracy, or R² (the same on the standardised target as on the original one)."""
+    from sklearn.metrics import r2_score
+
+    model.eval()
+    output = model.forward(X)
+    model.train()
+    if task == "classification":
+        return float(np.mean(output.argmax(axis=1) == y_loss))
+    return float(r2_score(y_loss, output[:, 0]))
+
+
+def _progress_bar(args):
+    if args.quiet:
+        return None
+    from tqdm.auto import tqdm
+
+    # disable=None: no bar when stderr is not a terminal (logs, pipes, tests)
+    return tqdm(total=args.epochs, unit="epoch", file=sys.stderr, leave=False, disable=None,
+                dynamic_ncols=True)
+
+
+def run(args) -> int:
+    # refuse unwritable destinations now, not after a long training run
+    for flag, path in (("--save", args.save), ("--json", args.json), ("--plot", args.plot)):
+        if path:
+            check_destination(path, flag)
+    if args.plot:
+        try:
+            from ..plotting import require_matplotlib
+
+            require_matplotlib()
+        except ImportError as exc:
+            raise UsageError(f"--plot: {exc}") from None
+    prep = prepare(args)
+    task, classes, rng = prep["task"], prep["classes"], prep["rng"]
+    (X_train, y_train), (X_val, y_val), (X_test, y_test) = prep["train"], prep["val"], \
+        prep["test"]
+    preprocessing = prep["preprocessing"]
+    n_out = len(classes) if task == "classification" else 1
+    model = build_model(args, X_train.shape[1], n_out, rng)
+    loss = SoftmaxCrossEntropyLoss() if task == "classification" else MSELoss()
+    metric = "accuracy" if task == "classification" else "R²"
+
+    def score(model_, X, y_loss):
+        return _score(model_, task, X, y_loss)
+
+    y_train, y_val, y_test = (None if y is None else targets_for_loss(task, y, preprocessing)
+                              for y in (y_train, y_val, y_test))
+
+    curves = {"train_score": []}
+    track_train = bool(args.plot or args.json or args.verbose)
+    bar = _progress_bar(args)
+
+    def end_of_epoch(epoch, history):
+        if track_train:
+            curves["train_score"].append(score(model, X_train, y_train))
+        line = f"epoch {epoch + 1}/{args.epochs}  loss {history.loss[-1]:.4f}"
+        if track_train:
+            line += f"  train {metric} {curves['train_score'][-1]:.4f}"
+        if history.val_score:
+            line += f"  val {metric} {history.val_score[-1]:.4f}"
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix_str(line.split("  ", 1)[1])
+        if args.verbose:
+            (bar.write if bar is not None else print)(line)
+        return False
+
+    validation = None if X_val is None else (X_val, y_val)
+    trainer = Trainer(model, loss, _optimizer(args, model.parameters()),
+                      batch_size=args.batch_size, rng=rng, l2=args.l2,
+                      score=score if validation is not None else None,
+                      early_stopping=args.early_stopping is not None,
+                      n_iter_no_change=args.early_stopping, tol=1e-4, keep_best=True,
+                      callbacks=[end_of_epoch])
+    start = time.perf_counter()
+    try:
+        history = trainer.fit(X_train, y_train, epochs=args.epochs, validation_data=validation)
+    finally:
+        if bar is not None:
+            bar.close()
+    elapsed = time.perf_counter() - start
+    model.eval()
+
+    data = prep["data"]
+    print(f"data: {args.data} ({len(data.X)} samples, {data.X.shape[1]} features, "
+          + (f"{n_out} classes)" if task == "classification" else "numeric target)"))
+    widths = [X_train.shape[1], *args.hidden, n_out]
+    print(f"model: {' -> '.join(map(str, widths))}, {', '.join(activations(args)) or 'linear'}"
+          f", {args.optimizer} lr={args.lr:g}, {history.epochs} epochs in {elapsed:.2f}s")
+    if history.interrupted:
+        best = "" if history.best_epoch is None else f" (epoch {history.best_epoch + 1})"
+        print(f"interrupted after {history.epochs} epochs: keeping the best model so far{best}",
+              file=sys.stderr)
+    metrics = {"task": task, "epochs": history.epochs, "seconds": round(elapsed, 3),
+               "loss": history.loss[-1] if history.loss else None,
+               "interrupted": history.interrupted}
+    if history.loss:
+        print(f"final training loss: {history.loss[-1]:.4f}")
+    for name, (X, y) in (("train", (X_train, y_train)), ("val", (X_val, y_val)),
+                         ("test", (X_test, y_test))):
+        if X is not None:
+            value = score(model, X, y)
+            metrics[f"{name}_{'accuracy' if task == 'classification' else 'r2'}"] = value
+            print(f"{name} {metric}: {value:.4f}")
+
+    if args.save:
+        metadata = {"task": task, "classes": classes, "feature_names": data.feature_names,
+                    "target_name": data.target_name, "preprocessing": preprocessing,
+                    "trained": {"data": args.data, "epochs": history.epochs, "seed": args.seed,
+                                "optimizer": args.optimizer, "lr": args.lr},
+                    "metrics": metrics}
+        save(model, args.save, metadata=metadata)
+        print(f"model saved to {args.save}")
+    if args.json:
+        write_atomic(args.json, json.dumps(metrics, indent=2) + "\n")
+    if args.plot:
+        from ..plotting import plot_training
+
+        curves.update(loss=history.loss, val_loss=history.val_loss,
+                      val_score=history.val_score)
+        boundary = None
+        if task == "classification" and X_train.shape[1] == 2:
+            def predict(points):
+                return model.forward(points).argmax(axis=1)
+
+            boundary = (predict, X_train, y_train, data.feature_names, classes)
+        plot_training(args.plot, curves, metric=metric, boundary=boundary)
+        print(f"figure saved to {args.plot}")
+    return 130 if history.interrupted else 0
