@@ -26,7 +26,14 @@ from .activations import (
 from .base import Layer, Parameter
 from .gradcheck import check_grad_flat, check_layer, check_model
 from .layers import BatchNorm1d, Dropout, Linear
-from .losses import BCEWithLogitsLoss, L2Penalty, MSELoss, NLLLoss, SoftmaxCrossEntropyLoss
+from .losses import (
+    BCEWithLogitsLoss,
+    L2Penalty,
+    MSELoss,
+    NLLLoss,
+    PoissonLoss,
+    SoftmaxCrossEntropyLoss,
+)
 from .optim import SGD, Adam, RMSProp
 from .sequential import Residual, Sequential
 from .trainer import History, Trainer, fit
@@ -50,7 +57,8 @@ __all__ = [
     "ELU", "GELU", "Identity", "LeakyReLU", "PReLU", "ReLU", "Sigmoid", "Softmax", "Softplus",
     "Tanh", "get_activation",
     "Layer", "Parameter", "Linear", "Dropout", "BatchNorm1d", "Residual", "Sequential",
-    "BCEWithLogitsLoss", "MSELoss", "NLLLoss", "SoftmaxCrossEntropyLoss", "L2Penalty",
+    "BCEWithLogitsLoss", "MSELoss", "NLLLoss", "PoissonLoss", "SoftmaxCrossEntropyLoss",
+    "L2Penalty",
     "History", "Trainer", "fit",
     "SGD", "Adam", "RMSProp", "MLPClassifier", "MLPRegressor",
     "check_grad_flat", "check_layer", "check_model",

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 __all__ = ["Layer", "Parameter", "as_generator", "check_2d", "pack"]
 
@@ -29,24 +30,39 @@ def as_generator(rng=None) -> np.random.Generator:
     )
 
 
-def check_2d(X, who, n_features: int | None = None) -> np.ndarray:
+def check_2d(X, who, n_features: int | None = None, *, sparse: bool = False):
     """Check that ``X`` is a 2-D array of shape ``(N, n_features)`` and return it as an array.
 
     Parameters
     ----------
-    X : array-like of shape (N, n_features)
+    X : array-like or scipy sparse matrix/array of shape (N, n_features)
     who : str or object
         Named in the error message: a string, or an object whose ``repr`` is used (built
         only when there is an error, as this runs on every forward pass).
     n_features : int, optional
         The expected number of columns; not checked when ``None``.
+    sparse : bool, default False
+        Whether the caller takes a scipy sparse input. It is returned in CSR form (CSC
+        is kept as it is: both multiply a dense matrix without densifying).
 
     Raises
     ------
+    TypeError
+        When ``X`` is sparse and the caller does not take sparse input.
     ValueError
         With a message naming ``who``, what was expected and what came.
     """
-    X = np.asarray(X)
+    if sp.issparse(X):
+        if not sparse:
+            who = who if isinstance(who, str) else repr(who)
+            raise TypeError(
+                f"{who} does not take sparse input (only a Linear layer does, as the first "
+                "layer); densify it with X.toarray()"
+            )
+        if X.format not in ("csr", "csc"):
+            X = X.tocsr()
+    else:
+        X = np.asarray(X)
     if X.ndim == 2 and (n_features is None or X.shape[1] == n_features):
         return X
     who = who if isinstance(who, str) else repr(who)

@@ -77,14 +77,16 @@ class Linear(Layer):
 
         Parameters
         ----------
-        X : ndarray of shape (N, n_in)
+        X : ndarray or scipy sparse matrix/array of shape (N, n_in)
+            A sparse X (CSR, CSC, COO, ...) is multiplied as it is, never densified: the
+            product costs one multiply-add per stored value and output column.
 
         Returns
         -------
         Y : ndarray of shape (N, n_out)
         """
         # BEGIN SOLUTION (forward): Y = X·W + b; cache X
-        X = check_2d(X, self, self.n_in)
+        X = check_2d(X, self, self.n_in, sparse=True)
         self._X = X
         Y = X @ self.params["W"]
         if self.bias:
@@ -105,6 +107,10 @@ class Linear(Layer):
         The σ′ of the lectures' ``dZ = dY·Wᵀ ⊙ σ′(q)`` belongs to the activation layer
         below, which multiplies it in its own backward.
 
+        With a sparse Z, ``Zᵀ·dY`` is a sparse–dense product (one multiply-add per stored
+        value and output column) and Z is never densified. ``dZ`` is dense whatever Z is:
+        a network asks its first layer, whose input is the data, not to compute it.
+
         Parameters
         ----------
         dY : ndarray of shape (N, n_out)
@@ -122,7 +128,10 @@ class Linear(Layer):
         self._check_dY(dY, (X.shape[0], self.n_out))
         W = self.params["W"]
         # BEGIN SOLUTION: dW = Xᵀ·dY, db = Σ_n dY (in place); return dX = dY·Wᵀ
-        np.matmul(X.T, dY, out=self.grads["W"])
+        if isinstance(X, np.ndarray):
+            np.matmul(X.T, dY, out=self.grads["W"])
+        else:  # sparse: scipy's product has no out=
+            self.grads["W"][...] = X.T @ dY
         if self.bias:
             np.add.reduce(dY, axis=0, out=self.grads["b"])
         return dY @ W.T if input_grad else None

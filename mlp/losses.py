@@ -12,12 +12,12 @@ gradient becomes w_n / Σ w_n.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import expit
+from scipy.special import expit, xlogy
 
 from .base import check_2d
 
 __all__ = [
-    "Loss", "MSELoss", "BCEWithLogitsLoss", "SoftmaxCrossEntropyLoss", "NLLLoss", "L2Penalty",
+    "Loss", "MSELoss", "PoissonLoss", "BCEWithLogitsLoss", "SoftmaxCrossEntropyLoss", "NLLLoss", "L2Penalty",
 ]
 
 
@@ -172,6 +172,72 @@ class MSELoss(Loss):
         diff = self._cached()
         return diff * self._scale
         # END SOLUTION
+
+
+class PoissonLoss(Loss):
+    """Half the Poisson deviance with the log link, for counts and rates.
+
+    The network output u is the logarithm of the predicted mean, μ = exp(u) (so μ > 0 for
+    every u). For a target y ≥ 0 the half deviance of one output is
+
+        d(y, μ) = y·log(y/μ) − y + μ = y·log y − y·u − y + exp(u),
+
+    with 0·log 0 = 0. It is 0 when μ = y and positive otherwise. ``ℓ_n`` sums it over the
+    K outputs and the loss is the mean over the batch, as scikit-learn's
+    ``MLPRegressor(loss="poisson")`` and ``PoissonRegressor`` define it (the latter adds
+    its penalty to the same mean).
+
+    Written in u rather than μ, neither the loss nor its gradient ever takes the log of μ
+    or divides by it, so a mean that underflows to 0 costs nothing; see :meth:`backward`.
+    """
+
+    def per_sample(self, output, y):
+        """ℓ_n = Σ_k y_nk·log y_nk − y_nk·u_nk − y_nk + exp(u_nk).
+
+        Parameters
+        ----------
+        output : ndarray of shape (N, K)
+            The log of the predicted means, u = log μ.
+        y : array-like of shape (N, K), or (N,) when K = 1
+            Non-negative targets (counts, or rates).
+
+        Returns
+        -------
+        ndarray of shape (N,)
+
+        Raises
+        ------
+        ValueError
+            For a negative target, or an output whose exp overflows (training diverged).
+        """
+        U = self._check_output(output)
+        Y = self._targets(U, y)
+        if np.any(Y < 0):
+            raise ValueError("PoissonLoss: targets must be non-negative (counts or rates)")
+        if U.size and U.max() > np.log(np.finfo(U.dtype).max):
+            raise ValueError(
+                "PoissonLoss: the predicted mean exp(output) overflows "
+                f"(largest output {U.max():.4g}; did training diverge? try a smaller "
+                "learning rate)"
+            )
+        mu = np.exp(U)
+        self._cache = (mu, Y)
+        return (xlogy(Y, Y) - Y * U - Y + mu).sum(axis=1)
+
+    def backward(self):
+        """∂L/∂u = (exp(u) − y)/N = (μ − y)/N.
+
+        Only −y·u and exp(u) depend on u: ∂d/∂u = −y + exp(u). Through μ the chain rule
+        would read ∂d/∂μ·∂μ/∂u = (1 − y/μ)·μ, which is 0·∞ once μ underflows; multiplied
+        out it is the difference μ − y, finite for every finite u (the same cancellation
+        that gives the cross-entropy on logits its (Ŷ − Y)).
+
+        Returns
+        -------
+        d_output : ndarray of shape (N, K)
+        """
+        mu, Y = self._cached()
+        return (mu - Y) * self._scale
 
 
 class BCEWithLogitsLoss(Loss):

@@ -48,7 +48,8 @@ class Sequential(Layer):
 
         Parameters
         ----------
-        X : array-like of shape (N, n_in)
+        X : array-like or scipy sparse matrix/array of shape (N, n_in)
+            Sparse input needs a first layer that takes it (:class:`mlp.Linear`).
 
         Returns
         -------
@@ -58,11 +59,13 @@ class Sequential(Layer):
         ------
         ValueError
             When ``X`` is not 2-D, has the wrong number of features, or holds NaN or infinity.
+        TypeError
+            When ``X`` is sparse and the first layer does not take sparse input.
         """
-        X = check_2d(X, "Sequential", self.n_features_in)
+        X = check_2d(X, "Sequential", self.n_features_in, sparse=True)
         if X.dtype.kind not in "biuf":
             raise ValueError(f"Sequential: input must be numeric, got dtype {X.dtype}")
-        if not np.isfinite(X).all():
+        if not np.isfinite(X if isinstance(X, np.ndarray) else X.data).all():
             raise ValueError("Sequential: input contains NaN or infinity")
         for layer in self.layers:
             X = layer.forward(X)

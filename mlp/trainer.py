@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.sparse as sp
 
 from .base import Layer, as_generator
 from .losses import L2Penalty, Loss
@@ -160,7 +161,8 @@ class Trainer:
 
         Parameters
         ----------
-        X : ndarray of shape (N, n_in)
+        X : ndarray or scipy CSR matrix/array of shape (N, n_in)
+            A sparse X stays sparse: each batch is a slice of its rows.
         y : ndarray of shape (N,) or (N, K)
         sample_weight : ndarray of shape (N,), optional
             Per-sample weights: each batch's loss is the weighted mean over its samples.
@@ -170,7 +172,7 @@ class Trainer:
         float
         """
         model, loss, optimizer, penalty = self.model, self.loss, self.optimizer, self.penalty
-        n_samples = len(X)
+        n_samples = X.shape[0]
         size = _batch_size(self.batch_size, n_samples)
         model.train()
         # One permutation per epoch, and each batch gathered when it is used: the batch is
@@ -188,7 +190,7 @@ class Trainer:
                 value += penalty.forward(self.params)
                 penalty.backward(self.params)
             optimizer.step()
-            total += value * len(X_batch)
+            total += value * X_batch.shape[0]
         self.samples_seen += n_samples
         return total / n_samples
 
@@ -198,7 +200,9 @@ class Trainer:
 
         Parameters
         ----------
-        X : array-like of shape (N, n_in)
+        X : array-like or scipy sparse matrix/array of shape (N, n_in)
+            Sparse input is kept sparse (in CSR form, whose rows slice cheaply); the
+            model's first layer must take it (:class:`mlp.Linear` does).
         y : array-like of shape (N,) or (N, K)
             Targets as the loss takes them.
         epochs : int, default 100
@@ -211,18 +215,19 @@ class Trainer:
         History
             ``self.history``, extended by this call.
         """
-        X = np.asarray(X)
+        X = X.tocsr() if sp.issparse(X) else np.asarray(X)
         y = np.asarray(y)
-        if X.ndim != 2 or len(X) != len(y) or len(X) == 0:
+        if X.ndim != 2 or X.shape[0] != len(y) or X.shape[0] == 0:
             raise ValueError(
                 f"fit: X must be 2-D with one row per target, got X of shape {X.shape} and y of "
                 f"shape {y.shape}"
             )
         if sample_weight is not None:
             sample_weight = np.asarray(sample_weight, dtype=np.float64)
-            if sample_weight.shape != (len(X),):
+            if sample_weight.shape != (X.shape[0],):
                 raise ValueError(
-                    f"fit: sample_weight must have shape ({len(X)},), got {sample_weight.shape}"
+                    f"fit: sample_weight must have shape ({X.shape[0]},), got "
+                    f"{sample_weight.shape}"
                 )
         if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ValueError(f"fit: epochs must be a non-negative integer, got {epochs!r}")

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from sklearn.metrics import log_loss
+from sklearn.metrics import log_loss, mean_poisson_deviance
 
 import mlp
 from mlp.gradcheck import check_layer, check_loss
@@ -28,6 +28,8 @@ def test_every_loss_passes_gradient_check(shape):
         (mlp.SoftmaxCrossEntropyLoss(), rng.normal(size=shape), onehot),
         (mlp.NLLLoss(), probabilities(rng, shape), labels),
         (mlp.NLLLoss(), probabilities(rng, shape), probabilities(rng, shape)),
+        (mlp.PoissonLoss(), rng.normal(size=shape), rng.poisson(1.5, size=shape)),
+        (mlp.PoissonLoss(), rng.normal(size=shape), rng.uniform(0, 3, size=shape)),
     ]
     for loss, output, y in cases:
         report = check_layer(loss, output, y)
@@ -44,6 +46,31 @@ def test_mse_value_and_gradient():
     np.testing.assert_allclose(loss.backward(), (out - y) / 2)
     # a 1-D target fits a single output column
     assert mlp.MSELoss().forward(np.array([[1.0], [3.0]]), [0.0, 1.0]) == pytest.approx(1.25)
+
+
+def test_poisson_is_half_sklearns_mean_poisson_deviance(rng):
+    U = rng.normal(0, 1.5, size=(40, 1))
+    y = rng.poisson(np.exp(U[:, 0]))  # counts, zeros among them
+    assert np.any(y == 0)
+    loss = mlp.PoissonLoss()
+    expected = 0.5 * mean_poisson_deviance(y, np.exp(U[:, 0]))
+    assert loss.forward(U, y) == pytest.approx(expected, rel=1e-12)
+    np.testing.assert_allclose(loss.backward(), (np.exp(U) - y[:, None]) / 40, rtol=1e-12)
+    # two outputs: summed over k, like scikit-learn's poisson_loss
+    U2, y2 = rng.normal(size=(5, 2)), rng.poisson(2.0, size=(5, 2))
+    per_column = [mean_poisson_deviance(y2[:, k], np.exp(U2[:, k])) / 2 for k in range(2)]
+    assert loss.forward(U2, y2) == pytest.approx(sum(per_column), rel=1e-12)
+
+
+def test_poisson_is_zero_at_the_target_and_stable_where_the_mean_underflows():
+    loss = mlp.PoissonLoss()
+    assert loss.forward(np.log([[3.0], [0.5]]), [3.0, 0.5]) == pytest.approx(0.0, abs=1e-15)
+    np.testing.assert_allclose(loss.backward(), 0.0, atol=1e-15)
+    # exp(-800) underflows to 0: the loss is finite (y·log y − y·u − y) and so is the
+    # gradient, (0 − y)/N, with no division by μ
+    value = loss.forward(np.array([[-800.0], [-800.0]]), [2.0, 0.0])
+    assert value == pytest.approx((2 * np.log(2) + 1600 - 2) / 2, rel=1e-12)
+    np.testing.assert_array_equal(loss.backward(), [[-1.0], [0.0]])
 
 
 def test_softmax_cross_entropy_matches_sklearn_log_loss(rng):
@@ -117,6 +144,9 @@ def test_nll_of_an_underflowed_probability_is_finite():
         (mlp.BCEWithLogitsLoss(), np.zeros((2, 1)), [0, 2], r"targets must lie in \[0, 1\]"),
         (mlp.NLLLoss(), np.array([[2.0, -1.0]]), [0], "probabilities"),
         (mlp.MSELoss(), np.zeros(3), np.zeros(3), "expected a 2-D input"),
+        (mlp.PoissonLoss(), np.zeros((2, 1)), [1.0, -1.0], "targets must be non-negative"),
+        (mlp.PoissonLoss(), np.array([[710.0], [0.0]]), [1.0, 1.0],
+         r"exp\(output\) overflows \(largest output 710"),
     ],
 )
 def test_bad_targets_and_outputs_are_clear_errors(loss, output, y, message):
@@ -124,7 +154,7 @@ def test_bad_targets_and_outputs_are_clear_errors(loss, output, y, message):
         loss.forward(output, y)
 
 
-@pytest.mark.parametrize("loss", [mlp.MSELoss(), mlp.BCEWithLogitsLoss(),
+@pytest.mark.parametrize("loss", [mlp.MSELoss(), mlp.PoissonLoss(), mlp.BCEWithLogitsLoss(),
                                   mlp.SoftmaxCrossEntropyLoss(), mlp.NLLLoss()], ids=repr)
 def test_loss_backward_before_forward(loss):
     with pytest.raises(RuntimeError, match="backward called before forward"):
