@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 
 __all__ = [
-    "BUILTIN", "Dataset", "DATA_DIR", "load_csv", "load_dataset", "load_features", "load_iris",
-    "read_table",
+    "BUILTIN", "Dataset", "DATA_DIR", "MNIST1D_TRAIN", "load_csv", "load_dataset",
+    "load_features", "load_iris", "load_mnist1d", "read_table",
 ]
 
 #: The ``data/`` folder of the project, beside the package in a source checkout.
@@ -208,6 +208,54 @@ def _moons(rng):
     return Dataset(X, y.astype(np.intp), ["x1", "x2"], "moon", ["0", "1"])
 
 
+#: How many of :func:`load_mnist1d`'s rows, counted from the first, form the paper's training set.
+MNIST1D_TRAIN = 4000
+
+
+def load_mnist1d() -> Dataset:
+    """MNIST-1D: 5000 one-dimensional signals of 40 samples, ten classes (the digits' shapes).
+
+    A small teaching set built to separate linear from non-linear models (Greydanus and
+    Kobak, "Scaling down deep learning", 2020: about 32% test accuracy for logistic
+    regression, 68% for an MLP). The optional package ``mnist1d`` generates it here, with the
+    paper's default arguments and seed; nothing is downloaded.
+
+    Returns
+    -------
+    Dataset
+        ``X`` of shape (5000, 40), float64, centred and scaled to unit variance over the
+        whole set; ``y`` of shape (5000,), the digit 0..9. The first :data:`MNIST1D_TRAIN`
+        rows are the paper's training set, the last 1000 its test set.
+
+    Raises
+    ------
+    ValueError
+        When the ``mnist1d`` package is not installed, saying how to install it.
+
+    Notes
+    -----
+    The generator seeds numpy's and Python's global random state; both are put back as they
+    were, so loading the data changes no other random stream.
+    """
+    import random
+
+    try:
+        from mnist1d.data import get_dataset_args, make_dataset
+    except ImportError:
+        raise ValueError("the mnist1d data needs the optional package mnist1d: "
+                         "pip install 'mlp[mnist1d]'") from None
+    numpy_state, python_state = np.random.get_state(), random.getstate()
+    try:
+        data = make_dataset(get_dataset_args())
+    finally:
+        np.random.set_state(numpy_state)
+        random.setstate(python_state)
+    X = np.concatenate([data["x"], data["x_test"]]).astype(np.float64)
+    y = np.concatenate([data["y"], data["y_test"]]).astype(np.intp)
+    return Dataset(X, y, [f"x{i}" for i in range(X.shape[1])], "digit",
+                   [str(k) for k in range(10)])
+
+
 def _builtin():
     from sklearn import datasets
 
@@ -219,11 +267,12 @@ def _builtin():
         "diabetes": lambda rng: _from_sklearn(datasets.load_diabetes, False),
         "xor": _xor,
         "moons": _moons,
+        "mnist1d": lambda rng: load_mnist1d(),
     }
 
 
 #: The names :func:`load_dataset` knows besides CSV paths.
-BUILTIN = ("iris", "wine", "breast_cancer", "digits", "diabetes", "xor", "moons")
+BUILTIN = ("iris", "wine", "breast_cancer", "digits", "diabetes", "xor", "moons", "mnist1d")
 
 
 def load_dataset(name, *, target=None, rng=None) -> Dataset:
@@ -233,7 +282,8 @@ def load_dataset(name, *, target=None, rng=None) -> Dataset:
     ----------
     name : str
         One of :data:`BUILTIN` (iris is read from ``data/iris.csv``; wine, breast_cancer,
-        digits and diabetes come with scikit-learn; xor and moons are generated from ``rng``),
+        digits and diabetes come with scikit-learn; xor and moons are generated from ``rng``;
+        mnist1d needs the optional package of that name, see :func:`load_mnist1d`),
         or the path of a CSV file with a header row.
     target : str or int, optional
         The target column of a CSV file (default: the last one).

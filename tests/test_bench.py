@@ -21,7 +21,9 @@ def test_quick_benchmark_runs_and_reports_every_target(tmp_path, capsys):
     assert bench.main(["--quick", "--json", str(tmp_path / "bench.json")]) == 0
     results = json.loads((tmp_path / "bench.json").read_text())
     names = [t["target"] for t in results["targets"]]
-    assert len(names) == (9 if results["torch"] else 7)
+    with_mnist1d = "workload 7 (mnist1d)" in results
+    assert with_mnist1d == bench.mnist1d_installed()
+    assert len(names) == 7 + 2 * bool(results["torch"]) + 2 * with_mnist1d
     assert all(math.isfinite(t["value"]) for t in results["targets"])
     assert len(results["reference"]) == 4
     assert all(math.isfinite(r["value"]) for r in results["reference"])
