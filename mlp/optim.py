@@ -1,4 +1,4 @@
-"""Optimizers and learning-rate schedules.
+"""Optimizers: SGD (with momentum or Nesterov's), RMSProp and Adam.
 
 An optimizer is built once from ``model.parameters()`` and its ``step()`` is called after every
 ``backward``. It reads each parameter's ``grad`` (refreshed in place by backward) and updates
@@ -16,8 +16,8 @@ same.)
 
 Notation: θ a parameter, g = ∂L/∂θ its gradient, ε the learning rate ``lr``, t the step count.
 
-Schedules change ``optimizer.lr`` as training goes on; call their ``step()`` once per epoch
-(or per batch, as you choose).
+Learning-rate schedules, which change ``optimizer.lr`` as training goes on, are in
+:mod:`mlp.schedules`.
 """
 
 from __future__ import annotations
@@ -28,10 +28,7 @@ import numpy as np
 
 from .base import Parameter, pack
 
-__all__ = [
-    "Optimizer", "SGD", "RMSProp", "Adam",
-    "LRSchedule", "ConstantLR", "StepDecay", "InverseScaling", "ExponentialDecay",
-]
+__all__ = ["Optimizer", "SGD", "RMSProp", "Adam"]
 
 
 def _check(owner, name, value, low, high=math.inf, *, low_open=False, high_open=True):
@@ -368,79 +365,3 @@ class Adam(Optimizer):
         tmp *= -self._step_size
         return tmp
         # END SOLUTION
-
-
-# -- learning-rate schedules -------------------------------------------------------------
-
-
-class LRSchedule:
-    """Base class of schedules: ``step()`` advances the count t and sets ``optimizer.lr``.
-
-    Parameters
-    ----------
-    optimizer : Optimizer
-        Its ``lr`` at construction is the initial rate ε₀.
-    """
-
-    def __init__(self, optimizer: Optimizer):
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(
-                f"{type(self).__name__}: expected an Optimizer, got {type(optimizer).__name__}"
-            )
-        self.optimizer = optimizer
-        self.base_lr = optimizer.lr
-        self.t = 0
-
-    def lr_at(self, t: int) -> float:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def step(self) -> float:
-        """Advance by one and return the new learning rate."""
-        self.t += 1
-        self.optimizer.lr = float(self.lr_at(self.t))
-        return self.optimizer.lr
-
-
-class ConstantLR(LRSchedule):
-    """ε_t = ε₀."""
-
-    def lr_at(self, t):
-        return self.base_lr
-
-
-class StepDecay(LRSchedule):
-    """ε_t = ε₀ · γ^⌊t / step_size⌋: multiply by γ every ``step_size`` steps."""
-
-    def __init__(self, optimizer, step_size, gamma=0.1):
-        super().__init__(optimizer)
-        if not isinstance(step_size, (int, np.integer)) or step_size < 1:
-            raise ValueError(f"StepDecay: step_size must be a positive integer, got {step_size!r}")
-        self.step_size = int(step_size)
-        self.gamma = _check("StepDecay", "gamma", gamma, 0.0, 1.0, low_open=True,
-                            high_open=False)
-
-    def lr_at(self, t):
-        return self.base_lr * self.gamma ** (t // self.step_size)
-
-
-class InverseScaling(LRSchedule):
-    """ε_t = ε₀ / (t + 1)^power_t (scikit-learn's "invscaling", counted from t = 0)."""
-
-    def __init__(self, optimizer, power_t=0.5):
-        super().__init__(optimizer)
-        self.power_t = _check("InverseScaling", "power_t", power_t, 0.0)
-
-    def lr_at(self, t):
-        return self.base_lr / (t + 1) ** self.power_t
-
-
-class ExponentialDecay(LRSchedule):
-    """ε_t = ε₀ · γᵗ."""
-
-    def __init__(self, optimizer, gamma=0.95):
-        super().__init__(optimizer)
-        self.gamma = _check("ExponentialDecay", "gamma", gamma, 0.0, 1.0, low_open=True,
-                            high_open=False)
-
-    def lr_at(self, t):
-        return self.base_lr * self.gamma**t

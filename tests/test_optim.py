@@ -7,7 +7,7 @@ import pytest
 
 import mlp
 from mlp.base import Parameter
-from mlp.optim import SGD, Adam, ExponentialDecay, InverseScaling, RMSProp, StepDecay
+from mlp.optim import SGD, Adam, RMSProp
 
 G = [0.5, -1.0]
 
@@ -270,22 +270,3 @@ def test_bad_hyperparameters(build, message):
 def test_parameters_must_be_parameters():
     with pytest.raises(TypeError, match="expected Parameter objects"):
         SGD([np.zeros(3)])
-
-
-def test_schedules():
-    opt = SGD([param()], lr=0.1)
-    sched = StepDecay(opt, step_size=2, gamma=0.5)
-    assert [sched.step() for _ in range(4)] == pytest.approx([0.1, 0.05, 0.05, 0.025])
-    assert opt.lr == pytest.approx(0.025)
-
-    opt = SGD([param()], lr=0.1)
-    sched = InverseScaling(opt, power_t=0.5)
-    assert [sched.step() for _ in range(3)] == pytest.approx([0.1 / 2**0.5, 0.1 / 3**0.5, 0.05])
-
-    opt = SGD([param()], lr=0.1)
-    sched = ExponentialDecay(opt, gamma=0.9)
-    assert [sched.step() for _ in range(2)] == pytest.approx([0.09, 0.081])
-    with pytest.raises(ValueError, match="step_size must be a positive integer"):
-        StepDecay(opt, step_size=0)
-    with pytest.raises(ValueError, match="gamma must be in"):
-        ExponentialDecay(opt, gamma=1.5)
