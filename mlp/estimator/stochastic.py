@@ -1,0 +1,107 @@
+"""The stochastic solvers ("sgd", "adam"): epochs of minibatches run by :class:`mlp.Trainer`.
+
+scikit-learn's schedules ("invscaling", "adaptive"), its stopping rule and its
+``ConvergenceWarning`` are reproduced on top of the trainer's epoch loop.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+
+from ..optim import SGD, Adam
+from ..trainer import Trainer
+
+
+def optimizer_for(est, params):
+    """The optimizer ``est.solver`` names, over ``params``, with ``est``'s settings."""
+    if est.solver == "adam":
+        return Adam(params, lr=est.learning_rate_init, beta1=est.beta_1,
+                    beta2=est.beta_2, eps=est.epsilon)
+    nesterov = bool(est.nesterovs_momentum) and est.momentum > 0
+    return SGD(params, lr=est.learning_rate_init, momentum=est.momentum,
+               nesterov=nesterov)
+
+
+def fit_stochastic(est, X, y, y_enc, sample_weight, validation_data, incremental):
+    """Train ``est.model_`` for up to ``max_iter`` epochs (one with ``incremental``)."""
+    early_stopping = est.early_stopping and not incremental
+    X_val = y_val = None
+    if validation_data is not None:
+        X_val, y_val = est._validation_set(*validation_data)
+    elif early_stopping:
+        stratify = y if est._stratify(y) else None
+        split_seed = int(est._rng_.integers(np.iinfo(np.int32).max))
+        parts = train_test_split(X, y_enc, y, *([] if sample_weight is None
+                                                else [sample_weight]),
+                                 test_size=est.validation_fraction,
+                                 random_state=split_seed, stratify=stratify)
+        X, X_val, y_enc, _, y, y_val = parts[:6]
+        sample_weight = parts[6] if sample_weight is not None else None
+    validate = (X_val, est._encode_for_loss(y_val)) if X_val is not None else None
+    n_samples = X.shape[0]
+    if est.batch_size == "auto":
+        batch_size = min(200, n_samples)
+    else:
+        if est.batch_size > n_samples:
+            warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is "
+                          "going to be clipped", stacklevel=4)
+        batch_size = min(est.batch_size, n_samples)
+
+    if est._optimizer is None or not incremental:
+        est._optimizer = optimizer_for(est, est.model_.parameters())
+    optimizer = est._optimizer
+
+    def score(model, X_v, y_v):
+        return est._score_output(model.forward(X_v), y_val)
+
+    def on_plateau(trainer):
+        # scikit-learn's "adaptive" rate: divide by 5 on a plateau, down to 1e-6
+        if est.solver == "sgd" and est.learning_rate == "adaptive" \
+                and optimizer.lr > 1e-6:
+            optimizer.lr /= 5.0
+            est._report(f"Setting learning rate to {optimizer.lr:f}")
+            return True
+        return False
+
+    def end_of_epoch(epoch, history):
+        est.n_iter_ += 1
+        est.t_ += n_samples
+        est.loss_curve_.append(history.loss[-1])
+        est._report(f"Iteration {est.n_iter_}, loss = {history.loss[-1]:.8f}")
+        if est.solver == "sgd" and est.learning_rate == "invscaling":
+            optimizer.lr = est.learning_rate_init / (est.t_ + 1) ** est.power_t
+        return False
+
+    trainer = Trainer(
+        est.model_, est._loss, optimizer, batch_size=batch_size, shuffle=est.shuffle,
+        rng=est._rng_, l2=est.alpha / (2.0 * batch_size),
+        score=score if validate is not None else None, early_stopping=early_stopping,
+        tol=est.tol, n_iter_no_change=None if incremental else est.n_iter_no_change,
+        on_plateau=on_plateau, callbacks=[end_of_epoch],
+    )
+    # continue from the best loss of earlier calls, as scikit-learn does with warm_start
+    trainer.history.best_loss = est.best_loss_ if est.best_loss_ is not None else np.inf
+    history = trainer.fit(X, y_enc, epochs=1 if incremental else est.max_iter,
+                          sample_weight=sample_weight, validation_data=validate)
+
+    if history.interrupted:
+        warnings.warn("Training interrupted by user.", stacklevel=4)
+    if not history.loss:
+        return
+    est.loss_ = history.loss[-1]
+    if history.val_score:
+        est.validation_scores_ = (est.validation_scores_ or []) + history.val_score
+        est.best_validation_score_ = max(est.validation_scores_)
+    if early_stopping:
+        est.best_loss_ = None
+    else:
+        est.best_loss_ = min(est.best_loss_ if est.best_loss_ is not None else np.inf,
+                             history.best_loss)
+    if not incremental and not history.converged and history.epochs == est.max_iter:
+        warnings.warn(
+            f"Stochastic Optimizer: Maximum iterations ({est.max_iter}) reached and the "
+            "optimization hasn't converged yet.", ConvergenceWarning, stacklevel=4)
