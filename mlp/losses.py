@@ -17,8 +17,17 @@ from scipy.special import expit, xlogy
 from .base import check_2d
 
 __all__ = [
-    "Loss", "MSELoss", "PoissonLoss", "BCEWithLogitsLoss", "SoftmaxCrossEntropyLoss", "NLLLoss", "L2Penalty",
+    "Loss", "MSELoss", "PoissonLoss", "BCEWithLogitsLoss", "SoftmaxCrossEntropyLoss", "NLLLoss",
+    "L2Penalty", "DivergedError",
 ]
+
+
+class DivergedError(ValueError):
+    """The network's output holds NaN or infinity: training diverged, or the input overflows.
+
+    A ValueError, so callers that catch bad input catch it too; its own type lets a training
+    loop tell divergence apart from other bad input.
+    """
 
 
 class Loss:
@@ -73,7 +82,7 @@ class Loss:
     def _check_output(self, output):
         output = check_2d(output, type(self).__name__)
         if not np.isfinite(output).all():
-            raise ValueError(
+            raise DivergedError(
                 f"{type(self).__name__}: the network output contains NaN or infinity "
                 "(did training diverge? try a smaller learning rate)"
             )

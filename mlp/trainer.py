@@ -20,7 +20,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from .base import Layer, as_generator
-from .losses import L2Penalty, Loss
+from .layers import BatchNorm1d
+from .losses import DivergedError, L2Penalty, Loss
 from .optim import Optimizer
 
 __all__ = ["History", "Trainer", "fit"]
@@ -52,6 +53,9 @@ class History:
         Whether a callback stopped training.
     interrupted : bool
         Whether Ctrl-C (KeyboardInterrupt) stopped training.
+    diverged : bool
+        Whether the network's output became NaN or infinite, with best weights kept to go
+        back to: that epoch is recorded with NaN losses and score, and training stops.
     """
 
     loss: list[float] = field(default_factory=list)
@@ -63,6 +67,7 @@ class History:
     converged: bool = False
     stopped: bool = False
     interrupted: bool = False
+    diverged: bool = False
 
     @property
     def epochs(self) -> int:
@@ -78,6 +83,13 @@ def _batch_size(batch_size, n_samples):
             f"batch_size must be a positive integer, 0 or 'full' (full batch), got {batch_size!r}"
         )
     return min(int(batch_size), n_samples)
+
+
+def _layers(layer):
+    """``layer`` and every layer inside it."""
+    yield layer
+    for child in layer.children():
+        yield from _layers(child)
 
 
 class Trainer:
@@ -99,6 +111,10 @@ class Trainer:
     l2 : float, default 0
         γ of the L2 penalty γ·Σ‖W‖² on the weights (not the biases), added to the loss of
         every batch; see :class:`mlp.losses.L2Penalty`.
+    l2_per_weight : bool, default False
+        Divide γ by the total sample weight of each batch (its size when unweighted), and of
+        the validation set for the validation loss: the objective is then
+        Σ sᵢℓᵢ / Σ sᵢ + γ/Σ sᵢ·Σ‖W‖², scikit-learn's (with γ = α/2).
     score : callable, optional
         ``score(model, X, y) -> float``, higher is better; evaluated on the validation data
         after every epoch (the model is in eval mode).
@@ -123,7 +139,7 @@ class Trainer:
     """
 
     def __init__(self, model, loss, optimizer, *, batch_size=32, shuffle=True, rng=None, l2=0.0,
-                 score: Callable | None = None, early_stopping=False, tol=1e-4,
+                 l2_per_weight=False, score: Callable | None = None, early_stopping=False, tol=1e-4,
                  n_iter_no_change=None, keep_best=None, on_plateau: Callable | None = None,
                  callbacks=()):
         if not isinstance(model, Layer):
@@ -143,6 +159,9 @@ class Trainer:
         self.rng = as_generator(rng)
         self.params = model.parameters()
         self.penalty = L2Penalty(l2) if l2 else None
+        self.l2, self.l2_per_weight = float(l2), bool(l2_per_weight)
+        # BatchNorm cannot train on a batch of one sample: such a last batch joins the one before
+        self._join_single = any(isinstance(layer, BatchNorm1d) for layer in _layers(model))
         self.score = score
         self.early_stopping = bool(early_stopping)
         self.tol = float(tol)
@@ -165,7 +184,9 @@ class Trainer:
             A sparse X stays sparse: each batch is a slice of its rows.
         y : ndarray of shape (N,) or (N, K)
         sample_weight : ndarray of shape (N,), optional
-            Per-sample weights: each batch's loss is the weighted mean over its samples.
+            Per-sample weights: each batch's loss is the weighted mean over its samples, and
+            the epoch's loss the mean of the batches' losses weighted by their total weight.
+            A batch whose weights are all zero is skipped (no step).
 
         Returns
         -------
@@ -179,20 +200,34 @@ class Trainer:
         # then still in cache for its forward pass, and no shuffled copy of the whole data
         # set is ever made (measured: 20% faster per epoch than gathering everything first).
         order = self.rng.permutation(n_samples) if self.shuffle else None
-        total = 0.0
-        for start in range(0, n_samples, size):
-            rows = slice(start, start + size) if order is None else order[start:start + size]
+        starts = list(range(0, n_samples, size)) + [n_samples]
+        if self._join_single and len(starts) > 2 and n_samples - starts[-2] == 1:
+            del starts[-2]
+        total = total_weight = 0.0
+        for start, stop in zip(starts[:-1], starts[1:], strict=True):
+            rows = slice(start, stop) if order is None else order[start:stop]
             X_batch, y_batch = X[rows], y[rows]
             w_batch = None if sample_weight is None else sample_weight[rows]
+            weight = X_batch.shape[0] if w_batch is None else float(w_batch.sum())
+            if weight == 0:
+                continue  # nothing to learn from, and no step to take
             value = loss.forward(model.forward(X_batch), y_batch, w_batch)
             model.backward(loss.backward(), input_grad=False)
             if penalty is not None:
-                value += penalty.forward(self.params)
+                value += self._penalty(weight)
                 penalty.backward(self.params)
             optimizer.step()
-            total += value * X_batch.shape[0]
+            total += value * weight
+            total_weight += weight
         self.samples_seen += n_samples
-        return total / n_samples
+        if total_weight == 0:
+            raise ValueError("run_epoch: every sample weight is zero, there is nothing to fit")
+        return total / total_weight
+
+    def _penalty(self, weight):
+        """γ·Σ‖W‖², γ set for a set of samples of total weight ``weight``."""
+        self.penalty.gamma = self.l2 / weight if self.l2_per_weight else self.l2
+        return self.penalty.forward(self.params)
 
     # -- many epochs ---------------------------------------------------------------------
     def fit(self, X, y, *, epochs=100, sample_weight=None, validation_data=None) -> History:
@@ -207,8 +242,9 @@ class Trainer:
             Targets as the loss takes them.
         epochs : int, default 100
         sample_weight : array-like of shape (N,), optional
-        validation_data : tuple (X_val, y_val), optional
-            Evaluated in eval mode after every epoch.
+        validation_data : tuple (X_val, y_val) or (X_val, y_val, sample_weight_val), optional
+            Evaluated in eval mode after every epoch; the loss is weighted by
+            ``sample_weight_val`` when given.
 
         Returns
         -------
@@ -235,12 +271,17 @@ class Trainer:
             raise ValueError("fit: early_stopping needs validation_data")
 
         history = self.history
-        history.converged = history.stopped = history.interrupted = False
+        history.converged = history.stopped = history.interrupted = history.diverged = False
         self._no_improvement = 0
         try:
             for _ in range(int(epochs)):
                 epoch = history.epochs
-                loss = self.run_epoch(X, y, sample_weight)
+                try:
+                    loss = self.run_epoch(X, y, sample_weight)
+                except DivergedError:
+                    if self._best_state is None:
+                        raise  # nothing finite to go back to
+                    loss, history.diverged = np.nan, True
                 history.loss.append(loss)
                 if validation_data is not None:
                     self._validate(*validation_data)
@@ -251,25 +292,30 @@ class Trainer:
                         history.converged = True
                 if any([callback(epoch, history) for callback in self.callbacks]):
                     history.stopped = True
-                if history.converged or history.stopped:
+                if history.converged or history.stopped or history.diverged:
                     break
         except KeyboardInterrupt:
             # Ctrl-C ends training, not the program: the caller decides what comes next
             history.interrupted = True
-        if (self.early_stopping or history.interrupted) and self._best_state is not None:
+        if (self.early_stopping or history.interrupted or history.diverged) \
+                and self._best_state is not None:
             self._restore(self._best_state)
         self.model.train()
         return history
 
-    def _validate(self, X_val, y_val):
+    def _validate(self, X_val, y_val, sample_weight=None):
         history, model = self.history, self.model
         model.eval()
-        value = self.loss.forward(model.forward(X_val), y_val)
-        if self.penalty is not None:
-            value += self.penalty.forward(self.params)
+        output = model.forward(X_val)
+        finite = bool(np.isfinite(output).all())
+        value = self.loss.forward(output, y_val, sample_weight) if finite else np.nan
+        if self.penalty is not None and finite:
+            value += self._penalty(X_val.shape[0] if sample_weight is None
+                                   else float(np.sum(sample_weight)))
         history.val_loss.append(value)
         if self.score is not None:
-            history.val_score.append(float(self.score(model, X_val, y_val)))
+            history.val_score.append(float(self.score(model, X_val, y_val)) if finite
+                                     else np.nan)
         model.train()
 
     def _plateaued(self, epoch) -> bool:
@@ -277,9 +323,11 @@ class Trainer:
         history = self.history
         loss = history.loss[-1]
         score = history.val_score[-1] if history.val_score else None
+        # a NaN score (a diverged model) is never an improvement nor the best
+        finite_score = score is not None and not np.isnan(score)
         if self.early_stopping:
             best = history.best_val_score
-            improved = best is None or score >= best + self.tol
+            improved = finite_score and (best is None or score >= best + self.tol)
         else:
             improved = loss <= history.best_loss - self.tol
         self._no_improvement = 0 if improved else self._no_improvement + 1
@@ -290,7 +338,7 @@ class Trainer:
                 history.best_epoch = epoch
                 if self.keep_best:
                     self._best_state = self._snapshot()
-        if by_score and (history.best_val_score is None or score > history.best_val_score):
+        if finite_score and (history.best_val_score is None or score > history.best_val_score):
             history.best_val_score = score
             history.best_epoch = epoch
             if self.keep_best:

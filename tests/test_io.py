@@ -71,10 +71,13 @@ def test_a_loaded_estimator_keeps_training(tmp_path):
     loaded = load(save(est, tmp_path / "e.npz"))
     before = loaded.coefs_[0].copy()
     loaded.partial_fit(X, y)
-    assert loaded.n_iter_ == 6
+    # n_iter_ counts the epochs of the latest call (scikit-learn's rule), t_ every sample
+    assert loaded.n_iter_ == 1
+    assert loaded.t_ == 6 * 150
     assert not np.array_equal(before, loaded.coefs_[0])
     loaded.set_params(warm_start=True).fit(X, y)
-    assert loaded.n_iter_ == 11
+    assert loaded.n_iter_ == 5
+    assert loaded.t_ == 11 * 150
 
 
 def test_unfitted_estimator_and_foreign_objects_are_refused(tmp_path):

@@ -9,6 +9,7 @@ ordinary :class:`mlp.Sequential`, trained by :class:`mlp.trainer.Trainer` (solve
 """
 
 from .classifier import MLPClassifier
+from .pipeline import fit_with_validation
 from .regressor import MLPRegressor
 
-__all__ = ["MLPClassifier", "MLPRegressor"]
+__all__ = ["MLPClassifier", "MLPRegressor", "fit_with_validation"]

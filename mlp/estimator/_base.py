@@ -6,22 +6,22 @@ solvers (:mod:`.stochastic`, :mod:`.lbfgs`) train ``model_``.
 
 from __future__ import annotations
 
-import logging
 import sys
+import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from ..activations import get_activation
 from ..layers import BatchNorm1d, Dropout, Linear
+from ..losses import DivergedError
 from ..sequential import Sequential
 from ._params import check_params, invalid, is_int
+from ._state import LayerArrays, assign, batchnorm_statistics, relink
 from .lbfgs import fit_lbfgs, lbfgs_objective
 from .stochastic import fit_stochastic
-
-# one logger for the whole estimator package, whatever module reports
-_log = logging.getLogger("mlp.estimator")
 
 
 class _BaseMLP(BaseEstimator):
@@ -85,15 +85,38 @@ class _BaseMLP(BaseEstimator):
 
     @property
     def coefs_(self):
-        """list of ndarray: the weight matrix of each Linear layer, shape (n_in, n_out)."""
+        """list of ndarray: the weight matrix of each Linear layer, shape (n_in, n_out).
+
+        Assignable, as a whole list or item by item, to start from given weights; the arrays
+        are written into the network after their shapes are checked (ValueError otherwise).
+        """
         check_is_fitted(self, "model_")
-        return [layer.params["W"] for layer in self._linears()]
+        return LayerArrays(self._linears(), "W", "coefs_")
+
+    @coefs_.setter
+    def coefs_(self, values):
+        check_is_fitted(self, "model_")
+        assign(self._linears(), "W", "coefs_", values)
 
     @property
     def intercepts_(self):
-        """list of ndarray: the bias vector of each Linear layer, shape (n_out,)."""
+        """list of ndarray: the bias vector of each Linear layer, shape (n_out,); assignable."""
         check_is_fitted(self, "model_")
-        return [layer.params["b"] for layer in self._linears()]
+        return LayerArrays(self._linears(), "b", "intercepts_")
+
+    @intercepts_.setter
+    def intercepts_(self, values):
+        check_is_fitted(self, "model_")
+        assign(self._linears(), "b", "intercepts_", values)
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if "model_" in state:
+            for layer in self.model_:
+                for key, value in layer.buffers.items():
+                    layer.buffers[key] = np.array(value)  # writable memory of its own
+        if state.get("_optimizer") is not None:
+            relink(self._optimizer)
 
     # -- fitting -------------------------------------------------------------------------
     def _rng(self):
@@ -106,6 +129,8 @@ class _BaseMLP(BaseEstimator):
 
     def _fit(self, X, y, sample_weight=None, validation_data=None, incremental=False):
         self._check_params()
+        if incremental and self.early_stopping:
+            raise ValueError("partial_fit does not support early_stopping=True")
         first = not (hasattr(self, "model_") and (self.warm_start or incremental))
         X, y = validate_data(self, X, y, multi_output=True, dtype=(np.float64, np.float32),
                              reset=first, **self._y_validation())
@@ -123,19 +148,38 @@ class _BaseMLP(BaseEstimator):
             self._optimizer = None
         if first:
             self.model_ = self._build_model(X.shape[1], n_out, X.dtype, self._rng_)
-            self.n_iter_ = 0
             self.t_ = 0
             self.loss_curve_ = []
             self.best_loss_ = np.inf
             self.validation_scores_ = None
+            self.validation_loss_curve_ = None
             self.best_validation_score_ = None
+        self.n_iter_ = 0  # epochs (or lbfgs iterations) of this call, as in scikit-learn
         self.n_outputs_ = n_out
         self.n_layers_ = len(self._linears()) + 1
 
-        if self.solver == "lbfgs":
-            fit_lbfgs(self, X, y_enc, sample_weight)
-        else:
-            fit_stochastic(self, X, y, y_enc, sample_weight, validation_data, incremental)
+        # A run that diverges overflows on the way: it is reported once, below, rather than
+        # through numpy's warnings or the loss's complaint about the network's output.
+        try:
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                if self.solver == "lbfgs":
+                    X_fit, w_fit, unconverged = fit_lbfgs(self, X, y_enc, sample_weight)
+                else:
+                    X_fit, w_fit, unconverged = fit_stochastic(
+                        self, X, y, y_enc, sample_weight, validation_data, incremental)
+                seen = getattr(self, "_statistics_weight", 0.0) if incremental else 0.0
+                self._statistics_weight = batchnorm_statistics(self.model_, X_fit, w_fit, seen)
+            finite = all(np.isfinite(p.value).all() for p in self.model_.parameters()) and \
+                all(np.isfinite(value).all() for _, value in self.model_.named_buffers())
+        except DivergedError:
+            finite = False
+        if not finite:
+            raise ValueError(
+                "Solver produced non-finite parameter weights. The input data may contain "
+                "large values and need to be preprocessed."
+            )
+        if unconverged:
+            warnings.warn(unconverged, ConvergenceWarning, stacklevel=3)
         return self
 
     def _lbfgs_objective(self, X, y_enc, sample_weight):
@@ -143,28 +187,21 @@ class _BaseMLP(BaseEstimator):
         return lbfgs_objective(self, X, y_enc, sample_weight)
 
     def _report(self, message):
-        """Progress for ``verbose=True``, logged at INFO level under ``mlp.estimator``.
+        """Progress for ``verbose=True``, printed as scikit-learn prints it.
 
-        An application that has configured logging decides where it goes; otherwise it is
-        shown on standard output, as scikit-learn's verbose mode does.
+        ``sys.stdout`` is looked up at every line, so a caller that swaps it (a notebook, a
+        test, ``contextlib.redirect_stdout``) receives the lines.
         """
-        if not self.verbose:
-            return
-        if _log.level == logging.NOTSET:
-            _log.setLevel(logging.INFO)
-        if not _log.hasHandlers():
-            handler = logging.StreamHandler(sys.stdout)
-            handler.setFormatter(logging.Formatter("%(message)s"))
-            _log.addHandler(handler)
-        _log.info(message)
+        if self.verbose:
+            print(message, file=sys.stdout, flush=True)
 
     def _check_sample_weight(self, sample_weight, X):
         w = np.asarray(sample_weight, dtype=np.float64)
         if w.ndim == 0:
-            w = np.full(len(X), float(w))
-        if w.shape != (len(X),):
+            w = np.full(X.shape[0], float(w))
+        if w.shape != (X.shape[0],):
             raise ValueError(
-                f"sample_weight.shape == {w.shape}, expected {(len(X),)}!"
+                f"sample_weight.shape == {w.shape}, expected {(X.shape[0],)}!"
             )
         if not np.isfinite(w).all() or np.any(w < 0):
             raise ValueError("sample_weight must be finite and non-negative")
@@ -185,18 +222,31 @@ class _BaseMLP(BaseEstimator):
         finally:
             self.model_.train()
 
-    def _validation_set(self, X_val, y_val):
+    def _validation_set(self, validation_data):
+        """``validation_data`` checked: (X_val, y_val, sample_weight_val or None)."""
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+            raise ValueError("validation_data must be a tuple (X_val, y_val) or "
+                             "(X_val, y_val, sample_weight_val)")
+        X_val, y_val, *w_val = validation_data
         X_val = validate_data(self, X_val, reset=False, dtype=(np.float64, np.float32))
         y_val = np.asarray(y_val)
         if y_val.ndim == 2 and y_val.shape[1] == 1:
             y_val = y_val[:, 0]
-        if len(X_val) != len(y_val):
+        if X_val.shape[0] != len(y_val):
             raise ValueError(
-                f"validation_data: X has {len(X_val)} samples but y has {len(y_val)}"
+                f"validation_data: X has {X_val.shape[0]} samples but y has {len(y_val)}"
             )
-        return X_val, y_val
+        w_val = self._check_sample_weight(w_val[0], X_val) if w_val and w_val[0] is not None \
+            else None
+        return X_val, y_val, w_val
 
-    def _stratify(self, y):
+    def _score(self, output, y, sample_weight):
+        """The validation score of ``output``; NaN when the network produced NaN or inf."""
+        if not np.isfinite(output).all():
+            return np.nan
+        return self._score_output(output, y, sample_weight)
+
+    def _stratify(self):
         return False
 
     def _check_solver(self):

@@ -92,15 +92,19 @@ def check_params(est):
     real("learning_rate_init", 0.0, low_open=True)
     real("power_t", 0.0)
     real("tol", 0.0)
-    real("momentum", 0.0, 1.0, high_open=False)
+    # SGD's range: a momentum of 1 never forgets a gradient, so the velocity cannot settle
+    real("momentum", 0.0, 1.0)
     real("validation_fraction", 0.0, 1.0, low_open=True)
     real("beta_1", 0.0, 1.0)
     real("beta_2", 0.0, 1.0)
     real("epsilon", 0.0, low_open=True)
     for name in ("max_iter", "n_iter_no_change", "max_fun"):
         value = getattr(est, name)
-        if not is_int(value) or value < 1:
-            raise invalid(est, name, "an int in the range [1, inf)", value)
+        never = name == "n_iter_no_change" and is_real(value) and value == np.inf
+        if not never and (not is_int(value) or value < 1):
+            raise invalid(est, name, "an int in the range [1, inf)"
+                          + (" or inf (never stop on a plateau)" if name == "n_iter_no_change"
+                             else ""), value)
     if est.solver not in SOLVERS:
         raise invalid(est, "solver", f"a str among {set(SOLVERS)}", est.solver)
     if est.learning_rate not in LEARNING_RATES:

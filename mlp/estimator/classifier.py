@@ -119,16 +119,16 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return self._fit(X, y, sample_weight, validation_data, incremental=False)
 
     @available_if(lambda est: est._check_solver())
-    def partial_fit(self, X, y, classes=None, sample_weight=None):
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
         """Train one epoch on (X, y), keeping the weights and the optimizer's state.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,) or (n_samples, n_labels)
+        sample_weight : array-like of shape (n_samples,), optional
         classes : array-like, optional
             Every class that will ever appear; required on the first call.
-        sample_weight : array-like of shape (n_samples,), optional
 
         Returns
         -------
@@ -176,6 +176,12 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                 raise ValueError(
                     f"y is {kind}, which does not match the targets of the previous fit"
                 )
+            if not self._multilabel and not incremental and \
+                    not np.array_equal(classes, self.classes_):
+                raise ValueError(
+                    "warm_start can only be used where `y` has the same classes as in the "
+                    f"previous call to fit. Previously got {self.classes_}, `y` has {classes}"
+                )
             if not self._multilabel:
                 unseen = np.setdiff1d(np.unique(y), self.classes_)
                 if len(unseen):
@@ -215,14 +221,12 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         weights = compute_sample_weight(self.class_weight, y)
         return weights if sample_weight is None else weights * sample_weight
 
-    def _stratify(self, y):
-        if self._multilabel:
-            return False
-        _, counts = np.unique(y, return_counts=True)
-        return counts.min() >= 2
+    def _stratify(self):
+        # as scikit-learn: a class too small to split is its ValueError, not a silent change
+        return not self._multilabel
 
-    def _score_output(self, output, y):
-        return accuracy_score(y, self._labels(output))
+    def _score_output(self, output, y, sample_weight):
+        return accuracy_score(y, self._labels(output), sample_weight=sample_weight)
 
     def _labels(self, output):
         if self._multilabel:

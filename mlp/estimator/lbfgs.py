@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 
 from ..losses import L2Penalty
 
@@ -20,7 +17,7 @@ def lbfgs_objective(est, X, y_enc, sample_weight):
     model, loss = est.model_, est._loss
     params = model.parameters()
     dtype = X.dtype
-    total = len(X) if sample_weight is None else float(sample_weight.sum())
+    total = X.shape[0] if sample_weight is None else float(sample_weight.sum())
     penalty = L2Penalty(est.alpha / (2.0 * total))
 
     def objective(theta):
@@ -42,7 +39,14 @@ def lbfgs_objective(est, X, y_enc, sample_weight):
 
 
 def fit_lbfgs(est, X, y_enc, sample_weight):
-    """Minimise ``est``'s full-batch objective over all parameters of ``est.model_``."""
+    """Minimise ``est``'s full-batch objective over all parameters of ``est.model_``.
+
+    Returns
+    -------
+    (X, sample_weight, unconverged)
+        The data trained on, and the ConvergenceWarning's message when scipy stopped before
+        converging, else None.
+    """
     from scipy.optimize import minimize
 
     model = est.model_
@@ -57,16 +61,16 @@ def fit_lbfgs(est, X, y_enc, sample_weight):
     result = minimize(objective, theta0, method="L-BFGS-B", jac=True, callback=record,
                       options={"maxfun": est.max_fun, "maxiter": est.max_iter,
                                "gtol": est.tol})
-    # load the final weights; the forward pass also refreshes BatchNorm's running statistics
-    objective(result.x)
-    est.n_iter_ += int(result.nit)
-    est.t_ += len(X) * max(int(result.nit), 1)
+    objective(result.x)  # load the final weights
+    est.n_iter_ = int(result.nit)
+    est.t_ += X.shape[0] * max(int(result.nit), 1)
     est.loss_ = float(result.fun)
     est.loss_curve_.extend(curve)
     est.best_loss_ = min(est.best_loss_ if est.best_loss_ is not None else np.inf,
                          est.loss_)
-    if result.status == 1:
-        warnings.warn(
-            f"lbfgs failed to converge after {result.nit} iterations (max_iter = "
-            f"{est.max_iter}, max_fun = {est.max_fun}): increase them or scale the "
-            "data.", ConvergenceWarning, stacklevel=4)
+    unconverged = None
+    if result.status != 0:  # 1: max_iter or max_fun reached; 2: the line search failed
+        unconverged = (f"lbfgs failed to converge after {result.nit} iterations (max_iter = "
+                       f"{est.max_iter}, max_fun = {est.max_fun}): increase them or scale "
+                       f"the data. scipy says: {result.message}")
+    return X, sample_weight, unconverged

@@ -71,8 +71,9 @@ class MLPRegressor(RegressorMixin, MultiOutputMixin, _BaseMLP):
     def _encode_for_loss(self, y):
         return np.asarray(y, dtype=np.float64)
 
-    def _score_output(self, output, y):
-        return r2_score(y, output[:, 0] if output.shape[1] == 1 else output)
+    def _score_output(self, output, y, sample_weight):
+        return r2_score(y, output[:, 0] if output.shape[1] == 1 else output,
+                        sample_weight=sample_weight)
 
     def predict(self, X):
         """Predict the targets.

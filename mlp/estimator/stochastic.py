@@ -9,7 +9,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
 from ..optim import SGD, Adam
@@ -26,22 +25,46 @@ def optimizer_for(est, params):
                nesterov=nesterov)
 
 
+def _split(est, X, y, y_enc, sample_weight):
+    """The early-stopping split: (train part, validation part), as scikit-learn makes it.
+
+    Stratified for single-label classification (a class too small to split is
+    ``train_test_split``'s ValueError), and refused when the validation part is too small
+    to score.
+    """
+    split_seed = int(est._rng_.integers(np.iinfo(np.int32).max))
+    weights = [] if sample_weight is None else [sample_weight]
+    parts = train_test_split(X, y_enc, y, *weights, test_size=est.validation_fraction,
+                             random_state=split_seed, stratify=y if est._stratify() else None)
+    X, X_val, y_enc, _, y, y_val = parts[:6]
+    w, w_val = parts[6:] if weights else (None, None)
+    if X_val.shape[0] < 2:
+        raise ValueError(
+            "The validation set is too small. Increase 'validation_fraction' or the size of "
+            "your dataset."
+        )
+    return (X, y, y_enc, w), (X_val, y_val, w_val)
+
+
 def fit_stochastic(est, X, y, y_enc, sample_weight, validation_data, incremental):
-    """Train ``est.model_`` for up to ``max_iter`` epochs (one with ``incremental``)."""
-    early_stopping = est.early_stopping and not incremental
-    X_val = y_val = None
+    """Train ``est.model_`` for up to ``max_iter`` epochs (one with ``incremental``).
+
+    Returns
+    -------
+    (X, sample_weight, unconverged)
+        The data trained on (without the early-stopping validation part), and the
+        ConvergenceWarning's message when ``max_iter`` was reached, else None.
+    """
+    early_stopping = est.early_stopping
+    val = None
     if validation_data is not None:
-        X_val, y_val = est._validation_set(*validation_data)
+        val = est._validation_set(validation_data)
     elif early_stopping:
-        stratify = y if est._stratify(y) else None
-        split_seed = int(est._rng_.integers(np.iinfo(np.int32).max))
-        parts = train_test_split(X, y_enc, y, *([] if sample_weight is None
-                                                else [sample_weight]),
-                                 test_size=est.validation_fraction,
-                                 random_state=split_seed, stratify=stratify)
-        X, X_val, y_enc, _, y, y_val = parts[:6]
-        sample_weight = parts[6] if sample_weight is not None else None
-    validate = (X_val, est._encode_for_loss(y_val)) if X_val is not None else None
+        (X, y, y_enc, sample_weight), val = _split(est, X, y, y_enc, sample_weight)
+    if val is not None and val[0].shape[0] < 2:
+        raise ValueError("The validation set is too small: it needs at least 2 samples.")
+    X_val, y_val, w_val = val if val is not None else (None, None, None)
+    validate = (X_val, est._encode_for_loss(y_val), w_val) if val is not None else None
     n_samples = X.shape[0]
     if est.batch_size == "auto":
         batch_size = min(200, n_samples)
@@ -56,7 +79,7 @@ def fit_stochastic(est, X, y, y_enc, sample_weight, validation_data, incremental
     optimizer = est._optimizer
 
     def score(model, X_v, y_v):
-        return est._score_output(model.forward(X_v), y_val)
+        return est._score(model.forward(X_v), y_val, w_val)
 
     def on_plateau(trainer):
         # scikit-learn's "adaptive" rate: divide by 5 on a plateau, down to 1e-6
@@ -72,13 +95,16 @@ def fit_stochastic(est, X, y, y_enc, sample_weight, validation_data, incremental
         est.t_ += n_samples
         est.loss_curve_.append(history.loss[-1])
         est._report(f"Iteration {est.n_iter_}, loss = {history.loss[-1]:.8f}")
+        if history.val_score:
+            est._report(f"Validation score: {history.val_score[-1]:f}")
         if est.solver == "sgd" and est.learning_rate == "invscaling":
             optimizer.lr = est.learning_rate_init / (est.t_ + 1) ** est.power_t
         return False
 
+    # scikit-learn's objective for every batch: Σ sᵢℓᵢ / Σ sᵢ + α/(2 Σ sᵢ)·Σ‖W‖²
     trainer = Trainer(
         est.model_, est._loss, optimizer, batch_size=batch_size, shuffle=est.shuffle,
-        rng=est._rng_, l2=est.alpha / (2.0 * batch_size),
+        rng=est._rng_, l2=est.alpha / 2.0, l2_per_weight=True,
         score=score if validate is not None else None, early_stopping=early_stopping,
         tol=est.tol, n_iter_no_change=None if incremental else est.n_iter_no_change,
         on_plateau=on_plateau, callbacks=[end_of_epoch],
@@ -91,17 +117,20 @@ def fit_stochastic(est, X, y, y_enc, sample_weight, validation_data, incremental
     if history.interrupted:
         warnings.warn("Training interrupted by user.", stacklevel=4)
     if not history.loss:
-        return
+        return X, sample_weight, None
     est.loss_ = history.loss[-1]
     if history.val_score:
         est.validation_scores_ = (est.validation_scores_ or []) + history.val_score
-        est.best_validation_score_ = max(est.validation_scores_)
+        est.validation_loss_curve_ = (est.validation_loss_curve_ or []) + history.val_loss
+        finite = [v for v in est.validation_scores_ if not np.isnan(v)]
+        est.best_validation_score_ = max(finite) if finite else np.nan
     if early_stopping:
         est.best_loss_ = None
     else:
         est.best_loss_ = min(est.best_loss_ if est.best_loss_ is not None else np.inf,
                              history.best_loss)
+    unconverged = None
     if not incremental and not history.converged and history.epochs == est.max_iter:
-        warnings.warn(
-            f"Stochastic Optimizer: Maximum iterations ({est.max_iter}) reached and the "
-            "optimization hasn't converged yet.", ConvergenceWarning, stacklevel=4)
+        unconverged = (f"Stochastic Optimizer: Maximum iterations ({est.max_iter}) reached and "
+                       "the optimization hasn't converged yet.")
+    return X, sample_weight, unconverged
