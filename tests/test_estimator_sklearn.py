@@ -122,6 +122,15 @@ def test_a_validation_set_too_small_to_score_is_refused(cls):
         cls(hidden_layer_sizes=(4,), early_stopping=True).fit(X, y)
 
 
+def test_a_validation_split_of_zero_weight_is_refused(iris):
+    X, y = iris
+    w = np.zeros(len(X))
+    w[[0, 50, 100]] = 1.0  # the split (fixed by random_state) leaves these three in training
+    clf = MLPClassifier(hidden_layer_sizes=(4,), early_stopping=True, random_state=0)
+    with pytest.raises(ValueError, match="validation set has weight zero"):
+        clf.fit(X, y, sample_weight=w)
+
+
 def test_an_explicit_validation_set_of_one_sample_is_refused(iris):
     X, y = iris
     with pytest.raises(ValueError, match="The validation set is too small"):

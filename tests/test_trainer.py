@@ -97,3 +97,51 @@ def test_fit_shape_mismatch(make_net):
     with pytest.raises(ValueError, match="one row per target"):
         fit(model, mlp.SoftmaxCrossEntropyLoss(), mlp.Adam(model.parameters()),
             np.ones((5, 4)), np.zeros(4, dtype=int))
+
+
+def _regression(n=40, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 3))
+    return X, X @ np.array([1.0, -2.0, 0.5])
+
+
+def test_a_diverging_run_goes_back_to_its_best_weights():
+    X, y = _regression()
+    model = mlp.Sequential(mlp.Linear(3, 1, rng=0))
+    trainer = mlp.Trainer(model, mlp.MSELoss(), mlp.SGD(model.parameters(), lr=30.0),
+                          batch_size=40, keep_best=True)
+    with np.errstate(over="ignore", invalid="ignore"):
+        history = trainer.fit(X, y[:, None], epochs=200, validation_data=(X, y[:, None]))
+    assert history.diverged
+    assert np.isnan(history.loss[-1])
+    assert np.isnan(history.val_loss[-1])
+    assert history.epochs < 200
+    assert np.isfinite(model[0].params["W"]).all()
+    assert history.loss[history.best_epoch] == min(history.loss[:-1])
+    # with nothing kept to go back to, the divergence is the loss's error
+    model = mlp.Sequential(mlp.Linear(3, 1, rng=0))
+    with np.errstate(over="ignore", invalid="ignore"), \
+            pytest.raises(mlp.losses.DivergedError, match="NaN or infinity"):
+        fit(model, mlp.MSELoss(), mlp.SGD(model.parameters(), lr=30.0), X, y[:, None],
+            epochs=200, batch_size=40)
+
+
+def test_batches_of_zero_weight_take_no_step_and_the_penalty_follows_the_weight():
+    X, y = _regression()
+    w = np.r_[np.zeros(10), np.full(30, 2.0)]
+    model = mlp.Sequential(mlp.Linear(3, 1, rng=0))
+    optimizer = mlp.SGD(model.parameters(), lr=1e-3)
+    trainer = mlp.Trainer(model, mlp.MSELoss(), optimizer, batch_size=10, shuffle=False,
+                          l2=0.5, l2_per_weight=True)
+    W0 = model[0].params["W"].copy()
+    loss = trainer.run_epoch(X, y[:, None], sample_weight=w)
+    assert optimizer.t == 3  # the first batch weighs nothing
+    assert np.isfinite(loss)
+    # one batch of weight 20, a step too small to move W: the penalty is (0.5 / 20)·‖W‖²
+    model = mlp.Sequential(mlp.Linear(3, 1, rng=0))
+    trainer = mlp.Trainer(model, mlp.MSELoss(), mlp.SGD(model.parameters(), lr=1e-300),
+                          batch_size=10, shuffle=False, l2=0.5, l2_per_weight=True)
+    value = trainer.run_epoch(X[10:20], y[10:20, None], sample_weight=np.full(10, 2.0))
+    np.testing.assert_array_equal(model[0].params["W"], W0)
+    data = mlp.MSELoss().forward(model.forward(X[10:20]), y[10:20, None])
+    assert value == pytest.approx(data + 0.5 / 20 * float(np.sum(W0**2)), rel=1e-12)

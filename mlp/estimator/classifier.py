@@ -32,7 +32,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         "leaky_relu", "prelu", "elu", "gelu", "softplus"; a list gives one per hidden layer.
     solver : {"adam", "sgd", "lbfgs"}, default "adam"
     alpha : float, default 1e-4
-        L2 penalty, scaled as in scikit-learn: (alpha/2)·Σ‖W‖² / batch size.
+        L2 penalty, scaled as in scikit-learn: every solver minimises
+        Σ sᵢℓᵢ / Σ sᵢ + α/(2 Σ sᵢ)·Σ‖W‖² (sᵢ the sample weights, 1 without; the sums over
+        the minibatch for "sgd" and "adam", over all samples for "lbfgs").
     batch_size : int or "auto", default "auto"
         "auto" is min(200, n_samples).
     learning_rate : {"constant", "invscaling", "adaptive"}, default "constant"
@@ -49,7 +51,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         Print the loss of every epoch.
     warm_start : bool, default False
         Continue from the previous fit's weights.
-    momentum : float, default 0.9
+    momentum : float in [0, 1), default 0.9
     nesterovs_momentum : bool, default True
     early_stopping : bool, default False
         Hold out ``validation_fraction`` of the training data (or use ``validation_data``),
@@ -57,7 +59,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     validation_fraction : float, default 0.1
     beta_1, beta_2, epsilon : float, defaults 0.9, 0.999, 1e-8
         Adam's parameters.
-    n_iter_no_change : int, default 10
+    n_iter_no_change : int or np.inf, default 10
+        Epochs without an improvement of ``tol`` before stopping; ``np.inf`` never stops.
     max_fun : int, default 15000
         Function evaluations for lbfgs.
     dropout : float or list of float, default 0.0
@@ -71,11 +74,18 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     ----------
     classes_ : ndarray
     coefs_, intercepts_ : list of ndarray
-        Weights (n_in, n_out) and biases (n_out,) of each Linear layer.
+        Weights (n_in, n_out) and biases (n_out,) of each Linear layer; assignable (the
+        whole list, or one item), shapes checked.
     loss_, best_loss_ : float
     loss_curve_ : list of float
     validation_scores_, best_validation_score_ : list of float, float, or None
-    n_iter_, t_, n_layers_, n_outputs_, n_features_in_ : int
+    validation_loss_curve_ : list of float or None
+        The objective on the validation set after every epoch, whenever one is used:
+        Σ sᵢℓᵢ / Σ sᵢ + α/(2 Σ sᵢ)·Σ‖W‖² over its samples.
+    n_iter_ : int
+        Epochs (lbfgs: iterations) of the latest ``fit`` or ``partial_fit`` call.
+    t_, n_layers_, n_outputs_, n_features_in_ : int
+        ``t_`` counts every training sample seen, over all calls.
     out_activation_ : str
     model_ : Sequential
         The trained network, which outputs logits.
@@ -108,9 +118,12 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         y : array-like of shape (n_samples,) or (n_samples, n_labels)
             Class labels (any hashable values), or a label-indicator matrix.
         sample_weight : array-like of shape (n_samples,), optional
-        validation_data : tuple (X_val, y_val), optional
-            Scored after every epoch (``validation_scores_``); with ``early_stopping`` it
-            replaces the internal split.
+        validation_data : tuple (X_val, y_val) or (X_val, y_val, sample_weight_val), optional
+            Scored after every epoch (``validation_scores_``, ``validation_loss_curve_``,
+            both weighted by ``sample_weight_val``); with ``early_stopping`` it replaces the
+            internal split. Give it transformed like X: inside a Pipeline the steps before
+            this one do not transform it, so use
+            :func:`mlp.estimator.fit_with_validation` there.
 
         Returns
         -------

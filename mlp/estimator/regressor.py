@@ -24,7 +24,13 @@ class MLPRegressor(RegressorMixin, MultiOutputMixin, _BaseMLP):
     loss_, best_loss_ : float
     loss_curve_ : list of float
     validation_scores_, best_validation_score_ : list of float (R²), float, or None
-    n_iter_, t_, n_layers_, n_outputs_, n_features_in_ : int
+    validation_loss_curve_ : list of float or None
+        The objective on the validation set after every epoch, whenever one is used:
+        Σ sᵢℓᵢ / Σ sᵢ + α/(2 Σ sᵢ)·Σ‖W‖² over its samples.
+    n_iter_ : int
+        Epochs (lbfgs: iterations) of the latest ``fit`` or ``partial_fit`` call.
+    t_, n_layers_, n_outputs_, n_features_in_ : int
+        ``t_`` counts every training sample seen, over all calls.
     out_activation_ : str
         "identity".
     model_ : Sequential
@@ -38,7 +44,12 @@ class MLPRegressor(RegressorMixin, MultiOutputMixin, _BaseMLP):
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
         sample_weight : array-like of shape (n_samples,), optional
-        validation_data : tuple (X_val, y_val), optional
+        validation_data : tuple (X_val, y_val) or (X_val, y_val, sample_weight_val), optional
+            Scored after every epoch (``validation_scores_``, ``validation_loss_curve_``,
+            both weighted by ``sample_weight_val``); with ``early_stopping`` it replaces the
+            internal split. Give it transformed like X: inside a Pipeline the steps before
+            this one do not transform it, so use
+            :func:`mlp.estimator.fit_with_validation` there.
 
         Returns
         -------

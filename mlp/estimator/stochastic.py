@@ -43,6 +43,9 @@ def _split(est, X, y, y_enc, sample_weight):
             "The validation set is too small. Increase 'validation_fraction' or the size of "
             "your dataset."
         )
+    if w_val is not None and not w_val.any():
+        raise ValueError("Every sample of the validation set has weight zero, so it cannot be "
+                         "scored; increase 'validation_fraction' or give those samples weight.")
     return (X, y, y_enc, w), (X_val, y_val, w_val)
 
 
