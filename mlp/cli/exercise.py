@@ -1,14 +1,17 @@
-"""``mlp exercise make | grade | verify``: the command-line face of :mod:`mlp.exercise`."""
+"""``mlp exercise make | grade | gradescope | verify``: the command-line face of :mod:`mlp.exercise`.
+
+What each step does is in :mod:`mlp.exercise.command`; here are the arguments, and the checks
+of output paths made before any long work.
+"""
 
 from __future__ import annotations
 
-import json
-
-from ..io import write_atomic
-from .common import check_destination, positive_float
+from ..exercise import command
+from .common import check_destination, positive_float, positive_int
 
 
 def add_parser(commands):
+    """Add ``exercise`` and its steps to the ``mlp`` command's subparsers."""
     exercise = commands.add_parser(
         "exercise", help="make, grade and verify a backpropagation exercise",
         description="Turn the library into a course exercise: the student skeleton, the "
@@ -25,48 +28,58 @@ def add_parser(commands):
                       help="also remove the marked forward passes")
     make.add_argument("--solution", action="store_true",
                       help="remove nothing: the full solution without markers")
-    make.set_defaults(run=run_make)
-    grade = steps.add_parser("grade", help="grade a student folder",
-                             description="Grade each item of a student folder in its own "
-                                         "process, with a time limit.")
-    grade.add_argument("directory", metavar="DIR")
-    grade.add_argument("--json", metavar="RESULTS.json", help="write autograder results")
-    grade.add_argument("--time-limit", type=positive_float, default=60.0, metavar="SECONDS",
-                       help="per item (default: 60)")
+    make.set_defaults(run=command.run_make)
+
+    grade = steps.add_parser(
+        "grade", help="grade submissions",
+        description="Grade each item of each submission in a sandboxed process with limits. "
+                    "A SUBMISSION is a student folder, a zip file, or a folder of them.")
+    grade.add_argument("submissions", nargs="+", metavar="SUBMISSION")
+    _exercise_options(grade)
+    grade.add_argument("--out", metavar="DIR",
+                       help="write gradebook.csv, feedback/<student>.txt and results.json here "
+                            "(default with several submissions: ./grades)")
+    grade.add_argument("--json", metavar="RESULTS.json",
+                       help="one submission: write Gradescope's results.json")
+    grade.add_argument("--workers", type=positive_int, default=None, metavar="N",
+                       help="items graded in parallel (default: the number of CPUs)")
     grade.set_defaults(run=run_grade)
-    verify = steps.add_parser("verify", help="check the exercise itself",
-                              description="Check that the full solution scores 100%% and "
-                                          "that each stub fails exactly its own item.")
+
+    bundle = steps.add_parser(
+        "gradescope", help="write the Gradescope autograder bundle",
+        description="Write the zip to upload as a Gradescope autograder: setup.sh, "
+                    "run_autograder, the items and the reference.")
+    bundle.add_argument("out", metavar="OUT.zip")
+    _exercise_options(bundle)
+    bundle.set_defaults(run=run_gradescope)
+
+    verify = steps.add_parser(
+        "verify", help="check the exercise itself",
+        description="Check that the full solution scores 100 percent and that each stub "
+                    "fails exactly its own item. With an exercise folder, check that "
+                    "exercise's items only.")
+    verify.add_argument("folder", nargs="?", metavar="EXERCISE",
+                        help="an exercise folder made by `make` (default: the items `make` stubs by default)")
     verify.add_argument("--source", metavar="DIR",
                         help="the package to verify (default: the installed mlp)")
-    verify.set_defaults(run=run_verify)
+    verify.set_defaults(run=command.run_verify)
 
 
-def run_make(args) -> int:
-    from ..exercise import make
-
-    manifest = make(args.outdir, only=args.only, include_forward=args.include_forward,
-                    solution=args.solution)
-    points = sum(item["points"] for item in manifest["items"])
-    print(f"wrote {args.outdir}: {len(manifest['items'])} items, {points} points")
-    for item in manifest["items"]:
-        print(f"  {item['name']} ({item['points']})")
-    return 0
+def _exercise_options(parser):
+    parser.add_argument("--exercise", metavar="HW",
+                        help="the instructor's copy of the folder `make` wrote (or its "
+                             "exercise.json): the items and points; default every item "
+                             "`make` stubs by default")
+    parser.add_argument("--time-limit", type=positive_float, default=60.0, metavar="SECONDS",
+                        help="CPU seconds per item (default: 60)")
 
 
 def run_grade(args) -> int:
-    from ..exercise import format_results, grade, results_json
-
     if args.json:
         check_destination(args.json, "--json")
-    results = grade(args.directory, time_limit=args.time_limit)
-    print(format_results(results))
-    if args.json:
-        write_atomic(args.json, json.dumps(results_json(results), indent=2) + "\n")
-    return 0
+    return command.run_grade(args)
 
 
-def run_verify(args) -> int:
-    from ..exercise import verify
-
-    return 0 if verify(args.source) else 1
+def run_gradescope(args) -> int:
+    check_destination(args.out, "OUT.zip")
+    return command.run_gradescope(args)

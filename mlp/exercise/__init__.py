@@ -18,12 +18,13 @@ after the colon is the hint. Each marked function is one *item*, named ``Class.m
   costs exactly that item's points.
 """
 
-from .checks import ITEMS, check_item
-from .grading import grade, load_package
+from .checks import ITEMS, check_item, judge
+from .grading import Grader, exercise_items, grade, load_package
 from .make import make
 from .markers import MarkerError, Region, find_regions
 from .reports import format_results, results_json
 from .verify import verify
 
-__all__ = ["ITEMS", "MarkerError", "Region", "check_item", "find_regions", "format_results",
+__all__ = ["ITEMS", "Grader", "MarkerError", "Region", "check_item", "exercise_items",
+           "find_regions", "format_results", "judge",
            "grade", "load_package", "make", "results_json", "verify"]

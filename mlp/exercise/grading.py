@@ -1,25 +1,46 @@
-"""Grading a student folder: each item in its own process, with limits."""
+"""Grading submissions: each item of each submission runs in a sandboxed fork, the verdict here.
+
+The grader never imports submitted code. For each item it builds, once, a *host* package: the
+reference with that item's solution removed (what ``make --only ITEM`` writes). A sandbox
+process (:mod:`.sandbox`), warmed up with numpy, forks one child per item; the child imports
+the host as ``mlp``, then the one submitted module that defines the item, runs the item's
+probe and hands back raw arrays. This process compares them with the reference's arrays,
+computed here on the same inputs. Each submission is graded from a private copy of its
+Python files, so that it cannot change the folder it came from, or anything else.
+"""
 
 from __future__ import annotations
 
+import compileall
 import importlib
 import importlib.util
 import json
+import os
+import shutil
+import stat
 import subprocess
 import sys
 import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from queue import Queue
 
-from .checks import check_item
+import numpy as np
 
-# -- loading packages side by side --------------------------------------------------------
+from . import probes
+from .checks import ITEMS, judge
+from .markers import find_regions
 
 _loaded = 0
+MAX_FILES, MAX_BYTES = 200, 20 << 20
 
 
 def load_package(package_dir, alias=None):
-    """Import the package in ``package_dir`` under a fresh name, beside any other ``mlp``."""
+    """Import the package in ``package_dir`` under a fresh name, beside any other ``mlp``.
+
+    For trusted code only (the reference, the exercise's own checks): this runs the package.
+    """
     global _loaded
     _loaded += 1
     alias = alias or f"_mlp_exercise_{_loaded}"
@@ -41,75 +62,289 @@ def load_package(package_dir, alias=None):
     return module
 
 
-# -- grading -------------------------------------------------------------------------------
+def reference_dir(source=None) -> Path:
+    """The instructor's package: ``source``, or the installed ``mlp``."""
+    if source is not None:
+        return Path(source).resolve()
+    return Path(__file__).resolve().parent.parent
 
 
-def _read_manifest(directory):
-    directory = Path(directory)
-    path = directory / "exercise.json"
-    if not (directory / "mlp").is_dir() or not path.exists():
-        raise ValueError(f"{directory} is not an exercise folder (no exercise.json and mlp/)")
-    try:
-        manifest = json.loads(path.read_text())
-        return [(entry["name"], int(entry["points"])) for entry in manifest["items"]]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ValueError(f"{path}: not a valid exercise manifest ({exc})") from None
+def exercise_items(exercise=None, source=None) -> list[tuple[str, int]]:
+    """``(item, points)`` from the instructor's side, never from a student's folder.
 
+    Parameters
+    ----------
+    exercise : path, list of str or None
+        The instructor's exercise folder or its ``exercise.json`` (as ``make`` wrote it), or
+        item names (points from the table), or None for every item ``make`` stubs by default.
 
-def _grade_in_subprocess(directory, item, time_limit):
-    command = [sys.executable, "-m", "mlp.exercise", str(Path(directory).resolve()), item]
-    with tempfile.TemporaryDirectory() as neutral:  # never import mlp from the student's folder
+    Raises
+    ------
+    ValueError
+        For a manifest that is not valid, an unknown item or an item listed twice.
+    """
+    if exercise is None:
+        regions = find_regions(reference_dir(source))
+        names = sorted({r.item for r in regions if not r.forward})
+        return [(name, ITEMS[name]) for name in names if name in ITEMS]
+    if isinstance(exercise, (list, tuple)):
+        entries = [(name, ITEMS.get(name)) for name in exercise]
+    else:
+        path = Path(exercise)
+        path = path / "exercise.json" if path.is_dir() else path
         try:
-            result = subprocess.run(command, capture_output=True, text=True, timeout=time_limit,
-                                    cwd=neutral)
-        except subprocess.TimeoutExpired:
-            return False, f"time limit exceeded ({time_limit:g} s): an endless loop?"
-    lines = result.stdout.strip().splitlines()
+            manifest = json.loads(path.read_text(encoding="utf-8"))
+            entries = [(e["name"], e["points"]) for e in manifest["items"]]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{path}: not a valid exercise manifest ({exc})") from None
+    names = [name for name, _ in entries]
+    for name, points in entries:
+        if name not in ITEMS:
+            raise ValueError(f"unknown exercise item {name!r}")
+        if names.count(name) > 1:
+            raise ValueError(f"exercise item {name!r} is listed twice")
+        if isinstance(points, bool) or not isinstance(points, int) or not 0 <= points <= 1000:
+            raise ValueError(f"exercise item {name!r}: points must be an integer in "
+                             f"[0, 1000], got {points!r}")
+    return entries
+
+
+def private_copy(folder, destination):
+    """Copy the submission's ``mlp/*.py`` (regular files only, no links) to ``destination``.
+
+    Raises
+    ------
+    ValueError
+        When ``mlp/`` is missing or a link, or holds more than 200 files or 20 MB.
+    """
+    package = Path(folder) / "mlp"
+    if package.is_symlink() or not package.is_dir():
+        raise ValueError(f"{folder}: no mlp/ folder (a symbolic link does not count)")
+    count = size = 0
+    for root, dirs, files in os.walk(package, followlinks=False):
+        dirs[:] = [d for d in dirs if d != "__pycache__" and not os.path.islink(
+            os.path.join(root, d))]
+        for name in files:
+            path = Path(root) / name
+            info = os.lstat(path)
+            if not name.endswith(".py") or not stat.S_ISREG(info.st_mode):
+                continue
+            count, size = count + 1, size + info.st_size
+            if count > MAX_FILES or size > MAX_BYTES:
+                raise ValueError(f"{folder}: mlp/ holds more than {MAX_FILES} files or "
+                                 f"{MAX_BYTES >> 20} MB of Python")
+            target = Path(destination) / path.relative_to(package)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "rb") as src:
+                target.write_bytes(src.read(MAX_BYTES))
+    return Path(destination)
+
+
+class _Sandbox:
+    """One warmed-up sandbox process (see :mod:`.sandbox`), serving one job at a time."""
+
+    def __init__(self):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+        env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+        config = {"probes": probes.__file__, "preload": _PRELOAD}
+        self._neutral = tempfile.mkdtemp(prefix="mlp-sandbox-")
+        self._process = subprocess.Popen(
+            [sys.executable, "-I", str(Path(__file__).with_name("sandbox.py")),
+             json.dumps(config)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL, cwd=self._neutral, env=env, text=True)
+
+    def run(self, job) -> dict:
+        try:
+            self._process.stdin.write(json.dumps(job) + "\n")
+            self._process.stdin.flush()
+            line = self._process.stdout.readline()
+            return json.loads(line)
+        except (OSError, ValueError):
+            return {"result": None, "output": "", "ended": "the sandbox stopped"}
+
+    def alive(self) -> bool:
+        return self._process.poll() is None
+
+    def close(self):
+        try:
+            self._process.stdin.close()
+            self._process.wait(timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            self._process.kill()
+            self._process.wait()
+        self._process.stdout.close()
+        shutil.rmtree(self._neutral, ignore_errors=True)
+
+
+_PRELOAD = ["scipy.special", "dataclasses", "numbers", "contextlib", "collections.abc",
+            "csv", "json", "math", "warnings", "types", "inspect"]
+
+
+def _decode(answer):
+    """The child's raw result as arrays, or an error message (always a failure)."""
+    if answer["result"] is None or not answer["result"]:
+        if answer["ended"] == "timeout" or "SIGXCPU" in answer["ended"]:
+            return "time limit exceeded: an endless loop?"
+        tail = answer["output"].strip().splitlines()[-1:] or [""]
+        return f"the item's process ended without a result ({answer['ended']}) {tail[0]}".strip()
     try:
-        outcome = json.loads(lines[-1])
-        return bool(outcome["ok"]), str(outcome["message"])
-    except (IndexError, ValueError, KeyError):
-        error = (result.stderr.strip().splitlines() or ["no output"])[-1]
-        return False, f"the grader crashed: {error}"
+        status = json.loads(answer["result"])
+        if "error" in status:
+            return str(status["error"])[:500]
+        return {key: None if v is None else np.asarray(v["data"], dtype=float).reshape(
+            v["shape"]) for key, v in status["arrays"].items()}
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return "the item's process returned something unreadable"
 
 
-def _limit_memory():
-    """Cap the grading process's address space, so a runaway allocation fails fast."""
-    try:
-        import resource
+class Grader:
+    """Grades submissions of one exercise; use as a context manager (it owns processes).
 
-        limit = 8 * 1024**3
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    except (ImportError, ValueError, OSError):
-        pass
+    Parameters
+    ----------
+    exercise : path, list of str or None
+        Where the items and points come from (see :func:`exercise_items`).
+    source : path, optional
+        The reference package; default the installed ``mlp``.
+    time_limit : float
+        Seconds of CPU per item; the wall-clock limit is twice that plus one second.
+    memory_limit : int
+        Bytes of address space per item.
+    workers : int, optional
+        Sandboxes running in parallel; default the number of CPUs.
+    seed : int
+        Draws the grading inputs (and batch sizes), unlike those of the student's own tests.
+    """
+
+    def __init__(self, exercise=None, *, source=None, time_limit=60.0,
+                 memory_limit=4 << 30, workers=None, seed=1):
+        self.source = reference_dir(source)
+        self.items = exercise_items(exercise, self.source)
+        self.files = {r.item: r.file for r in find_regions(self.source)}
+        self.time_limit, self.memory_limit, self.seed = time_limit, memory_limit, seed
+        self.workers = workers or os.cpu_count() or 2
+        self._root = Path(tempfile.mkdtemp(prefix="mlp-grader-"))
+        self._hosts = self._build_hosts()
+        self._reference = self._reference_values()
+        self._sandboxes = Queue()
+        self._all = []
+        self._lock = threading.Lock()
+        self.protected = [str(self.source)]
+        if any((self.source.parent / f).exists() for f in ("setup.cfg", "pyproject.toml")):
+            self.protected.append(str(self.source.parent))  # the checkout with its history
+
+    def _build_hosts(self):
+        """One host per item: the full solution, that item's region stubbed, byte-compiled."""
+        from .make import make
+        from .markers import rewrite
+
+        base = self._root / "solution"
+        make(base, solution=True, include_forward=True, source=self.source)
+        compileall.compile_dir(base / "mlp", quiet=2)
+        regions = find_regions(self.source)
+        hosts = {}
+        for name, _ in self.items:
+            folder = self._root / "hosts" / name
+            shutil.copytree(base / "mlp", folder / "mlp", copy_function=os.link)
+            mine = [r for r in regions if r.item == name]
+            target = folder / "mlp" / mine[0].file
+            text = (self.source / mine[0].file).read_text(encoding="utf-8")
+            target.unlink()  # a link to the solution's file: replace, never write through
+            target.write_text(rewrite(text, [r for r in regions if r.file == mine[0].file],
+                                      set(mine)), encoding="utf-8")
+            compileall.compile_file(target, quiet=2)
+            hosts[name] = str(folder)
+        return hosts
+
+    def _reference_values(self):
+        installed = Path(probes.__file__).resolve().parent.parent
+        ref = importlib.import_module("mlp") if installed == self.source \
+            else load_package(self.source)
+        return {name: probes.run(name, ref, None, seed=self.seed) for name, _ in self.items}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        for sandbox in self._all:
+            sandbox.close()
+        self._all.clear()
+        shutil.rmtree(self._root, ignore_errors=True)
+
+    def _sandbox(self):
+        if self._sandboxes.empty():
+            with self._lock:
+                if len(self._all) < self.workers:
+                    self._all.append(_Sandbox())
+                    self._sandboxes.put(self._all[-1])
+        return self._sandboxes.get()
+
+    def _grade_item(self, name, copy, others):
+        sandbox = self._sandbox()
+        scratch = Path(tempfile.mkdtemp(dir=self._root / "scratch"))
+        try:
+            answer = sandbox.run({
+                "host": self._hosts[name], "package": str(copy), "file": self.files[name],
+                "item": name, "seed": self.seed, "time_limit": self.time_limit,
+                "wall_limit": 2 * self.time_limit + 1, "memory_limit": self.memory_limit,
+                "file_limit": 1 << 20, "scratch": str(scratch),
+                "readable": [self._hosts[name], str(copy), str(scratch)],
+                "unreadable": [*self.protected, str(self._root), *others]})
+        finally:
+            if not sandbox.alive():
+                with self._lock:
+                    self._all.remove(sandbox)
+                sandbox.close()
+            else:
+                self._sandboxes.put(sandbox)
+            shutil.rmtree(scratch, ignore_errors=True)
+        if answer["ended"] == "timeout" or "SIGXCPU" in answer["ended"]:
+            return False, f"time limit exceeded ({self.time_limit:g} s): an endless loop?"
+        return judge(name, _decode(answer), self._reference[name])
+
+    def grade_many(self, folders) -> list[list[dict]]:
+        """Grade each folder; one result list per folder, in order (see :func:`grade`)."""
+        folders = [Path(f).resolve() for f in folders]
+        (self._root / "scratch").mkdir(exist_ok=True)
+        copies, problems = [], []
+        for i, folder in enumerate(folders):
+            try:
+                copies.append(private_copy(folder, self._root / "copies" / str(i) / "mlp"))
+                problems.append(None)
+            except (ValueError, OSError) as exc:
+                copies.append(None)
+                problems.append(str(exc))
+        others = [str(f) for f in folders]
+        jobs = [(i, name) for i in range(len(folders)) for name, _ in self.items]
+
+        def run(job):
+            i, name = job
+            if copies[i] is None:
+                return False, problems[i]
+            return self._grade_item(name, copies[i], others)
+
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            verdicts = dict(zip(jobs, pool.map(run, jobs), strict=True))
+        return [[{"name": name, "score": points if verdicts[i, name][0] else 0,
+                  "max_score": points, "output": verdicts[i, name][1]}
+                 for name, points in self.items] for i in range(len(folders))]
 
 
-def grade(directory, *, time_limit=60.0, workers=None) -> list[dict]:
-    """Grade every item of a student folder made by :func:`make`.
+def grade(directory, *, exercise=None, time_limit=60.0, workers=None, **options) -> list[dict]:
+    """Grade every item of one submission (a folder with the student's ``mlp/``).
 
-    Each item runs in a separate process with a time limit, so a student module that fails to
-    import, crashes or loops forever costs only the affected items.
+    Items and points come from ``exercise`` (the instructor's folder or manifest, see
+    :func:`exercise_items`), never from the submission. Each item runs in a fork of a
+    sandbox process with limits, so a module that fails to import, crashes or loops forever
+    costs only its own items.
 
     Returns
     -------
     list of dict
         One per item: ``name``, ``score``, ``max_score``, ``output`` (a short message).
     """
-    items = _read_manifest(directory)
-    with ThreadPoolExecutor(max_workers=workers or 2) as pool:
-        outcomes = list(pool.map(lambda entry: _grade_in_subprocess(directory, entry[0],
-                                                                    time_limit), items))
-    return [{"name": name, "score": points if ok else 0, "max_score": points, "output": message}
-            for (name, points), (ok, message) in zip(items, outcomes, strict=True)]
-
-
-def _grade_one(directory, item):
-    """Child-process entry: grade one item against the installed reference, print JSON."""
-    import mlp as reference
-
-    try:
-        student = load_package(Path(directory) / "mlp")
-    except BaseException as exc:  # a broken submission: report it, do not crash
-        line = str(exc).splitlines()[0] if str(exc) else ""
-        return False, f"the package failed to import: {type(exc).__name__}: {line}"
-    return check_item(item, student, reference)
+    with Grader(exercise, time_limit=time_limit, workers=workers, **options) as grader:
+        return grader.grade_many([directory])[0]

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 from .checks import ITEMS
-from .markers import _rewrite, find_regions
+from .markers import rewrite, find_regions
 
 # -- make -----------------------------------------------------------------------------------
 
@@ -68,7 +68,7 @@ def make(outdir, *, only=None, include_forward=False, solution=False, source=Non
     for path in sorted(source.glob("*.py")):
         mine = [r for r in regions if r.file == path.name]
         text = path.read_text(encoding="utf-8")
-        package.joinpath(path.name).write_text(_rewrite(text, mine, set(stubbed)),
+        package.joinpath(path.name).write_text(rewrite(text, mine, set(stubbed)),
                                                encoding="utf-8")
     if (source / "py.typed").exists():
         shutil.copy(source / "py.typed", package / "py.typed")
@@ -81,7 +81,7 @@ def make(outdir, *, only=None, include_forward=False, solution=False, source=Non
         {r.item for r in _selected(regions, only, include_forward)})
     manifest = {
         "format": "mlp-exercise", "version": 1,
-        "items": [{"name": name, "points": ITEMS[name].points if name in ITEMS else 1,
+        "items": [{"name": name, "points": ITEMS.get(name, 1),
                    "hint": next(r.hint for r in regions if r.item == name)} for name in graded],
     }
     (outdir / "exercise.json").write_text(json.dumps(manifest, indent=2) + "\n")

@@ -98,7 +98,7 @@ def find_regions(package_dir) -> list[Region]:
     return regions
 
 
-def _rewrite(text, regions, stubbed):
+def rewrite(text, regions, stubbed):
     """The module text with ``stubbed`` regions replaced by a raise and other markers removed."""
     lines = text.splitlines()
     out = []
