@@ -1,4 +1,4 @@
-"""Course exercises: make a student skeleton of the library, grade it, verify the grading.
+"""Course exercises: make a student skeleton of the library, grade it honestly, verify it.
 
 The derivations in the library's source are marked with comment lines::
 
@@ -9,22 +9,29 @@ The derivations in the library's source are marked with comment lines::
 (``# BEGIN SOLUTION (forward): ...`` marks a forward pass, stubbed only on request). The text
 after the colon is the hint. Each marked function is one *item*, named ``Class.method``.
 
-- :func:`make` copies the package, replacing each selected region by
-  ``raise NotImplementedError(<hint>)`` and dropping the other markers.
-- :func:`grade` tests each item of a student copy in its own process, with a time limit: the
-  student's function is put into the reference class, so an item's test depends on that item
-  alone; it is checked against finite differences and against the reference implementation.
-- :func:`verify` confirms that the full solution scores 100% and that stubbing any one item
-  costs exactly that item's points.
+- :mod:`.markers` finds the regions; :func:`make` writes the student folder, each selected
+  region replaced by ``raise NotImplementedError(<hint>)``.
+- :mod:`.probes` runs an item on fixed inputs and returns its raw arrays; :mod:`.checks`
+  judges them against the reference's (:mod:`.hints` says what went wrong), or, on a
+  student's machine, by finite differences and known values.
+- :mod:`.grading` grades submissions: every item in a fork of a sandbox process
+  (:mod:`.sandbox`) with limits, on a host package without that item's solution; the verdict
+  is given outside. :mod:`.classroom` grades a class, :mod:`.reports` writes the gradebook,
+  the feedback and Gradescope's JSON, :mod:`.gradescope` the autograder bundle.
+- :func:`verify` confirms that each item's full solution passes and its stub fails.
 """
 
+
 from .checks import ITEMS, check_item, judge
+from .classroom import collect_submissions, grade_class
+from .gradescope import make_bundle
 from .grading import Grader, exercise_items, grade, load_package
 from .make import make
 from .markers import MarkerError, Region, find_regions
-from .reports import format_results, results_json
+from .reports import format_results, gradebook_csv, results_json
 from .verify import verify
 
-__all__ = ["ITEMS", "Grader", "MarkerError", "Region", "check_item", "exercise_items",
-           "find_regions", "format_results", "judge",
-           "grade", "load_package", "make", "results_json", "verify"]
+__all__ = ["ITEMS", "Grader", "MarkerError", "Region", "check_item", "collect_submissions",
+           "exercise_items", "find_regions", "format_results", "grade", "grade_class",
+           "gradebook_csv", "judge", "load_package", "make", "make_bundle", "results_json",
+           "verify"]
