@@ -2,6 +2,7 @@
 
 import inspect
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -52,7 +53,7 @@ def test_every_marked_function_raises_and_the_rest_works(skeleton):
     assert len(items) >= 25
     student = exercise.load_package(skeleton / "mlp")
     for item in items:
-        ok, message = exercise.check_item(item, student)
+        ok, message = exercise.check_item(item, student, mlp)
         assert not ok
         assert message == "not implemented", (item, message)
     # untouched parts work: layers' constructors, gradient checks, datasets, autodiff
@@ -235,3 +236,35 @@ def test_verify_fails_for_unbalanced_markers_and_blind_tests(tmp_path):
     log = []
     assert not exercise.verify(blind, log=log.append)
     assert "Tanh.backward: its test passes although the item is stubbed out" in log
+
+
+def test_students_own_tests_agree_with_the_grader(tmp_path):
+    """The student's pytest runs the grader's judgement on visible inputs, with its hints and
+    a time limit; a correct Residual passes although the student's Linear is unfinished."""
+    folder = tmp_path / "hw"
+    exercise.make(folder, only=["Linear.backward", "Residual.backward", "Sigmoid.backward",
+                                "Tanh.backward"])
+    replace_stub(folder, "Residual.backward", """
+dX = self.inner.backward(dY, input_grad=True)
+return dY + dX if input_grad else None
+""")
+    replace_stub(folder, "Sigmoid.backward", """
+Y = self._cached(dY, self._Y)
+return -dY * Y * (1 - Y)
+""")
+    replace_stub(folder, "Tanh.backward", "while True:\n    pass")
+    env = {**os.environ, "PYTHONPATH": str(folder), "MLP_EXERCISE_TIME_LIMIT": "2",
+           "COLUMNS": "400"}
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                          "-rf"], cwd=folder, env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert "1 passed" in run.stdout and "3 failed" in run.stdout, run.stdout + run.stderr
+    assert "::test_item[Linear.backward] - Failed: not implemented\n" in run.stdout
+    assert ("::test_item[Sigmoid.backward] - Failed: train: dX differs from the reference: "
+            "wrong sign?\n") in run.stdout
+    assert "::test_item[Tanh.backward] - Failed: time limit exceeded (2 s)" in run.stdout
+    results = by_name(exercise.grade(folder, exercise=folder, time_limit=2))
+    assert {name: r["score"] for name, r in results.items()} == {
+        "Linear.backward": 0, "Residual.backward": 1, "Sigmoid.backward": 0,
+        "Tanh.backward": 0}
+    assert "wrong sign?" in results["Sigmoid.backward"]["output"]

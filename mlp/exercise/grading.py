@@ -69,6 +69,14 @@ def reference_dir(source=None) -> Path:
     return Path(__file__).resolve().parent.parent
 
 
+def reference_package(source=None):
+    """The reference package, imported: the installed ``mlp`` itself, or ``source`` loaded."""
+    source = reference_dir(source)
+    if source == Path(__file__).resolve().parent.parent:
+        return importlib.import_module("mlp")
+    return load_package(source)
+
+
 def exercise_items(exercise=None, source=None) -> list[tuple[str, int]]:
     """``(item, points)`` from the instructor's side, never from a student's folder.
 
@@ -191,8 +199,7 @@ def _decode(answer):
         status = json.loads(answer["result"])
         if "error" in status:
             return str(status["error"])[:500]
-        return {key: None if v is None else np.asarray(v["data"], dtype=float).reshape(
-            v["shape"]) for key, v in status["arrays"].items()}
+        return probes.decode(status["arrays"])
     except (ValueError, KeyError, TypeError, AttributeError):
         return "the item's process returned something unreadable"
 
@@ -257,9 +264,7 @@ class Grader:
         return hosts
 
     def _reference_values(self):
-        installed = Path(probes.__file__).resolve().parent.parent
-        ref = importlib.import_module("mlp") if installed == self.source \
-            else load_package(self.source)
+        ref = reference_package(self.source)
         return {name: probes.run(name, ref, None, seed=self.seed) for name, _ in self.items}
 
     def __enter__(self):

@@ -6,7 +6,9 @@ import json
 import shutil
 from pathlib import Path
 
+from . import probes
 from .checks import ITEMS
+from .grading import reference_package
 from .markers import rewrite, find_regions
 
 # -- make -----------------------------------------------------------------------------------
@@ -88,7 +90,11 @@ def make(outdir, *, only=None, include_forward=False, solution=False, source=Non
     (outdir / "pyproject.toml").write_text(_PYPROJECT)
     (outdir / "tests").mkdir()
     (outdir / "tests" / "test_exercises.py").write_text(_STUDENT_TESTS)
-    (outdir / "README.md").write_text(_student_readme(manifest))
+    reference = reference_package(source)
+    expected = {name: probes.encode(probes.run(name, reference, None, seed=0))
+                for name in graded}
+    (outdir / "tests" / "reference_values.json").write_text(json.dumps(expected) + "\n")
+    (outdir / "README.md").write_text(_student_readme(manifest, solution))
     return manifest
 
 
@@ -115,44 +121,87 @@ testpaths = ["tests"]
 """
 
 _STUDENT_TESTS = '''\
-"""Your own check of each exercise item: finite differences and simple known values.
+"""Your own check of each exercise item: the grader's checks, on inputs you can see.
 
-Run with `python -m pytest`. The grader runs the same checks, and also compares your result
-with the reference implementation.
+Run with `python -m pytest`. Each item runs your own classes on fixed inputs and compares the
+numbers with the reference's (stored in reference_values.json), with the grader's hints. The
+grader runs the same comparison on inputs you have not seen, each item with a time limit.
 """
 
 import json
+import os
+import signal
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 import mlp
-from mlp.exercise import check_item
+from mlp.exercise.checks import check_local
 
-MANIFEST = json.loads((Path(__file__).parent.parent / "exercise.json").read_text())
+HERE = Path(__file__).resolve().parent
+MANIFEST = json.loads((HERE.parent / "exercise.json").read_text())
+EXPECTED = json.loads((HERE / "reference_values.json").read_text())
+TIME_LIMIT = float(os.environ.get("MLP_EXERCISE_TIME_LIMIT", 60))  # seconds per item
+
+
+class TimeLimit(BaseException):
+    """Not an Exception: the check does not mistake it for an error of your code."""
+
+
+@contextmanager
+def time_limit(seconds):
+    if not hasattr(signal, "setitimer"):  # Windows: no limit
+        yield
+        return
+
+    def stop(signum, frame):
+        raise TimeLimit(f"time limit exceeded ({seconds:g} s): an endless loop?")
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 @pytest.mark.parametrize("item", [entry["name"] for entry in MANIFEST["items"]])
 def test_item(item):
-    ok, message = check_item(item, mlp)
+    try:
+        with time_limit(TIME_LIMIT):
+            ok, message = check_local(item, mlp, EXPECTED[item])
+    except TimeLimit as exc:
+        ok, message = False, str(exc)
     if not ok:
         pytest.fail(message, pytrace=False)
 '''
 
 
-def _student_readme(manifest):
+def _student_readme(manifest, solution=False):
     rows = "\n".join(f"| `{e['name']}` | {e['points']} | {e['hint']} |" for e in manifest["items"])
     total = sum(e["points"] for e in manifest["items"])
+    if solution:
+        what = ("This folder holds the complete `mlp` library, every derivation in place: the "
+                "solution of the exercise below, for testing the grader.")
+    else:
+        what = ("This folder holds the `mlp` library with the derivations removed. Each "
+                "function below raises\n`NotImplementedError`; its docstring states what it "
+                "computes, with the shapes, and a `TODO`\ncomment gives the formula to "
+                "implement. Everything else in the library works.")
     return f"""\
 # Backpropagation exercise
 
-This folder holds the `mlp` library with the derivations removed. Each function below raises
-`NotImplementedError`; its docstring states what it computes, with the shapes, and a `TODO`
-comment gives the formula to implement. Everything else in the library works.
+{what}
+
+Work in a virtual environment of your own (installing this folder where another `mlp` is
+installed would replace it):
 
 ```sh
-pip install -e ".[test]"      # once
-python -m pytest              # check your work: finite differences and known values
+python -m venv .venv && . .venv/bin/activate     # once (Windows: .venv\\Scripts\\activate)
+pip install -e ".[test]"                         # once
+python -m pytest                                 # check your work, with the grader's hints
 ```
 
 A backward pass must return dX = dL/dX and write its parameter gradients into
@@ -168,5 +217,6 @@ print(mlp.check_layer(mlp.Tanh(), np.random.default_rng(0).normal(size=(4, 3))))
 {rows}
 
 Total: {total} points. Submit this folder; it is graded item by item, each on its own, with a
-time limit per item.
+time limit per item, on inputs your tests do not show: code that is right for the visible
+inputs only will not pass. Changing `exercise.json` or the tests changes nothing in grading.
 """

@@ -32,6 +32,20 @@ def error_message(exc):
     return f"raised {type(exc).__name__}: {first}"
 
 
+def encode(arrays):
+    """The arrays as JSON-ready data (None stays None); :func:`decode` reverses it."""
+    return {key: None if value is None else {"shape": list(value.shape),
+                                             "data": value.ravel().tolist()}
+            for key, value in arrays.items()}
+
+
+def decode(data):
+    """Arrays from :func:`encode`'s data; raises ValueError, KeyError or TypeError if bad."""
+    return {str(key): None if value is None else np.asarray(
+        value["data"], dtype=np.float64).reshape([int(n) for n in value["shape"]])
+        for key, value in data.items()}
+
+
 def patched(obj, method, fn):
     """``obj`` with ``method`` replaced by the function ``fn`` (unchanged when None)."""
     if fn is not None:
@@ -173,6 +187,29 @@ def _batchnorm(m):
     return layer
 
 
+def _residual(m):
+    """Y = X + F(X) around a layer of the check's own, so that no other item is involved
+    (the student's unfinished Linear cannot fail a correct Residual)."""
+
+    class Scale(m.Layer):
+        """F(X) = X ⊙ w: dX = dY ⊙ w, dw = Σₙ X ⊙ dY."""
+
+        def __init__(self):
+            super().__init__()
+            self.params["w"] = np.array([1.5, -0.5, 0.8, 2.0])
+            self.grads["w"] = np.zeros(4)
+
+        def forward(self, X):
+            self._X = X
+            return X * self.params["w"]
+
+        def backward(self, dY, input_grad=True):
+            self.grads["w"][...] = (self._X * dY).sum(axis=0)
+            return dY * self.params["w"] if input_grad else None
+
+    return m.Residual(Scale())
+
+
 def _with_extreme(rng, n):
     return [(rng.normal(size=(n, 4)),), (EXTREME,)]
 
@@ -192,7 +229,7 @@ BUILDS = {
     "Softmax.backward": lambda m: m.Softmax(),
     "Dropout.backward": lambda m: m.Dropout(0.4, rng=3),
     "BatchNorm1d.backward": _batchnorm,
-    "Residual.backward": lambda m: m.Residual(m.Linear(4, 4, rng=5), m.Tanh()),
+    "Residual.backward": _residual,
     "MSELoss.backward": lambda m: m.MSELoss(),
     "BCEWithLogitsLoss.backward": lambda m: m.BCEWithLogitsLoss(),
     "SoftmaxCrossEntropyLoss.backward": lambda m: m.SoftmaxCrossEntropyLoss(),

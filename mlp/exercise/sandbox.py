@@ -181,9 +181,7 @@ def _child(job, probes):
             if not isinstance(cls, type) or method not in cls.__dict__:
                 raise Refused(f"{job['item']} is missing from mlp/{job['file']}")
             arrays = probes.run(job["item"], host, cls.__dict__[method], seed=job["seed"])
-            status = {"arrays": {k: None if v is None else {"shape": list(v.shape),
-                                                            "data": v.ravel().tolist()}
-                                 for k, v in arrays.items()}}
+            status = {"arrays": probes.encode(arrays)}
         except Refused as exc:
             status = {"error": str(exc.args[0])}
         except BaseException as exc:  # the submitted code may raise anything

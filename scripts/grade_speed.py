@@ -1,0 +1,57 @@
+"""How fast the exercise grader is: one 21-item submission, then a class.
+
+    python scripts/grade_speed.py                  # one submission and a class of 100
+    python scripts/grade_speed.py --class-size 20 --workers 2
+
+Prints the time to start the grader (host packages, reference values, sandbox processes), to
+grade one submission from a cold start, and to grade the class (half full solutions, half
+untouched skeletons, so that both the passing and the failing paths are timed). The
+wall-clock times depend on the machine and its load; nothing here is a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from mlp import exercise
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--class-size", type=int, default=100)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(scratch)
+        exercise.make(root / "solution", solution=True)
+        exercise.make(root / "skeleton")
+        start = time.perf_counter()
+        one = exercise.grade(root / "solution", workers=args.workers)
+        single = time.perf_counter() - start
+        score = sum(r["score"] for r in one)
+        print(f"one submission, {len(one)} items ({score} points), cold start: {single:.2f} s")
+
+        folders = []
+        for i in range(args.class_size):
+            folder = root / "class" / f"student{i:03d}"
+            shutil.copytree(root / ("solution" if i % 2 else "skeleton"), folder)
+            folders.append(folder)
+        start = time.perf_counter()
+        with exercise.Grader(workers=args.workers) as grader:
+            ready = time.perf_counter()
+            results = grader.grade_many(folders)
+        end = time.perf_counter()
+        full = sum(sum(r["score"] for r in rs) == score for rs in results)
+        print(f"class of {args.class_size} with {args.workers} workers: "
+              f"{end - start:.1f} s in all, {ready - start:.2f} s to start, "
+              f"{(end - ready) / args.class_size:.3f} s per submission; "
+              f"{full} full solutions scored full")
+
+
+if __name__ == "__main__":
+    main()
