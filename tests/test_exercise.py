@@ -100,82 +100,101 @@ def test_no_solution_markers_visible_at_runtime():
 
 
 def test_grade_skeleton_solution_and_one_solved_item(skeleton, tmp_path):
-    untouched = exercise.grade(skeleton, exercise=skeleton)
-    assert len(untouched) >= 25
-    assert all(r["score"] == 0 for r in untouched)
-
     solution = tmp_path / "solution"
     exercise.make(solution, solution=True, include_forward=True)
-    full = exercise.grade(solution, exercise=skeleton)
-    assert all(r["score"] == r["max_score"] for r in full), [r for r in full if not r["score"]]
-
     one = tmp_path / "one"
     shutil.copytree(skeleton, one)
     replace_stub(one, "Tanh.backward", """
 Y = self._cached(dY, self._Y)
 return dY * (1.0 - Y**2)
 """)
-    results = by_name(exercise.grade(one, exercise=skeleton))
+    with exercise.Grader(skeleton, time_limit=10) as grader:
+        untouched, full, results = grader.grade_many([skeleton, solution, one])
+    assert len(untouched) >= 25
+    assert all(r["score"] == 0 for r in untouched)
+    assert all(r["score"] == r["max_score"] for r in full), [r for r in full if not r["score"]]
+    results = by_name(results)
     assert results["Tanh.backward"]["score"] == results["Tanh.backward"]["max_score"] == 1
     assert sum(r["score"] for r in results.values()) == 1
 
 
-@pytest.mark.parametrize(
-    ("item", "body", "hint"),
-    [
-        ("Linear.backward", """
+WRONG = [
+    ("Linear.backward", """
 self.grads["W"] = dY.T @ X
 if self.bias:
     self.grads["b"][...] = dY.sum(axis=0)
 return dY @ W.T
 """, "gradient transposed"),
-        ("Linear.backward", """
+    ("Linear.backward", """
 self.grads["W"] = X.T @ dY
 if self.bias:
     self.grads["b"] = dY.sum(axis=0)
 return dY @ W.T if input_grad else None
 """, "replaced the gradient array of W"),
-        ("MSELoss.backward", """
+    ("MSELoss.backward", """
 diff = self._cached()
 return diff
 """, "missing 1/N"),
-        ("Sigmoid.backward", """
+    ("Sigmoid.backward", """
 Y = self._cached(dY, self._Y)
 return -dY * Y * (1 - Y)
 """, "wrong sign"),
-    ],
-)
-def test_wrong_answers_fail_with_a_useful_message(tmp_path, item, body, hint):
-    folder = tmp_path / "wrong"
-    exercise.make(folder, only=[item])
-    replace_stub(folder, item, body)
-    [result] = exercise.grade(folder, exercise=folder)
-    assert result["score"] == 0
-    assert hint in result["output"], result["output"]
+    ("ReLU.backward", """
+Y = self._cached(dY, self._Y)
+return dY * (Y >= 0)
+""", "nonzero at "),
+    ("ReLU.backward", """
+Y = self._cached(dY, self._Y)
+return dY * (Y > 0) * 0.5
+""", "off by a constant factor 0.5"),
+    ("Dropout.backward", """
+return dY / (1 - self.p)
+""", "the dropout mask was not applied"),
+]
+
+
+def test_wrong_answers_fail_with_a_hint_that_fits_the_evidence(tmp_path):
+    items = sorted({item for item, _, _ in WRONG})
+    folders = []
+    for i, (item, body, _) in enumerate(WRONG):
+        folders.append(tmp_path / f"wrong{i}")
+        exercise.make(folders[-1], only=items)
+        replace_stub(folders[-1], item, body)
+    with exercise.Grader(items, time_limit=10) as grader:
+        graded = grader.grade_many(folders)
+    for (item, _, hint), results in zip(WRONG, graded, strict=True):
+        result = by_name(results)[item]
+        assert result["score"] == 0
+        assert hint in result["output"], (item, result["output"])
+        assert "constant factor 1 " not in result["output"] + " "
+        assert "constant factor 0.6" not in result["output"]
 
 
 def test_import_crash_and_endless_loop_are_contained(tmp_path):
     crash = tmp_path / "crash"
-    exercise.make(crash, only=["Tanh", "ReLU"])
+    exercise.make(crash, only=["Tanh.backward", "ReLU.backward", "Linear.backward"])
+    loop = tmp_path / "loop"
+    shutil.copytree(crash, loop)
+    solve = """
+Y = self._cached(dY, self._Y)
+return dY * (Y > 0)
+"""
+    replace_stub(crash, "ReLU.backward", solve)
     path = crash / "mlp" / "activations.py"
     path.write_text(path.read_text() + "\nraise RuntimeError('boom')\n")
     line = len(path.read_text().splitlines())
-    results = exercise.grade(crash, exercise=crash)
-    assert all(r["score"] == 0 for r in results)
-    assert all(r["output"].startswith(f"mlp/activations.py, line {line}: RuntimeError: boom")
-               for r in results), results
-
-    loop = tmp_path / "loop"
-    exercise.make(loop, only=["Tanh.backward", "ReLU.backward"])
     replace_stub(loop, "Tanh.backward", "while True:\n    pass")
-    replace_stub(loop, "ReLU.backward", """
-Y = self._cached(dY, self._Y)
-return dY * (Y > 0)
-""")
-    results = by_name(exercise.grade(loop, exercise=loop, time_limit=2))
-    assert results["Tanh.backward"]["score"] == 0
-    assert "time limit exceeded" in results["Tanh.backward"]["output"]
-    assert results["ReLU.backward"]["score"] == 1
+    replace_stub(loop, "ReLU.backward", solve)
+    with exercise.Grader(crash, time_limit=2) as grader:
+        crashed, looped = map(by_name, grader.grade_many([crash, loop]))
+    for item in ("Tanh.backward", "ReLU.backward"):
+        assert crashed[item]["score"] == 0
+        assert crashed[item]["output"].startswith(
+            f"mlp/activations.py, line {line}: RuntimeError: boom"), crashed[item]
+    assert crashed["Linear.backward"]["output"] == "not implemented"  # another module
+    assert looped["Tanh.backward"]["score"] == 0
+    assert "time limit exceeded" in looped["Tanh.backward"]["output"]
+    assert looped["ReLU.backward"]["score"] == 1
 
 
 def test_cli_make_grade_json(tmp_path, capsys):
@@ -202,7 +221,35 @@ return Y * (dY - (dY * Y).sum(axis=1, keepdims=True))
 
 def test_verify_passes_on_the_shipped_source(capsys):
     assert main(["exercise", "verify"]) == 0
-    assert "every test discriminates exactly its own item" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert out == "21 items, 31 points: every test discriminates exactly its own item\n"
+
+
+def test_verify_takes_an_exercise_folder_and_refuses_a_missing_source(tmp_path, capsys):
+    hw = tmp_path / "hw1"
+    exercise.make(hw, only=["Tanh.backward", "Adam"])
+    capsys.readouterr()
+    assert main(["exercise", "verify", str(hw)]) == 0
+    assert capsys.readouterr().out.startswith("2 items, 3 points: every test discriminates")
+    assert main(["exercise", "verify", "--source", str(tmp_path / "nodir")]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (f"mlp exercise verify: error: --source {tmp_path / 'nodir'}: "
+                            "no such directory\n")
+    with pytest.raises(SystemExit):
+        main(["exercise", "verify", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "scores 100 percent" in text and "%" not in text
+
+
+def test_solution_readme_says_it_is_the_solution(tmp_path):
+    exercise.make(tmp_path / "solution", solution=True)
+    readme = (tmp_path / "solution" / "README.md").read_text()
+    assert "every derivation in place" in readme
+    assert "removed" not in readme
+    exercise.make(tmp_path / "student")
+    readme = (tmp_path / "student" / "README.md").read_text()
+    assert "derivations removed" in readme and "python -m venv .venv" in readme
 
 
 def test_verify_fails_for_unbalanced_markers_and_blind_tests(tmp_path):

@@ -118,33 +118,6 @@ def test_unsafe_zips_are_refused(tmp_path):
         exercise.collect_submissions([tmp_path / "not.zip"], tmp_path / "work")
 
 
-@pytest.mark.parametrize(
-    ("item", "body", "hint"),
-    [
-        ("ReLU.backward", """
-            Y = self._cached(dY, self._Y)
-            return dY * (Y >= 0)
-        """, "nonzero at "),
-        ("ReLU.backward", """
-            Y = self._cached(dY, self._Y)
-            return dY * (Y > 0) * 0.5
-        """, "off by a constant factor 0.5"),
-        ("Dropout.backward", """
-            return dY / (1 - self.p)
-        """, "the dropout mask was not applied"),
-    ],
-)
-def test_hints_fit_the_evidence(tmp_path, item, body, hint):
-    folder = tmp_path / "wrong"
-    exercise.make(folder, only=[item])
-    replace_stub(folder, item, body)
-    [result] = exercise.grade(folder, exercise=folder, time_limit=5, workers=1)
-    assert result["score"] == 0
-    assert hint in result["output"], result["output"]
-    assert "constant factor 1 " not in result["output"] + " "
-    assert "constant factor 0.6" not in result["output"]
-
-
 def test_kink_convention_is_named_only_where_q_is_zero():
     from mlp.exercise.hints import diagnose
 

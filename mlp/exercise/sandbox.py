@@ -218,7 +218,7 @@ def _fork(job, probes):
 def _collect(pid, result_r, output_r, wall):
     """Read the child's result and (capped) output until it exits or the time is up."""
     deadline = time.monotonic() + wall
-    result, output, outsize, status = bytearray(), bytearray(), 0, None
+    result, output, status = bytearray(), bytearray(), None
     open_fds = [result_r, output_r]
     while status is None:
         left = deadline - time.monotonic()
@@ -233,8 +233,7 @@ def _collect(pid, result_r, output_r, wall):
                 open_fds.remove(fd)
             elif fd == result_r and len(result) <= MAX_RESULT:
                 result += chunk
-            elif fd == output_r:
-                outsize += len(chunk)
+            elif fd == output_r:  # read all, keep the start: the child never blocks on it
                 output += chunk[:max(0, MAX_OUTPUT - len(output))]
         done, code = os.waitpid(pid, os.WNOHANG)
         if done:
