@@ -10,7 +10,7 @@ import numpy as np
 
 from .io import write_atomic
 
-__all__ = ["plot_training", "region_colors", "require_matplotlib"]
+__all__ = ["plot_gradient_flow", "plot_training", "region_colors", "require_matplotlib"]
 
 
 def require_matplotlib():
@@ -89,8 +89,49 @@ def plot_training(path, curves, *, metric="accuracy", boundary=None, dpi=100):
         ax.set(xlabel=feature_names[0], ylabel=feature_names[1], title="decision regions")
         ax.legend(fontsize="small")
 
+    return _save(fig, path, plt)
+
+
+def _save(fig, path, plt):
     fig.tight_layout()
     try:
         return write_atomic(path, lambda f: fig.savefig(f, format="png"))
     finally:
         plt.close(fig)
+
+
+def plot_gradient_flow(path, rows, *, dpi=100):
+    """Write a PNG of the per-layer gradient norms: across depth, and across training.
+
+    Parameters
+    ----------
+    path : str or Path
+    rows : list of dict
+        :class:`mlp.diagnostics.Diagnostics` rows (``history.diagnostics``); the layers with
+        weights (a ``grad_norm``) are drawn.
+    dpi : int, default 100
+    """
+    plt = require_matplotlib()
+    rows = [r for r in rows if r.get("grad_norm") is not None]
+    if not rows:
+        raise ValueError("plot_gradient_flow: no gradient norms recorded")
+    layers = list(dict.fromkeys(r["layer"] for r in rows))
+    steps = sorted({r["step"] for r in rows})
+    norm = {(r["step"], r["layer"]): r["grad_norm"] for r in rows}
+    fig, (depth, time) = plt.subplots(1, 2, figsize=(11, 4), dpi=dpi)
+    shown = steps if len(steps) <= 6 else [steps[round(i)] for i in
+                                              np.linspace(0, len(steps) - 1, 6)]
+    colors = plt.cm.viridis(np.linspace(0, 0.9, len(shown)))
+    for step, color in zip(shown, colors, strict=True):
+        depth.plot(range(len(layers)), [norm.get((step, name), np.nan) for name in layers],
+                   marker="o", color=color, label=f"step {step}")
+    depth.set_xticks(range(len(layers)))
+    depth.set_xticklabels([name.split(":")[0] for name in layers])
+    depth.set(yscale="log", xlabel="layer (input → output)", ylabel="‖dW‖",
+              title="gradient norm across depth")
+    depth.legend(fontsize="small")
+    for name in layers:
+        time.plot(steps, [norm.get((step, name), np.nan) for step in steps], label=name)
+    time.set(yscale="log", xlabel="step", ylabel="‖dW‖", title="gradient norm during training")
+    time.legend(fontsize="small")
+    return _save(fig, path, plt)

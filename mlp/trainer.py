@@ -20,6 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .base import Layer, as_generator
+from .callbacks import Callback
 from .layers import BatchNorm1d
 from .losses import DivergedError, L2Penalty, Loss
 from .optim import Optimizer
@@ -56,6 +57,8 @@ class History:
     diverged : bool
         Whether the network's output became NaN or infinite, with best weights kept to go
         back to: that epoch is recorded with NaN losses and score, and training stops.
+    diagnostics : list of dict
+        Rows of per-layer statistics recorded by :class:`mlp.diagnostics.Diagnostics`.
     """
 
     loss: list[float] = field(default_factory=list)
@@ -68,6 +71,7 @@ class History:
     stopped: bool = False
     interrupted: bool = False
     diverged: bool = False
+    diagnostics: list[dict] = field(default_factory=list)
 
     @property
     def epochs(self) -> int:
@@ -133,9 +137,10 @@ class Trainer:
         Called as ``on_plateau(trainer)`` when the monitored value has stopped improving;
         returning True resets the count and continues (e.g. after lowering the learning rate),
         anything else stops.
-    callbacks : iterable of callables
-        Each is called as ``callback(epoch, history)`` after every epoch; returning True stops
-        training. Progress reporting hooks in here.
+    callbacks : iterable of Callback or callables
+        :class:`~mlp.callbacks.Callback` objects get every hook (see :mod:`mlp.callbacks`);
+        a plain function is called as ``callback(epoch, history)`` after every epoch.
+        Returning True from either stops training. Progress reporting hooks in here.
     """
 
     def __init__(self, model, loss, optimizer, *, batch_size=32, shuffle=True, rng=None, l2=0.0,
@@ -169,6 +174,10 @@ class Trainer:
         self.keep_best = self.early_stopping if keep_best is None else bool(keep_best)
         self.on_plateau = on_plateau
         self.callbacks = list(callbacks)
+        for callback in self.callbacks:
+            if isinstance(callback, Callback):
+                callback.set_trainer(self)
+        self.steps = 0
         self.history = History()
         self.samples_seen = 0
         self._no_improvement = 0
@@ -204,19 +213,24 @@ class Trainer:
         if self._join_single and len(starts) > 2 and n_samples - starts[-2] == 1:
             del starts[-2]
         total = total_weight = 0.0
-        for start, stop in zip(starts[:-1], starts[1:], strict=True):
+        for batch, (start, stop) in enumerate(zip(starts[:-1], starts[1:], strict=True)):
             rows = slice(start, stop) if order is None else order[start:stop]
             X_batch, y_batch = X[rows], y[rows]
             w_batch = None if sample_weight is None else sample_weight[rows]
             weight = X_batch.shape[0] if w_batch is None else float(w_batch.sum())
             if weight == 0:
                 continue  # nothing to learn from, and no step to take
+            logs = {"size": X_batch.shape[0]}
+            self._hook("on_batch_begin", batch, logs)
             value = loss.forward(model.forward(X_batch), y_batch, w_batch)
             model.backward(loss.backward(), input_grad=False)
             if penalty is not None:
                 value += self._penalty(weight)
                 penalty.backward(self.params)
             optimizer.step()
+            self.steps += 1
+            logs["loss"] = value
+            self._hook("on_batch_end", batch, logs)
             total += value * weight
             total_weight += weight
         self.samples_seen += n_samples
@@ -273,9 +287,11 @@ class Trainer:
         history = self.history
         history.converged = history.stopped = history.interrupted = history.diverged = False
         self._no_improvement = 0
+        self._hook("on_train_begin", {})
         try:
             for _ in range(int(epochs)):
                 epoch = history.epochs
+                self._hook("on_epoch_begin", epoch, {})
                 try:
                     loss = self.run_epoch(X, y, sample_weight)
                 except DivergedError:
@@ -290,7 +306,7 @@ class Trainer:
                         self._no_improvement = 0
                     else:
                         history.converged = True
-                if any([callback(epoch, history) for callback in self.callbacks]):
+                if any(self._epoch_end(epoch)):
                     history.stopped = True
                 if history.converged or history.stopped or history.diverged:
                     break
@@ -301,7 +317,24 @@ class Trainer:
                 and self._best_state is not None:
             self._restore(self._best_state)
         self.model.train()
+        self._hook("on_train_end", {})
         return history
+
+    def _hook(self, name, *args):
+        for callback in self.callbacks:
+            if isinstance(callback, Callback):
+                getattr(callback, name)(*args)
+
+    def _epoch_end(self, epoch):
+        """Each callback's verdict (True: stop) after epoch ``epoch``."""
+        history = self.history
+        logs = {"loss": history.loss[-1]}
+        if history.val_loss:
+            logs["val_loss"] = history.val_loss[-1]
+        if history.val_score:
+            logs["val_score"] = history.val_score[-1]
+        return [callback.on_epoch_end(epoch, dict(logs)) if isinstance(callback, Callback)
+                else callback(epoch, history) for callback in self.callbacks]
 
     def _validate(self, X_val, y_val, sample_weight=None):
         history, model = self.history, self.model
