@@ -158,7 +158,7 @@ class Diagnostics(Callback):
                                                            strict=True))
             row["grad_norm"] = _norm(p.grad for p in weights)
             row["weight_norm"] = W_norm
-            row["update_ratio"] = change / W_norm if W_norm > 0 else math.inf
+            row["update_ratio"] = change / W_norm if W_norm > 0 else None
         return row
 
     def table(self, step=None) -> str:

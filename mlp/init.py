@@ -8,6 +8,8 @@ float64 and cast by the layer, so the same seed gives the same network in float3
 =================  =====================================  ==========================================
 name               distribution                           why
 =================  =====================================  ==========================================
+``zeros``          0                                      to see why not: nothing breaks symmetry
+``constant``       0.1 everywhere                         the same: every hidden unit stays alike
 ``normal``         N(0, 0.01²)                            the lectures' "small random numbers"
 ``std_normal``     N(0, 1)                                for experiments on exploding activations
 ``lecun_normal``   N(0, 1/fan_in)                         keeps Var(q) = Var(z) (lectures: Xavier)
@@ -16,6 +18,17 @@ name               distribution                           why
 ``he_normal``      N(0, 2/fan_in)                         ReLU halves the variance: double it back
 ``he_uniform``     U(±√(6/fan_in))                        the same variance, uniform
 =================  =====================================  ==========================================
+
+**Which is "Xavier".** The lectures call N(0, 1/n_in) "Xavier initialisation": with n_in inputs
+of unit variance, q = Σ wᵢzᵢ then has unit variance too. Here that is ``lecun_normal``. Glorot
+and Bengio's paper (the "Xavier" of most libraries, ``glorot_*`` here) averages the two fans,
+Var(w) = 2/(n_in + n_out), so that the gradients flowing backward, which see n_out terms, keep
+their variance as well; the two agree only when n_in = n_out.
+
+**Why not zeros or a constant.** When every weight into a layer is equal, every hidden unit
+computes the same value and receives the same gradient, so they stay equal through training:
+the layer behaves as one unit, however wide (and with all weights zero and tanh or ReLU, no
+gradient reaches the first layer at all). Random initialisation breaks that symmetry.
 """
 
 from __future__ import annotations
@@ -25,6 +38,14 @@ from collections.abc import Callable
 import numpy as np
 
 __all__ = ["INITIALIZERS", "get_initializer"]
+
+
+def zeros(shape, rng):
+    return np.zeros(shape)
+
+
+def constant(shape, rng, value=0.1):
+    return np.full(shape, float(value))
 
 
 def normal(shape, rng):
@@ -63,6 +84,8 @@ def he_uniform(shape, rng):
 
 
 INITIALIZERS: dict[str, Callable] = {
+    "zeros": zeros,
+    "constant": constant,
     "normal": normal,
     "std_normal": std_normal,
     "lecun_normal": lecun_normal,

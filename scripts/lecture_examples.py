@@ -1,16 +1,21 @@
-"""Reproduce, with numbers, the worked examples of the backpropagation lectures.
+"""Reproduce, with numbers, the worked examples and the experiments of the lectures.
 
-    python scripts/lecture_examples.py [--plot iris_boundary.png]
+    python scripts/lecture_examples.py [--plot DIR] [--only NAME ...]
 
 Each example is a function returning its numbers (the tests in tests/test_lecture_examples.py
-check them against the digits the slides print); ``main`` prints them.
+check them against the digits the slides print); the experiments (vanishing gradients,
+initialisation, XOR, optimizers on a surface, dropout) live in lecture_experiments.py beside
+this file. ``main`` prints them all and, with ``--plot DIR``, draws one figure per experiment
+(and the Iris decision regions) into DIR.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import math
 import sys
+from pathlib import Path
 
 import numpy as np
 from scipy.optimize import check_grad
@@ -19,6 +24,17 @@ import mlp
 from mlp.autodiff import Var, cos, derivative, grad, log, sigmoid, sin
 from mlp.datasets import load_iris
 from mlp.trainer import fit
+
+
+def _load_experiments():
+    path = Path(__file__).with_name("lecture_experiments.py")
+    spec = importlib.util.spec_from_file_location("lecture_experiments", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+experiments = _load_experiments()
 
 
 def computational_graph():
@@ -190,11 +206,63 @@ def plot_iris(result, path):
     plt.close(fig)
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--plot", metavar="PNG", help="write the Iris decision-boundary figure")
-    args = parser.parse_args(argv)
+# -- worked numbers of the lectures -----------------------------------------------------------
 
+
+def cross_entropy_quarter():
+    """Cross-entropy of ŷ = [¼, ¼, ½] when the second class is the right one: −ln ¼ = ln 4.
+
+    Computed from the probabilities (NLLLoss) and from logits whose softmax they are.
+    """
+    probabilities = np.array([[0.25, 0.25, 0.5]])
+    target = np.array([1])
+    return {"nll": mlp.NLLLoss().forward(probabilities, target),
+            "from_logits": mlp.SoftmaxCrossEntropyLoss().forward(np.log(probabilities), target)}
+
+
+def two_two_one(x=(0.5, -1.0), target=1.0):
+    """The backprop lecture's 2-2-1 sigmoid network: z = σ(x·Wʰ), y = σ(z·W°), with the
+    cross-entropy loss, so that ∂L/∂(output pre-activation) = y − y*. Its scalar formulas
+
+        ∂L/∂w°₁₁ = (y − y*)·z₁,    ∂L/∂wʰ₂₂ = (y − y*)·w°₂₁·z₂(1 − z₂)·x₂
+
+    are computed by hand and compared with the layers' backward. The weights are illustrative
+    (the formulas hold for any); wʰᵢⱼ joins input i to hidden unit j, w°ⱼ₁ hidden unit j to
+    the output, so in the (n_in, n_out) layout wʰ₂₂ = Wʰ[1, 1] and w°₂₁ = W°[1, 0].
+    """
+    Wh = np.array([[0.15, -0.3], [0.25, 0.4]])
+    Wo = np.array([[0.6], [-0.45]])
+    X = np.array([x], dtype=np.float64)
+    z = 1 / (1 + np.exp(-(X @ Wh)[0]))
+    y = float(1 / (1 + np.exp(-(z @ Wo)[0])))
+    by_hand = {"w°11": (y - target) * z[0],
+               "wʰ22": (y - target) * Wo[1, 0] * z[1] * (1 - z[1]) * x[1]}
+    model = mlp.Sequential(mlp.Linear(2, 2, bias=False, init=lambda s, r: Wh),
+                           mlp.Sigmoid(),
+                           mlp.Linear(2, 1, bias=False, init=lambda s, r: Wo))
+    loss = mlp.BCEWithLogitsLoss()
+    loss.forward(model.forward(X), np.array([[target]]))
+    model.backward(loss.backward())
+    by_layers = {"w°11": float(model[2].grads["W"][0, 0]),
+                 "wʰ22": float(model[0].grads["W"][1, 1])}
+    return {"y": y, "by_hand": by_hand, "by_layers": by_layers}
+
+
+def sigmoid_gate(sigma=0.47, upstream=-2.128):
+    """The Chen notes' sigmoid-gate step as one ``Sigmoid.backward`` call: at σ = 0.47 the
+    local derivative is σ(1 − σ) = 0.47·0.53 = 0.2491, and an upstream −2.128 becomes
+    −2.128·0.2491 = −0.53.
+    """
+    # The network of that example lost its weights when the notes were extracted (only
+    # ŷ = 0.4711 before the gradient step and 0.4714 after survive), so it is not rebuilt
+    # here: only this gate step, whose numbers are all printed, is reproduced.
+    gate = mlp.Sigmoid()
+    out = gate.forward(np.array([[math.log(sigma / (1 - sigma))]]))
+    dq = gate.backward(np.array([[upstream]]))
+    return {"sigma": float(out[0, 0]), "local": sigma * (1 - sigma), "dq": float(dq[0, 0])}
+
+
+def _print_examples():
     g = computational_graph()
     print("f(x, y, z) = (x + y)·z at (-2, 5, -4)")
     print(g["graph"])
@@ -221,19 +289,59 @@ def main(argv=None) -> int:
     print(f"  I1 = {f['I1']}, O1 = {np.round(f['O1'], 2)}, I2 = {f['I2']:.2f}, "
           f"O2 = {f['O2']:.2f}\n")
 
-    r = iris_two_layer()
-    print("Iris, 2 features + bias, 16 logistic hidden units, 3 softmax outputs")
-    print(f"  layer backward vs lecture formulas: max difference {r['backward_vs_lecture']:.1e}")
-    print(f"  scipy check_grad, relative to |gradient|: {r['check_grad']:.1e}")
-    print(f"  full-batch gradient descent: loss {r['loss_start']:.4f} -> {r['loss_end']:.4f}, "
-          f"training accuracy {r['accuracy']:.3f}")
+    c = cross_entropy_quarter()
+    print(f"cross-entropy of y^ = [1/4, 1/4, 1/2], second class: {c['nll']:.6f} "
+          f"(ln 4 = {math.log(4):.6f})")
+    t = two_two_one()
+    print("2-2-1 sigmoid network: by the scalar formulas / by the layers")
+    for k in t["by_hand"]:
+        print(f"  dL/d{k} = {t['by_hand'][k]:+.10f} / {t['by_layers'][k]:+.10f}")
+    gate = sigmoid_gate()
+    print(f"sigmoid gate: sigma = {gate['sigma']:.2f}, sigma' = {gate['local']:.4f}, "
+          f"upstream -2.128 -> {gate['dq']:.2f}\n")
+
+
+def main(argv=None) -> int:
+    names = ["examples", *experiments.EXPERIMENTS]
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--plot", metavar="DIR", help="write the figures into DIR")
+    parser.add_argument("--only", nargs="+", choices=names, metavar="NAME",
+                        help=f"run only these: {', '.join(names)}")
+    args = parser.parse_args(argv)
+    chosen = args.only or names
+    plot_dir = None
     if args.plot:
+        plot_dir = Path(args.plot)
         try:
-            plot_iris(r, args.plot)
-        except ImportError as exc:
-            print(f"no figure: {exc}", file=sys.stderr)
+            from mlp.plotting import require_matplotlib
+
+            require_matplotlib()
+            plot_dir.mkdir(parents=True, exist_ok=True)
+        except (ImportError, OSError) as exc:
+            print(f"no figures: {exc}", file=sys.stderr)
             return 1
-        print(f"  figure written to {args.plot}")
+
+    if "examples" in chosen:
+        _print_examples()
+        r = iris_two_layer()
+        print("Iris, 2 features + bias, 16 logistic hidden units, 3 softmax outputs")
+        print(f"  layer backward vs lecture formulas: max difference "
+              f"{r['backward_vs_lecture']:.1e}")
+        print(f"  scipy check_grad, relative to |gradient|: {r['check_grad']:.1e}")
+        print(f"  full-batch gradient descent: loss {r['loss_start']:.4f} -> "
+              f"{r['loss_end']:.4f}, training accuracy {r['accuracy']:.3f}\n")
+        if plot_dir is not None:
+            plot_iris(r, plot_dir / "iris_boundary.png")
+    for name, (run, plot) in experiments.EXPERIMENTS.items():
+        if name not in chosen:
+            continue
+        result = run()
+        print(name.replace("_", " "))
+        print(experiments.describe(name, result) + "\n")
+        if plot_dir is not None:
+            plot(result, plot_dir / f"{name}.png")
+    if plot_dir is not None:
+        print(f"figures written to {plot_dir}")
     return 0
 
 

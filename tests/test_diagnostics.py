@@ -205,3 +205,25 @@ def test_expected_initial_loss_and_argument_checks():
     assert advice([], 5.0, math.log(3))[0].startswith("the initial loss 5 is far above 1.1")
     with pytest.raises(ValueError, match="every must be a positive integer, got 0"):
         Diagnostics(every=0)
+
+
+def test_cli_train_with_diagnostics(tmp_path, capsys):
+    from mlp.cli import main
+
+    metrics, figure = tmp_path / "m.json", tmp_path / "curves.png"
+    assert main(["train", "--data", "iris", "--hidden", "8", "--activation", "relu",
+                 "--epochs", "5", "--quiet", "--diagnostics", "5", "--json", str(metrics),
+                 "--plot", str(figure)]) == 0
+    out = capsys.readouterr().out
+    assert "(expected 1.0986 = ln C with small weights)" in out
+    assert "0: Linear(4 -> 8)" in out and "1: ReLU()" in out
+    stored = json.loads(metrics.read_text())["diagnostics"]
+    assert stored["every"] == 5
+    assert abs(stored["expected_initial_loss"] - math.log(3)) < 1e-12
+    steps = sorted({row["step"] for row in stored["rows"]})
+    assert steps[:2] == [0, 5]
+    assert {row["layer"] for row in stored["rows"]} == {"0: Linear(4 -> 8)", "1: ReLU()",
+                                                        "2: Linear(8 -> 3)"}
+    assert "gradient-flow figure saved to" in out
+    png = (tmp_path / "curves_gradients.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"

@@ -76,6 +76,103 @@ def test_iris_two_layer_model(lectures, tmp_path):
 
 
 def test_script_runs(lectures, capsys):
-    assert lectures.main([]) == 0
+    assert lectures.main(["--only", "examples"]) == 0
     out = capsys.readouterr().out
     assert "O1 = [0.98 0.62 0.73], I2 = -1.09, O2 = 0.25" in out
+
+
+def test_cross_entropy_of_a_quarter_quarter_half(lectures):
+    c = lectures.cross_entropy_quarter()
+    assert c["nll"] == pytest.approx(math.log(4), rel=1e-15)
+    assert c["from_logits"] == pytest.approx(math.log(4), rel=1e-15)
+
+
+def test_two_two_one_scalar_formulas_equal_the_layers(lectures):
+    t = lectures.two_two_one()
+    for name in ("w°11", "wʰ22"):
+        assert t["by_layers"][name] == pytest.approx(t["by_hand"][name], rel=1e-12)
+        assert abs(t["by_hand"][name]) > 1e-3  # a real number, not two zeros
+
+
+def test_sigmoid_gate_step(lectures):
+    g = lectures.sigmoid_gate()
+    assert round(g["sigma"], 2) == 0.47
+    assert round(g["local"], 4) == 0.2491
+    assert round(g["dq"], 2) == -0.53
+    assert g["dq"] == pytest.approx(-2.128 * 0.47 * 0.53, rel=1e-12)
+
+
+# -- the lectures' experiments (scripts/lecture_experiments.py) -------------------------------
+
+
+@pytest.fixture(scope="module")
+def experiments(lectures):
+    return lectures.experiments
+
+
+def test_vanishing_gradients(experiments):
+    r = experiments.vanishing_gradients()
+    sigmoid, relu = r["norms"]["sigmoid"], r["norms"]["relu"]
+    assert len(sigmoid) == len(relu) == 10
+    # sigmoid: every layer closer to the input gets a smaller gradient, by about σ′ ≈ ¼
+    assert all(a < b for a, b in zip(sigmoid, sigmoid[1:], strict=False))
+    assert r["first_to_last"]["sigmoid"] < 1e-4
+    assert 0.15 < r["shrink_per_layer"]["sigmoid"] < 0.35
+    # ReLU with He initialisation: first and last within an order of magnitude
+    assert 0.1 < r["first_to_last"]["relu"] < 10
+    assert max(relu) / min(relu) < 10
+
+
+def test_initialisation(experiments):
+    r = experiments.initialisation()
+    constant, zeros, random = (r["trained"][k] for k in ("constant", "zeros", "glorot_uniform"))
+    # constant: the weights moved, but every hidden unit's column stayed the same
+    assert constant["moved"] > 0.1
+    assert constant["column_spread"] <= 1e-9 * np.abs(constant["W"]).max()
+    # zeros with tanh: no gradient reaches the weights at all
+    assert zeros["moved"] == 0.0
+    assert np.all(zeros["W"] == 0.0)
+    # random: units differ and the network learns Iris
+    assert random["column_spread"] > 0.5
+    assert random["accuracy"] >= 0.95
+    # N(0, 1) with 100 inputs: q ~ N(0, 100), and |q| > 4 for 2Φ(-0.4) = 69% of the units
+    assert r["saturated"]["std_normal"] == pytest.approx(0.69, abs=0.02)
+    assert r["saturated"]["lecun_normal"] < 1e-3
+    assert r["saturated"]["normal"] == 0.0
+
+
+def test_xor_needs_a_nonlinearity(experiments):
+    r = experiments.xor()
+    assert not r["separable_all_four"] and r["separable_every_three"]
+    assert max(r["linear_correct"]) <= 3
+    assert r["relu_correct"] == [4] * 5
+    assert r["collapse_error"] <= 1e-12
+    np.testing.assert_array_equal(r["hand_set_output"], [0.0, 1.0, 1.0, 0.0])
+
+
+def test_optimizers_on_a_saddle_and_a_ravine(experiments):
+    r = experiments.optimizers_on_surfaces()
+    assert r["saddle"]["reached"] == ["Adam", "Nesterov", "momentum"]
+    assert r["ravine"]["reached"] == ["Nesterov", "momentum"]
+    assert r["saddle"]["distance"]["SGD"] > 0.1  # still near the saddle after 150 steps
+    assert r["ravine"]["distance"]["SGD"] > 1.0  # crawling along the valley floor
+
+
+def test_dropout_none_a_bit_too_much(experiments):
+    r = experiments.dropout()
+    train = [r[p]["train"] for p in (0.0, 0.2, 0.5, 0.8)]
+    test = [r[p]["test"] for p in (0.0, 0.2, 0.5, 0.8)]
+    # none: the 15% flipped labels are learned too, and the clean test set pays for it
+    assert train[0] >= 0.95
+    # a bit: worse on the noisy training labels, better on the clean test points
+    assert min(test[1], test[2]) > test[0] + 0.03
+    # too much: cannot even fit the checkerboard
+    assert train[3] < 0.85
+    assert test[3] < test[0] - 0.05
+
+
+def test_experiment_figures(experiments, lectures, tmp_path):
+    assert lectures.main(["--plot", str(tmp_path), "--only", "xor"]) == 0
+    png = (tmp_path / "xor.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert struct.unpack(">II", png[16:24]) == (900, 400)

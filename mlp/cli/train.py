@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
+from ..diagnostics import Diagnostics
 from ..io import save, write_atomic
 from ..losses import MSELoss, SoftmaxCrossEntropyLoss
 from ..optim import SGD, Adam, RMSProp
@@ -62,6 +64,10 @@ def add_parser(commands):
                      help="write loss and score curves (and the decision regions for "
                           "2-feature data); needs matplotlib")
     out.add_argument("--json", metavar="METRICS.json", help="write the final metrics as JSON")
+    out.add_argument("--diagnostics", type=positive_int, nargs="?", const=10, metavar="EVERY",
+                     help="record per-layer gradient, update and activation statistics every "
+                          "EVERY steps (default 10): print the table and advice, store them in "
+                          "--json, and with --plot draw the gradient flow to OUT_gradients.png")
     train.set_defaults(run=run)
 
 
@@ -98,9 +104,33 @@ def _progress_bar(args):
                 dynamic_ncols=True)
 
 
+def _flow_path(plot):
+    """Where --diagnostics draws the gradient flow: beside the --plot figure."""
+    path = Path(plot)
+    return str(path.with_name(f"{path.stem}_gradients{path.suffix or '.png'}"))
+
+
+def _report_diagnostics(diagnostics, metrics):
+    """Print the latest per-layer table and the advice; store all rows in the metrics."""
+    if diagnostics.initial_loss is not None:
+        print(f"initial loss {diagnostics.initial_loss:.4f}" + (
+            "" if diagnostics.expected_loss is None
+            else f" (expected {diagnostics.expected_loss:.4f} = ln C with small weights)"))
+    print(diagnostics.table())
+    advice = diagnostics.advice()
+    for line in advice:
+        print(f"advice: {line}")
+    metrics["diagnostics"] = {"every": diagnostics.every,
+                              "initial_loss": diagnostics.initial_loss,
+                              "expected_initial_loss": diagnostics.expected_loss,
+                              "advice": advice, "rows": diagnostics.rows}
+
+
 def run(args) -> int:
     # refuse unwritable destinations now, not after a long training run
-    for flag, path in (("--save", args.save), ("--json", args.json), ("--plot", args.plot)):
+    flow = _flow_path(args.plot) if args.plot and args.diagnostics else None
+    for flag, path in (("--save", args.save), ("--json", args.json), ("--plot", args.plot),
+                       ("--plot", flow)):
         if path:
             check_destination(path, flag)
     if args.plot:
@@ -145,13 +175,14 @@ def run(args) -> int:
             (bar.write if bar is not None else print)(line)
         return False
 
+    diagnostics = Diagnostics(every=args.diagnostics) if args.diagnostics else None
     validation = None if X_val is None else (X_val, y_val)
     trainer = Trainer(model, loss, _optimizer(args, model.parameters()),
                       batch_size=args.batch_size, rng=rng, l2=args.l2,
                       score=score if validation is not None else None,
                       early_stopping=args.early_stopping is not None,
                       n_iter_no_change=args.early_stopping, tol=1e-4, keep_best=True,
-                      callbacks=[end_of_epoch])
+                      callbacks=[end_of_epoch] + ([diagnostics] if diagnostics else []))
     start = time.perf_counter()
     try:
         history = trainer.fit(X_train, y_train, epochs=args.epochs, validation_data=validation)
@@ -183,6 +214,8 @@ def run(args) -> int:
             metrics[f"{name}_{'accuracy' if task == 'classification' else 'r2'}"] = value
             print(f"{name} {metric}: {value:.4f}")
 
+    if diagnostics is not None:
+        _report_diagnostics(diagnostics, metrics)
     if args.save:
         metadata = {"task": task, "classes": classes, "feature_names": data.feature_names,
                     "target_name": data.target_name, "preprocessing": preprocessing,
@@ -206,4 +239,9 @@ def run(args) -> int:
             boundary = (predict, X_train, y_train, data.feature_names, classes)
         plot_training(args.plot, curves, metric=metric, boundary=boundary)
         print(f"figure saved to {args.plot}")
+        if flow is not None and history.diagnostics:
+            from ..plotting import plot_gradient_flow
+
+            plot_gradient_flow(flow, history.diagnostics)
+            print(f"gradient-flow figure saved to {flow}")
     return 130 if history.interrupted else 0
