@@ -17,7 +17,7 @@ import math
 import numpy as np
 from scipy.special import erfc, expit
 
-from .base import Layer, check_2d
+from .base import Layer, check_2d, finite_number
 
 __all__ = [
     "ELU", "GELU", "Identity", "LeakyReLU", "PReLU", "ReLU", "Sigmoid", "Softmax", "Softplus",
@@ -116,7 +116,7 @@ class LeakyReLU(Activation):
 
     def __init__(self, alpha=0.01):
         super().__init__()
-        self.alpha = float(alpha)
+        self.alpha = finite_number(alpha, "LeakyReLU", "alpha")
 
     def forward(self, X):
         """X, Y : ndarray of shape (N, D)."""
@@ -167,8 +167,13 @@ class PReLU(Activation):
 
     def __init__(self, alpha=0.25, n_features=None, *, dtype=np.float64):
         super().__init__()
+        if n_features is not None and (
+                isinstance(n_features, bool) or not isinstance(n_features, (int, np.integer))
+                or n_features < 1):
+            raise ValueError(
+                f"PReLU: n_features must be a positive integer or None, got {n_features!r}")
         self.n_features = None if n_features is None else int(n_features)
-        self.alpha_init = float(alpha)
+        self.alpha_init = finite_number(alpha, "PReLU", "alpha")
         size = 1 if self.n_features is None else self.n_features
         self.params["alpha"] = np.full(size, self.alpha_init, dtype=dtype)
         self._zero_grads()
@@ -228,7 +233,7 @@ class ELU(Activation):
 
     def __init__(self, alpha=1.0):
         super().__init__()
-        self.alpha = float(alpha)
+        self.alpha = finite_number(alpha, "ELU", "alpha")
 
     @property
     def kinks(self):

@@ -30,6 +30,24 @@ def as_generator(rng=None) -> np.random.Generator:
     )
 
 
+def finite_number(value, who, name) -> float:
+    """A real hyperparameter that must be finite, as a Python float.
+
+    Raises
+    ------
+    TypeError
+        For anything but a real number (a string, a boolean, None).
+    ValueError
+        For NaN or infinity: ``LeakyReLU: alpha must be finite, got nan``.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+            value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{who}: {name} must be a real number, got {value!r}")
+    if not np.isfinite(value):
+        raise ValueError(f"{who}: {name} must be finite, got {value!r}")
+    return float(value)
+
+
 def check_2d(X, who, n_features: int | None = None, *, sparse: bool = False):
     """Check that ``X`` is a 2-D array of shape ``(N, n_features)`` and return it as an array.
 

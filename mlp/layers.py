@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Layer, as_generator, check_2d
+from .base import Layer, as_generator, check_2d, finite_number
 from .init import get_initializer
 
 __all__ = ["BatchNorm1d", "Dropout", "Linear"]
@@ -46,6 +46,8 @@ class Linear(Layer):
             if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"Linear: {name} must be a positive integer, got {value!r}")
         self.n_in, self.n_out = int(n_in), int(n_out)
+        if not isinstance(bias, (bool, np.bool_)):
+            raise TypeError(f"Linear: bias must be True or False, got {bias!r}")
         self.bias = bool(bias)
         self.init = init
         self._initializer = get_initializer(init)
@@ -273,8 +275,8 @@ class BatchNorm1d(Layer):
                 f"BatchNorm1d: n_features must be a positive integer, got {n_features!r}"
             )
         self.n_in = int(n_features)
-        self.eps = float(eps)
-        self.momentum = float(momentum)
+        self.eps = finite_number(eps, "BatchNorm1d", "eps")
+        self.momentum = finite_number(momentum, "BatchNorm1d", "momentum")
         if not self.eps > 0:
             raise ValueError(f"BatchNorm1d: eps must be positive, got {eps!r}")
         if not 0.0 < self.momentum <= 1.0:

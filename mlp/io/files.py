@@ -1,0 +1,150 @@
+"""Writing files: complete or absent, with the permissions the user expects.
+
+:func:`write_atomic` writes a regular file through a temporary file in the same folder and
+renames it into place, so a reader never sees half a file and an interrupted write leaves the
+old one. A new file gets the mode the umask allows (like ``open``), an existing one keeps
+its mode; a symbolic link keeps pointing where it pointed and its target is replaced;
+a device or FIFO (``/dev/null``, ``/dev/stdout``) is written to, never replaced; ``-`` is
+standard output. Temporary files are named ``.NAME.PID.XXXX.mlp-tmp``: removed on every exit
+path Python can run, and by the next write to the same name when a killed process left one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import sys
+import tempfile
+from pathlib import Path
+
+TEMP_SUFFIX = ".mlp-tmp"
+
+
+def _umask() -> int:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)  # read it by setting it, and put it back at once
+    os.umask(mask)
+    return mask
+
+
+def _target(path) -> Path:
+    """Where the bytes go: the final target of a symbolic link, else the path itself."""
+    path = Path(path)
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
+
+
+def _describe(path, target):
+    """(stat or None, folder) of a destination, with ValueError when it cannot be one."""
+    try:
+        st = os.stat(target)
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise ValueError(f"cannot write {path}: {exc.strerror or exc}") from None
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        raise ValueError(f"cannot write {path}: it is a directory")
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise ValueError(f"cannot write {path}: no such directory {folder}")
+    return st, folder
+
+
+def check_writable(path) -> None:
+    """Raise ValueError unless ``path`` can be written now, before any long work starts."""
+    if str(path) == "-":
+        return
+    target = _target(path)
+    st, folder = _describe(path, target)
+    if st is not None and not os.access(target, os.W_OK):
+        raise ValueError(f"cannot write {path}: permission denied")
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        return  # written through: the folder does not matter
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.",
+                                     suffix=TEMP_SUFFIX, dir=folder)
+    except OSError as exc:
+        raise ValueError(f"cannot write {path}: {exc.strerror or exc} (in {folder})") from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+def _remove_stale(folder, name) -> None:
+    """Remove temporary files of ``name`` left by processes that no longer exist."""
+    for stale in folder.glob(f".{name}.*{TEMP_SUFFIX}"):
+        pid = stale.name[len(name) + 2:].split(".", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            with contextlib.suppress(OSError):
+                stale.unlink()
+        except OSError:
+            pass  # alive, or another user's: not ours to remove
+
+
+def _write(f, content) -> None:
+    if callable(content):
+        content(f)
+    else:
+        f.write(content.encode("utf-8") if isinstance(content, str) else content)
+    f.flush()
+
+
+def write_atomic(path, content) -> Path:
+    """Write a file so that it is either complete or absent: temporary file, then rename.
+
+    Parameters
+    ----------
+    path : str or Path
+        ``-`` writes to standard output; a device or FIFO is written to in place; a symbolic
+        link's target is replaced.
+    content : str, bytes or callable
+        Text (written as UTF-8), bytes, or a function that writes to the binary file object
+        it is given.
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    ValueError
+        When the path is a directory or its folder does not exist.
+    OSError
+        When the folder cannot be written.
+    """
+    if str(path) == "-":
+        _write(sys.stdout.buffer, content)
+        return Path(path)
+    target = _target(path)
+    st, folder = _describe(path, target)
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        with open(target, "wb") as f:
+            _write(f, content)
+        return Path(path)
+    _remove_stale(folder, target.name)
+    mode = stat.S_IMODE(st.st_mode) if st is not None else 0o666 & ~_umask()
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=TEMP_SUFFIX,
+                               dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            os.fchmod(fd, mode)
+            if st is not None and (st.st_uid, st.st_gid) != (os.getuid(), os.getgid()):
+                with contextlib.suppress(OSError):  # only root may give a file away
+                    os.fchown(fd, st.st_uid, st.st_gid)
+            _write(f, content)
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        # never leave a half-written temporary file behind, not even on Ctrl-C
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return Path(path)
