@@ -176,6 +176,8 @@ def bad_files(tmp_path):
     config["format_version"] = 99
     arrays["__config__"] = np.frombuffer(json.dumps(config).encode(), dtype=np.uint8)
     np.savez(tmp_path / "newer.npz", **arrays)
+    config["format_version"] = 1
+    arrays["__config__"] = np.frombuffer(json.dumps(config).encode(), dtype=np.uint8)
     arrays["param:0.W"] = np.array([{"boom": 1}], dtype=object)
     np.savez(tmp_path / "pickled.npz", **arrays)
     return tmp_path
@@ -260,3 +262,125 @@ def test_verbose_prints_one_line_per_epoch(capsys):
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("epoch")]
     assert [line.split()[1] for line in lines] == ["1/4", "2/4", "3/4", "4/4"]
     assert all("val accuracy" in line for line in lines)
+
+
+# -- outputs: checked first, written whole, with the permissions people expect ---------------
+
+
+def test_an_unwritable_output_is_refused_before_training(tmp_path):
+    for flag in ("--save", "--json", "--plot"):
+        result = run("train", "--epochs", "500", flag, "/proc/nowhere/out")
+        one_line_error(result, rf"^mlp train: error: {flag}: cannot write /proc/nowhere/out")
+        assert result.stdout == ""  # no data line: nothing was trained
+    result = run("train", "--save", tmp_path)
+    one_line_error(result, r"--save: cannot write .*: it is a directory")
+
+
+def test_saved_files_respect_the_umask_and_keep_an_existing_mode(tmp_path):
+    def umask_027():
+        os.umask(0o027)
+
+    result = subprocess.run(
+        [sys.executable, "-m", "mlp", "train", "--epochs", "2", "--quiet", "--save",
+         str(tmp_path / "m.npz"), "--json", str(tmp_path / "m.json")],
+        capture_output=True, text=True, timeout=300, preexec_fn=umask_027)
+    assert result.returncode == 0, result.stderr
+    assert [oct(os.stat(tmp_path / name).st_mode & 0o777) for name in ("m.npz", "m.json")] \
+        == [oct(0o640)] * 2
+    os.chmod(tmp_path / "m.json", 0o644)
+    result = run("train", "--epochs", "2", "--quiet", "--json", tmp_path / "m.json")
+    assert result.returncode == 0, result.stderr
+    assert os.stat(tmp_path / "m.json").st_mode & 0o777 == 0o644
+    assert json.loads((tmp_path / "m.json").read_text())["epochs"] == 2
+
+
+def test_predictions_to_standard_output_devices_and_symlinks(trained, tmp_path):
+    folder, _ = trained
+    args = ("predict", "--model", folder / "model.npz", "--data", folder / "new.csv")
+    for out in ("-", "/dev/stdout"):
+        result = run(*args, "--out", out)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.splitlines()[0] == "prediction"
+        assert len(result.stdout.splitlines()) == 151
+    assert os.path.islink("/dev/stdout") or not os.path.isfile("/dev/stdout")
+    (tmp_path / "real.csv").write_text("old\n")
+    (tmp_path / "link.csv").symlink_to(tmp_path / "real.csv")
+    assert run(*args, "--out", tmp_path / "link.csv").returncode == 0
+    assert (tmp_path / "link.csv").is_symlink()
+    assert (tmp_path / "real.csv").read_text().splitlines()[0] == "prediction"
+
+
+def test_sigterm_stops_cleanly_and_loses_nothing(tmp_path):
+    model_path = tmp_path / "model.npz"
+    model_path.write_bytes(b"the previous model")
+    proc = subprocess.Popen(
+        [sys.executable, "-u", "-m", "mlp", "train", "--data", "digits", "--epochs", "100000",
+         "--verbose", "--save", str(model_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in proc.stdout:
+            if line.startswith("epoch 2/"):
+                break
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 143
+    assert err.strip().splitlines() == ["mlp train: terminated"]
+    assert model_path.read_bytes() == b"the previous model"
+    assert [p.name for p in tmp_path.iterdir()] == ["model.npz"]
+
+
+# -- one line, always --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "pattern"),
+    [
+        (["train", "--hidden", "100000000000"], r"^mlp train: error: out of memory: .*--hidden"),
+        (["train", "--optimizer", "sgd", "--lr", "1e6", "--epochs", "50"],
+         r"^mlp train: error: numerical overflow .*try a smaller --lr"),
+    ],
+)
+@pytest.mark.parametrize("warnings_as_errors", [False, True])
+def test_memory_and_overflow_are_one_line(args, pattern, warnings_as_errors):
+    flags = ["-W", "error"] if warnings_as_errors else []
+    result = subprocess.run([sys.executable, *flags, "-m", "mlp", *args, "--quiet"],
+                            capture_output=True, text=True, timeout=300)
+    one_line_error(result, pattern)
+    assert result.returncode == 2
+
+
+def test_predict_names_the_row_that_overflows_the_scaling(trained, tmp_path):
+    folder, _ = trained
+    (tmp_path / "huge.csv").write_text(
+        "sepal_length,sepal_width,petal_length,petal_width\n1,1,1,1\n1e308,-1e308,1,1\n")
+    result = run("predict", "--model", folder / "model.npz", "--data", tmp_path / "huge.csv")
+    one_line_error(result, r"huge.csv, data row 2: values too large for this model "
+                           r"\(overflow in the model's feature scaling\)")
+
+
+@pytest.mark.parametrize(
+    ("error", "pattern", "status"),
+    [
+        (RecursionError("maximum recursion depth exceeded"), r"input nested too deeply", 2),
+        (MemoryError(), r"out of memory", 2),
+        (KeyError("x"), r"internal error: KeyError: 'x' \(run with --debug for the traceback\)",
+         1),
+    ],
+)
+def test_any_unexpected_exception_is_one_line_and_debug_shows_it(
+        monkeypatch, capsys, error, pattern, status):
+    from mlp.cli import summary
+
+    def broken(args):
+        raise error
+
+    monkeypatch.setattr(summary, "run", broken)
+    assert main(["summary", "--model", "m.npz"]) == status
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and re.search(pattern, lines[0]), captured.err
+    assert lines[0].startswith("mlp summary: error: ")
+    with pytest.raises(type(error)):
+        main(["summary", "--model", "m.npz", "--debug"])

@@ -3,16 +3,23 @@
 One module per subcommand, each with ``add_parser(commands)`` and ``run(args)``; the shared
 input (``data``), model building (``network``) and the one-line error (``common``) beside them.
 
-Every user error ends in one line on stderr and exit status 2; a failed gradient check exits
-with 1; Ctrl-C during training stops it cleanly (the best model so far is kept and, with
-``--save``, saved) and exits with 130.
+Every error ends in one line on stderr and a non-zero exit: status 2 for a mistake in the
+command line or its inputs (also out of memory and numerical overflow, with a hint), 1 for a
+failed gradient check or an internal error (``--debug`` shows its traceback); Ctrl-C during
+training stops it cleanly (the best model so far is kept and, with ``--save``, saved) and exits
+with 130; SIGTERM and SIGHUP stop at once, removing any half-written file, with 143 / 129.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
+import warnings
+
+import numpy as np
 
 from .. import __version__
 from ..io import ModelFileError
@@ -26,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="mlp", description="Multilayer perceptrons with hand-derived gradients.")
     parser.add_argument("--version", action="version", version=f"mlp {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback of an unexpected error (also accepted after "
+                             "the subcommand)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.required = True
     for command in (train, predict, gradcheck, summary, exercise):
@@ -33,22 +43,80 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Terminated(BaseException):
+    """SIGTERM or SIGHUP: unwind (so half-written files are removed), then exit."""
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _terminate(signum, frame):
+    raise _Terminated(signum)
+
+
+@contextlib.contextmanager
+def _signals_unwind():
+    handled = [sig for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)) if sig]
+    try:
+        previous = {sig: signal.signal(sig, _terminate) for sig in handled}
+    except ValueError:  # not the main thread: leave the signals alone
+        previous = {}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _message(exc, command) -> tuple[str, int]:
+    """The one line an exception becomes, and the exit status."""
+    text = str(exc).splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if isinstance(exc, MemoryError):
+        return ("out of memory: the model or the data is too large for this machine "
+                "(try fewer or narrower --hidden layers, or a smaller --batch-size)"), 2
+    if isinstance(exc, RecursionError):
+        return f"input nested too deeply ({text})", 2
+    if isinstance(exc, (FloatingPointError, RuntimeWarning)):
+        hint = "did training diverge? try a smaller --lr" if command == "train" else \
+            "the numbers are too large for the model"
+        return f"numerical overflow ({text}): {hint}", 2
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"{where}{exc.strerror}", 2
+    if isinstance(exc, (UsageError, ModelFileError, ValueError, OSError)):
+        return text, 2
+    return (f"internal error: {type(exc).__name__}: {text} (run with --debug for the "
+            "traceback)"), 1
+
+
 def main(argv=None) -> int:
     """Run the ``mlp`` command; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    argv = [arg for arg in argv if arg != "--debug"]
     parser = build_parser()
     args = parser.parse_args(argv)
+    command = args.command + (f" {args.step}" if getattr(args, "step", None) else "")
     try:
-        return args.run(args)
+        with _signals_unwind(), warnings.catch_warnings(), \
+                np.errstate(over="raise", divide="raise", invalid="raise"):
+            # a numpy warning would print lines before the message: make it the message
+            warnings.simplefilter("error", RuntimeWarning)
+            return args.run(args)
     except BrokenPipeError:
         # the reader went away (`mlp predict ... | head`): stop quietly, as Unix tools do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
-    except (UsageError, ModelFileError, ValueError, OSError) as exc:
-        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        command = args.command + (f" {args.step}" if getattr(args, "step", None) else "")
-        print(f"mlp {command}: error: {message}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
-        print(f"mlp {args.command}: interrupted", file=sys.stderr)
+        print(f"mlp {command}: interrupted", file=sys.stderr)
         return 130
-
+    except _Terminated as exc:
+        print(f"mlp {command}: terminated", file=sys.stderr)
+        return 128 + exc.signum
+    except Exception as exc:
+        if debug:
+            raise
+        message, status = _message(exc, args.command)
+        print(f"mlp {command}: error: {message}", file=sys.stderr)
+        return status

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import math
-from pathlib import Path
+
+from ..io import check_writable
 
 
 class UsageError(Exception):
@@ -58,8 +59,7 @@ def batch_size(text):
 
 def check_destination(path, flag):
     """Refuse an output path that cannot be written, before any long work starts."""
-    folder = Path(path).parent
-    if str(folder) and not folder.is_dir():
-        raise UsageError(f"{flag} {path}: no such directory {folder}")
-    if Path(path).is_dir():
-        raise UsageError(f"{flag} {path}: is a directory")
+    try:
+        check_writable(path)
+    except ValueError as exc:
+        raise UsageError(f"{flag}: {exc}") from None

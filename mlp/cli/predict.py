@@ -26,14 +26,25 @@ def add_parser(commands):
     predict.set_defaults(run=run)
 
 
-def _apply_scaling(X, preprocessing):
+def _apply_scaling(X, preprocessing, path):
     if preprocessing.get("scale", "none") == "none":
         return X
     mean = np.asarray(preprocessing["mean"])
     factor = np.asarray(preprocessing["factor"])
     if mean.shape != (X.shape[1],):
         raise UsageError(f"the model's scaler expects {mean.size} features, got {X.shape[1]}")
-    return (X - mean) * factor
+    with np.errstate(over="ignore", invalid="ignore"):
+        scaled = (X - mean) * factor
+    _refuse_overflow(scaled, path, "overflow in the model's feature scaling")
+    return scaled
+
+
+def _refuse_overflow(values, path, what):
+    """Name the first row whose finite input became infinite, instead of a numpy warning."""
+    bad = ~np.isfinite(values).all(axis=1)
+    if bad.any():
+        row = int(np.argmax(bad)) + 1
+        raise UsageError(f"{path}, data row {row}: values too large for this model ({what})")
 
 
 def run(args) -> int:
@@ -48,7 +59,9 @@ def run(args) -> int:
                          f"{width}")
     preprocessing = metadata.get("preprocessing", {})
     model.eval()
-    output = model.forward(_apply_scaling(X, preprocessing))
+    with np.errstate(over="ignore", invalid="ignore"):
+        output = model.forward(_apply_scaling(X, preprocessing, args.data))
+    _refuse_overflow(output, args.data, "the network's output overflows")
     task = metadata.get("task", "classification" if output.shape[1] > 1 else "regression")
     classes = metadata.get("classes") or [str(k) for k in range(output.shape[1])]
     if task == "classification":

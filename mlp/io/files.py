@@ -34,37 +34,38 @@ def _umask() -> int:
     return mask
 
 
-def _target(path) -> Path:
-    """Where the bytes go: the final target of a symbolic link, else the path itself."""
+def _destination(path):
+    """(where the bytes go, its stat or None, its folder or None when written through).
+
+    A device, FIFO or socket (also behind a link, like ``/dev/stdout``) is written through;
+    a link to a regular file, or a dangling one, leads to its final target.
+    """
     path = Path(path)
-    return Path(os.path.realpath(path)) if path.is_symlink() else path
-
-
-def _describe(path, target):
-    """(stat or None, folder) of a destination, with ValueError when it cannot be one."""
     try:
-        st = os.stat(target)
+        st = os.stat(path)
     except FileNotFoundError:
         st = None
     except OSError as exc:
         raise ValueError(f"cannot write {path}: {exc.strerror or exc}") from None
     if st is not None and stat.S_ISDIR(st.st_mode):
         raise ValueError(f"cannot write {path}: it is a directory")
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        return path, st, None
+    target = Path(os.path.realpath(path)) if path.is_symlink() else path
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
         raise ValueError(f"cannot write {path}: no such directory {folder}")
-    return st, folder
+    return target, st, folder
 
 
 def check_writable(path) -> None:
     """Raise ValueError unless ``path`` can be written now, before any long work starts."""
     if str(path) == "-":
         return
-    target = _target(path)
-    st, folder = _describe(path, target)
+    target, st, folder = _destination(path)
     if st is not None and not os.access(target, os.W_OK):
         raise ValueError(f"cannot write {path}: permission denied")
-    if st is not None and not stat.S_ISREG(st.st_mode):
+    if folder is None:
         return  # written through: the folder does not matter
     try:
         fd, probe = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.",
@@ -124,9 +125,8 @@ def write_atomic(path, content) -> Path:
     if str(path) == "-":
         _write(sys.stdout.buffer, content)
         return Path(path)
-    target = _target(path)
-    st, folder = _describe(path, target)
-    if st is not None and not stat.S_ISREG(st.st_mode):
+    target, st, folder = _destination(path)
+    if folder is None:
         with open(target, "wb") as f:
             _write(f, content)
         return Path(path)
