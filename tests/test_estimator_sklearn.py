@@ -67,6 +67,21 @@ def test_n_iter_counts_the_latest_call_like_scikit_learn(iris, solver):
         assert est.t_ == 6 * len(X), type(est)
 
 
+def test_partial_fit_lowers_the_adaptive_rate_on_a_plateau_like_scikit_learn(iris):
+    X, y = iris
+    # tol=10: no epoch improves enough, so every call after the first counts as a plateau
+    ours, theirs = both(MLPClassifier, SkClassifier, hidden_layer_sizes=(4,), solver="sgd",
+                        learning_rate="adaptive", learning_rate_init=0.1, tol=10.0,
+                        n_iter_no_change=2, random_state=0)
+    rates = []
+    for _ in range(8):
+        ours.partial_fit(X, y, classes=[0, 1, 2])
+        theirs.partial_fit(X, y, classes=[0, 1, 2])
+        rates.append((ours._optimizer.lr, theirs._optimizer.learning_rate))
+    assert [a for a, _ in rates] == pytest.approx([b for _, b in rates], rel=1e-12)
+    assert rates[-1][0] == pytest.approx(0.1 / 25)
+
+
 def test_warm_start_with_other_classes_is_refused_like_scikit_learn(iris):
     X, y = iris
     for est in both(MLPClassifier, SkClassifier, hidden_layer_sizes=(8,), max_iter=3,

@@ -93,6 +93,19 @@ def fit_stochastic(est, X, y, y_enc, sample_weight, validation_data, incremental
             return True
         return False
 
+    previous_best = est.best_loss_ if est.best_loss_ is not None else np.inf
+    if not incremental:
+        est._no_improvement_count = 0
+
+    def count_plateau(loss):
+        # scikit-learn counts epochs without improvement across partial_fit calls too: after
+        # n_iter_no_change of them the "adaptive" rate is divided by 5
+        stalled = loss > previous_best - est.tol
+        est._no_improvement_count = getattr(est, "_no_improvement_count", 0) + 1 if stalled \
+            else 0
+        if est._no_improvement_count > est.n_iter_no_change and on_plateau(trainer):
+            est._no_improvement_count = 0
+
     def end_of_epoch(epoch, history):
         est.n_iter_ += 1
         est.t_ += n_samples
@@ -102,6 +115,8 @@ def fit_stochastic(est, X, y, y_enc, sample_weight, validation_data, incremental
             est._report(f"Validation score: {history.val_score[-1]:f}")
         if est.solver == "sgd" and est.learning_rate == "invscaling":
             optimizer.lr = est.learning_rate_init / (est.t_ + 1) ** est.power_t
+        if incremental:
+            count_plateau(history.loss[-1])
         return False
 
     # scikit-learn's objective for every batch: Σ sᵢℓᵢ / Σ sᵢ + α/(2 Σ sᵢ)·Σ‖W‖²
