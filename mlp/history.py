@@ -1,0 +1,63 @@
+"""History: what happened during training, one entry per epoch.
+
+Filled by :class:`mlp.trainer.Trainer` (and by callbacks such as
+:class:`mlp.diagnostics.Diagnostics`); kept apart from the loop so the record reads on its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["History"]
+
+
+@dataclass
+class History:
+    """What happened during training, one entry per epoch.
+
+    Attributes
+    ----------
+    loss : list of float
+        Mean training loss over the epoch's minibatches (weighted by their sizes), the L2
+        penalty included.
+    val_loss : list of float
+        Loss on the validation data after each epoch, penalty included (empty without
+        validation data).
+    val_score : list of float
+        ``score(model, X_val, y_val)`` after each epoch, when a score function is given.
+    best_loss : float
+        The lowest training loss so far.
+    best_val_score : float or None
+        The highest validation score so far.
+    best_epoch : int or None
+        The epoch (0-based) of the best monitored value.
+    converged : bool
+        Whether training stopped because the monitored value stopped improving.
+    stopped : bool
+        Whether a callback stopped training.
+    interrupted : bool
+        Whether Ctrl-C (KeyboardInterrupt) stopped training.
+    diverged : bool
+        Whether the network's output became NaN or infinite, with best weights kept to go
+        back to: that epoch is recorded with NaN losses and score, and training stops.
+    diagnostics : list of dict
+        Rows of per-layer statistics recorded by :class:`mlp.diagnostics.Diagnostics`.
+    """
+
+    loss: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_score: list[float] = field(default_factory=list)
+    best_loss: float = np.inf
+    best_val_score: float | None = None
+    best_epoch: int | None = None
+    converged: bool = False
+    stopped: bool = False
+    interrupted: bool = False
+    diverged: bool = False
+    diagnostics: list[dict] = field(default_factory=list)
+
+    @property
+    def epochs(self) -> int:
+        return len(self.loss)
