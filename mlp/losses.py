@@ -224,7 +224,7 @@ class PoissonLoss(Loss):
         if np.any(Y < 0):
             raise ValueError("PoissonLoss: targets must be non-negative (counts or rates)")
         if U.size and U.max() > np.log(np.finfo(U.dtype).max):
-            raise ValueError(
+            raise DivergedError(
                 "PoissonLoss: the predicted mean exp(output) overflows "
                 f"(largest output {U.max():.4g}; did training diverge? try a smaller "
                 "learning rate)"

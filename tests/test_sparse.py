@@ -1,10 +1,13 @@
 """Sparse input: the first Linear multiplies a scipy sparse X as it is, never densified."""
 
 import tracemalloc
+import warnings
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
+
+from sklearn.exceptions import ConvergenceWarning
 
 import mlp
 from mlp.trainer import Trainer
@@ -118,4 +121,105 @@ def test_training_memory_follows_the_non_zeros_not_n_times_d():
     # beyond X itself, training allocates a batch and the model's gradients: far below
     # one copy of X, and a million times below the dense N×D
     assert peak < 0.25 * csr_bytes, (peak, csr_bytes)
+    assert peak < 1e-3 * N * D * 8
+
+
+# -- the estimators ---------------------------------------------------------------------------
+
+
+def labelled(n=60, d=30, seed=0):
+    X = sparse_data(n, d, 0.2, seed=seed)
+    w = np.random.default_rng(seed).normal(size=d)
+    return X, (X @ w > 0).astype(int)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_estimators_take_every_sparse_format_and_match_the_dense_numbers(fmt):
+    X, y = labelled()
+    Xs = FORMATS[fmt](X)
+    clf = mlp.MLPClassifier(hidden_layer_sizes=(5,), solver="lbfgs", max_iter=30,
+                            random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(Xs, y)
+    # at the same weights the sparse and the dense data give the same objective and gradient
+    objective_sparse, theta = clf._lbfgs_objective(Xs, y.astype(float), None)
+    objective_dense, _ = clf._lbfgs_objective(X.toarray(), y.astype(float), None)
+    value_s, grad_s = objective_sparse(theta)
+    value_d, grad_d = objective_dense(theta)
+    assert value_s == pytest.approx(value_d, rel=1e-13)
+    np.testing.assert_allclose(grad_s, grad_d, rtol=1e-11, atol=1e-15)
+    # predictions of one fitted model, sparse or dense input
+    np.testing.assert_allclose(clf.predict_proba(Xs), clf.predict_proba(X.toarray()),
+                               rtol=1e-12)
+    np.testing.assert_array_equal(clf.predict(Xs), clf.predict(X.toarray()))
+    reg = mlp.MLPRegressor(hidden_layer_sizes=(5,), max_iter=3, random_state=0)
+    with pytest.warns(ConvergenceWarning):
+        reg.fit(Xs, y.astype(float))
+    reg.partial_fit(Xs, y.astype(float))
+    np.testing.assert_allclose(reg.predict(Xs), reg.predict(X.toarray()), rtol=1e-12)
+
+
+def test_stochastic_training_on_sparse_rows_with_early_stopping():
+    X, y = labelled(200, 40, seed=1)
+    fits = []
+    for data in (X, X.toarray()):
+        clf = mlp.MLPClassifier(hidden_layer_sizes=(6,), batch_size=32, max_iter=2,
+                                early_stopping=True, validation_fraction=0.2,
+                                n_iter_no_change=5, random_state=0)
+        with pytest.warns(ConvergenceWarning):
+            fits.append(clf.fit(data, y))
+    # the same split and batches; two epochs of five steps round alike
+    np.testing.assert_allclose(fits[0].loss_curve_, fits[1].loss_curve_, rtol=1e-10)
+    np.testing.assert_allclose(fits[0].validation_scores_, fits[1].validation_scores_)
+    assert sp.issparse(fits[0].model_[0]._X)  # the first layer saw sparse rows
+
+
+def test_tfidf_pipeline_classifies_text():
+    pytest.importorskip("sklearn.feature_extraction.text")
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import make_pipeline
+
+    rng = np.random.default_rng(0)
+    topics = [["goal", "match", "team", "score", "league", "coach", "player"],
+              ["vote", "party", "minister", "election", "law", "senate", "policy"]]
+    common = ["the", "a", "today", "new", "said", "week", "people", "report"]
+
+    def document(topic):
+        words = list(rng.choice(topics[topic], 3)) + list(rng.choice(common, 6))
+        return " ".join(rng.permutation(words))
+
+    labels = rng.integers(0, 2, size=160)
+    texts = [document(t) for t in labels]
+    pipe = make_pipeline(TfidfVectorizer(), mlp.MLPClassifier(
+        hidden_layer_sizes=(16,), max_iter=200, learning_rate_init=0.01, random_state=0))
+    pipe.fit(texts[:120], labels[:120])
+    assert pipe.score(texts[120:], labels[120:]) >= 0.95
+    assert pipe.predict(["the coach said the team will score"])[0] == 0
+    assert pipe.predict(["the minister said a new law"])[0] == 1
+
+
+def test_estimator_training_memory_follows_the_non_zeros_not_n_times_d():
+    # 200000 x 20000 at 0.1% density: 4M non-zeros (65 MB as CSR); dense it is 32 GB
+    N, D, per_row = 200_000, 20_000, 20
+    rng = np.random.default_rng(0)
+    indices = np.sort(rng.integers(0, D, size=(N, per_row)), axis=1).ravel()
+    X = sp.csr_array((rng.random(N * per_row), indices,
+                      np.arange(0, N * per_row + 1, per_row)), shape=(N, D))
+    y = rng.integers(0, 2, size=N)
+    csr_bytes = X.data.nbytes + X.indices.nbytes + X.indptr.nbytes
+    clf = mlp.MLPClassifier(hidden_layer_sizes=(8,), batch_size=5000, max_iter=1,
+                            random_state=0)
+    tracemalloc.start()
+    try:
+        with pytest.warns(ConvergenceWarning):
+            clf.fit(X, y)
+        clf.predict_proba(X[:1000])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert np.isfinite(clf.loss_)
+    # input checks, a batch and the model's gradients: well under one copy of X, and a
+    # thousand times under the dense N×D (one densified batch alone would be 800 MB)
+    assert peak < 0.5 * csr_bytes, (peak, csr_bytes)
     assert peak < 1e-3 * N * D * 8

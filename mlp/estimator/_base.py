@@ -23,6 +23,9 @@ from ._state import LayerArrays, assign, batchnorm_statistics, relink
 from .lbfgs import fit_lbfgs, lbfgs_objective
 from .stochastic import fit_stochastic
 
+# the dtypes validate_data keeps as they are (anything else is converted)
+_FLOATS = (np.dtype(np.float64), np.dtype(np.float32))
+
 
 class _BaseMLP(BaseEstimator):
     """What the classifier and the regressor share: parameters, the network, the solvers."""
@@ -132,8 +135,9 @@ class _BaseMLP(BaseEstimator):
         if incremental and self.early_stopping:
             raise ValueError("partial_fit does not support early_stopping=True")
         first = not (hasattr(self, "model_") and (self.warm_start or incremental))
-        X, y = validate_data(self, X, y, multi_output=True, dtype=(np.float64, np.float32),
-                             reset=first, **self._y_validation())
+        X, y = validate_data(self, X, y, accept_sparse="csr", multi_output=True,
+                             dtype=(np.float64, np.float32), reset=first,
+                             **self._y_validation())
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         if sample_weight is not None:
@@ -214,13 +218,32 @@ class _BaseMLP(BaseEstimator):
 
     # -- prediction ----------------------------------------------------------------------
     def _forward(self, X):
-        check_is_fitted(self, "model_")
-        X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
-        self.model_.eval()
+        """The network's output for X (logits, or the regressor's u), in evaluation mode.
+
+        X goes through scikit-learn's ``validate_data``, except when it is already what that
+        would accept unchanged and silently: a finite float64/float32 ndarray of the fitted
+        width, for an estimator fitted without feature names (fitted on a DataFrame, an array
+        gets scikit-learn's warning, so it takes the long way). That check alone costs a
+        fraction of the validation, which dominates predicting one sample.
+        """
+        model = getattr(self, "model_", None)
+        valid = (model is not None and type(X) is np.ndarray and X.dtype in _FLOATS
+                 and X.ndim == 2 and X.shape[0] > 0 and X.shape[1] == self.n_features_in_
+                 and not hasattr(self, "feature_names_in_") and np.isfinite(X).all())
+        if not valid:
+            check_is_fitted(self, "model_")
+            X = validate_data(self, X, accept_sparse="csr", reset=False,
+                              dtype=(np.float64, np.float32))
+            model = self.model_
+        model.eval()
         try:
-            return self.model_.forward(X)
+            if not valid:
+                return model.forward(X)
+            for layer in model:  # X is checked: the layers without Sequential's checks
+                X = layer.forward(X)
+            return X
         finally:
-            self.model_.train()
+            model.train()
 
     def _validation_set(self, validation_data):
         """``validation_data`` checked: (X_val, y_val, sample_weight_val or None)."""
@@ -228,7 +251,8 @@ class _BaseMLP(BaseEstimator):
             raise ValueError("validation_data must be a tuple (X_val, y_val) or "
                              "(X_val, y_val, sample_weight_val)")
         X_val, y_val, *w_val = validation_data
-        X_val = validate_data(self, X_val, reset=False, dtype=(np.float64, np.float32))
+        X_val = validate_data(self, X_val, accept_sparse="csr", reset=False,
+                              dtype=(np.float64, np.float32))
         y_val = np.asarray(y_val)
         if y_val.ndim == 2 and y_val.shape[1] == 1:
             y_val = y_val[:, 0]
@@ -248,6 +272,11 @@ class _BaseMLP(BaseEstimator):
 
     def _stratify(self):
         return False
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # the first Linear multiplies CSR rows as they are
+        return tags
 
     def _check_solver(self):
         if self.solver not in ("sgd", "adam"):

@@ -1,4 +1,4 @@
-"""MLPRegressor: regression with the squared error."""
+"""MLPRegressor: regression with the squared error, or the Poisson deviance and a log link."""
 
 from __future__ import annotations
 
@@ -7,16 +7,26 @@ from sklearn.base import MultiOutputMixin, RegressorMixin
 from sklearn.metrics import r2_score
 from sklearn.utils.metaestimators import available_if
 
-from ..losses import MSELoss
+from ..losses import MSELoss, PoissonLoss
 from ._base import _BaseMLP
+from ._params import invalid
+
+_LOSSES = {"squared_error": (MSELoss, "identity"), "poisson": (PoissonLoss, "exp")}
 
 
 class MLPRegressor(RegressorMixin, MultiOutputMixin, _BaseMLP):
     """Multilayer perceptron regressor with hand-derived gradients.
 
-    A drop-in replacement for ``sklearn.neural_network.MLPRegressor``: an identity output
-    layer and the squared error. The parameters are those of :class:`MLPClassifier` without
-    ``class_weight``.
+    A drop-in replacement for ``sklearn.neural_network.MLPRegressor``. The parameters are
+    ``loss`` and those of :class:`MLPClassifier` without ``class_weight``.
+
+    Parameters
+    ----------
+    loss : {"squared_error", "poisson"}, default "squared_error"
+        "squared_error": an identity output and half the squared error
+        (:class:`mlp.MSELoss`). "poisson": the network's output u is the log of the
+        predicted mean, ``predict`` returns exp(u) > 0, and the loss is half the Poisson
+        deviance (:class:`mlp.PoissonLoss`), for non-negative targets such as counts.
 
     Attributes
     ----------
@@ -32,16 +42,40 @@ class MLPRegressor(RegressorMixin, MultiOutputMixin, _BaseMLP):
     t_, n_layers_, n_outputs_, n_features_in_ : int
         ``t_`` counts every training sample seen, over all calls.
     out_activation_ : str
-        "identity".
+        "identity", or "exp" with ``loss="poisson"``.
     model_ : Sequential
+        The trained network; with ``loss="poisson"`` it outputs the log of the mean.
     """
+
+    def __init__(self, loss="squared_error", hidden_layer_sizes=(100,), activation="relu", *,
+                 solver="adam", alpha=1e-4, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=1e-3, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
+                 dropout=0.0, batch_norm=False):
+        super().__init__(
+            hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver,
+            alpha=alpha, batch_size=batch_size, learning_rate=learning_rate,
+            learning_rate_init=learning_rate_init, power_t=power_t, max_iter=max_iter,
+            shuffle=shuffle, random_state=random_state, tol=tol, verbose=verbose,
+            warm_start=warm_start, momentum=momentum, nesterovs_momentum=nesterovs_momentum,
+            early_stopping=early_stopping, validation_fraction=validation_fraction,
+            beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, n_iter_no_change=n_iter_no_change,
+            max_fun=max_fun, dropout=dropout, batch_norm=batch_norm)
+        self.loss = loss
+
+    def _check_params(self):
+        if not (isinstance(self.loss, str) and self.loss in _LOSSES):
+            raise invalid(self, "loss", "a str among {'poisson', 'squared_error'}", self.loss)
+        return super()._check_params()
 
     def fit(self, X, y, sample_weight=None, *, validation_data=None):
         """Fit the network to (X, y).
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
         sample_weight : array-like of shape (n_samples,), optional
         validation_data : tuple (X_val, y_val) or (X_val, y_val, sample_weight_val), optional
@@ -76,26 +110,29 @@ class MLPRegressor(RegressorMixin, MultiOutputMixin, _BaseMLP):
             raise ValueError(
                 f"y has {n_out} targets but the previous fit had {self.n_outputs_}"
             )
-        self.out_activation_ = "identity"
-        return y.astype(dtype, copy=False), MSELoss(), n_out
+        loss, self.out_activation_ = _LOSSES[self.loss]
+        return y.astype(dtype, copy=False), loss(), n_out
+
+    def _mean(self, output):
+        """The prediction from the network's output: u itself, or exp(u) for "poisson"."""
+        output = np.exp(output) if self.out_activation_ == "exp" else output
+        return output[:, 0] if output.shape[1] == 1 else output
 
     def _encode_for_loss(self, y):
         return np.asarray(y, dtype=np.float64)
 
     def _score_output(self, output, y, sample_weight):
-        return r2_score(y, output[:, 0] if output.shape[1] == 1 else output,
-                        sample_weight=sample_weight)
+        return r2_score(y, self._mean(output), sample_weight=sample_weight)
 
     def predict(self, X):
         """Predict the targets.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
 
         Returns
         -------
         ndarray of shape (n_samples,) or (n_samples, n_targets)
         """
-        output = self._forward(X)
-        return output[:, 0] if output.shape[1] == 1 else output
+        return self._mean(self._forward(X))

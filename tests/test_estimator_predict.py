@@ -1,0 +1,87 @@
+"""Prediction's fast path: a plain float array skips validate_data, and nothing else changes."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.neural_network import MLPClassifier as SklearnMLPClassifier
+
+import mlp
+from mlp.estimator import _base
+
+
+def fitted(estimator, X, y):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return estimator.fit(X, y)
+
+
+@pytest.fixture(scope="module")
+def pair(iris):
+    X, y = iris
+    params = {"hidden_layer_sizes": (8,), "max_iter": 5, "random_state": 0}
+    return (fitted(mlp.MLPClassifier(**params), X, y),
+            fitted(SklearnMLPClassifier(**params), X, y))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_plain_float_array_skips_validation_and_predicts_the_same(pair, iris, monkeypatch,
+                                                                     dtype):
+    ours, _ = pair
+    X = iris[0][:7].astype(dtype)
+    reg = fitted(mlp.MLPRegressor(hidden_layer_sizes=(4,), max_iter=3, random_state=0),
+                 iris[0], iris[0][:, 0])
+    # a list goes through validate_data, to the same array
+    slow = {n: ours.predict_proba(X[:n].tolist()) for n in (1, 7)}
+    slow_reg = reg.predict(X.tolist())
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("validate_data called for a plain float array")
+
+    monkeypatch.setattr(_base, "validate_data", refuse)
+    for n in (1, 7):
+        np.testing.assert_array_equal(ours.predict_proba(X[:n]), slow[n])
+        np.testing.assert_array_equal(ours.predict(X[:n]),
+                                      ours.classes_[slow[n].argmax(axis=1)])
+    np.testing.assert_array_equal(reg.predict(X), slow_reg)
+
+
+@pytest.mark.parametrize(
+    "bad", [
+        pytest.param(lambda X: np.where(np.arange(4) == 1, np.nan, X), id="nan"),
+        pytest.param(lambda X: np.where(np.arange(4) == 2, np.inf, X), id="inf"),
+        pytest.param(lambda X: X[:, :3], id="width"),
+        pytest.param(lambda X: X[:0], id="empty"),
+        pytest.param(lambda X: X[0], id="1-d"),
+    ])
+def test_bad_arrays_get_scikit_learns_errors(pair, iris, bad):
+    ours, theirs = pair
+    X = bad(iris[0][:2].copy())
+    with pytest.raises(ValueError) as expected:
+        theirs.predict_proba(X)
+    message = str(expected.value).splitlines()[0].replace("MLPClassifier", "")
+    with pytest.raises(ValueError) as got:
+        ours.predict_proba(X)
+    assert str(got.value).splitlines()[0].replace("MLPClassifier", "") == message
+
+
+def test_feature_name_warnings_are_kept(iris):
+    pd = pytest.importorskip("pandas")
+    X, y = iris
+    frame = pd.DataFrame(X, columns=["a", "b", "c", "d"])
+    by_name = fitted(mlp.MLPClassifier(hidden_layer_sizes=(4,), max_iter=3, random_state=0),
+                     frame, y)
+    with pytest.warns(UserWarning, match="X does not have valid feature names, but "
+                                         "MLPClassifier was fitted with feature names"):
+        by_name.predict_proba(X[:1])
+    plain = fitted(mlp.MLPClassifier(hidden_layer_sizes=(4,), max_iter=3, random_state=0),
+                   X, y)
+    with pytest.warns(UserWarning, match="X has feature names, but MLPClassifier was "
+                                         "fitted without feature names"):
+        plain.predict_proba(frame.iloc[:1])
+
+
+def test_unfitted_estimator_is_refused_before_anything_else(iris):
+    with pytest.raises(NotFittedError):
+        mlp.MLPClassifier().predict_proba(iris[0][:1])
