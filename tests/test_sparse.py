@@ -99,15 +99,19 @@ def test_trainer_on_sparse_rows_trains_like_the_dense_data():
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
 
 
-def test_training_memory_follows_the_non_zeros_not_n_times_d():
-    # 200000 x 20000 at 0.1% density: 4M non-zeros (65 MB as CSR); dense it is 32 GB
-    N, D, per_row = 200_000, 20_000, 20
+def big_sparse(N=200_000, D=20_000, per_row=20):
+    """200000 x 20000 at 0.1% density: 4M non-zeros (65 MB as CSR; 32 GB dense), binary y."""
     rng = np.random.default_rng(0)
     indices = np.sort(rng.integers(0, D, size=(N, per_row)), axis=1).ravel()
     X = sp.csr_array((rng.random(N * per_row), indices,
                       np.arange(0, N * per_row + 1, per_row)), shape=(N, D))
-    y = rng.integers(0, 2, size=N).astype(float)
-    csr_bytes = X.data.nbytes + X.indices.nbytes + X.indptr.nbytes
+    return X, rng.integers(0, 2, size=N), X.data.nbytes + X.indices.nbytes + X.indptr.nbytes
+
+
+def test_training_memory_follows_the_non_zeros_not_n_times_d():
+    X, y, csr_bytes = big_sparse()
+    N, D = X.shape
+    y = y.astype(float)
     model = mlp.Sequential(mlp.Linear(D, 8, rng=0), mlp.ReLU(), mlp.Linear(8, 1, rng=1))
     trainer = Trainer(model, mlp.BCEWithLogitsLoss(), mlp.Adam(model.parameters()),
                       batch_size=5000, rng=0)
@@ -200,14 +204,8 @@ def test_tfidf_pipeline_classifies_text():
 
 
 def test_estimator_training_memory_follows_the_non_zeros_not_n_times_d():
-    # 200000 x 20000 at 0.1% density: 4M non-zeros (65 MB as CSR); dense it is 32 GB
-    N, D, per_row = 200_000, 20_000, 20
-    rng = np.random.default_rng(0)
-    indices = np.sort(rng.integers(0, D, size=(N, per_row)), axis=1).ravel()
-    X = sp.csr_array((rng.random(N * per_row), indices,
-                      np.arange(0, N * per_row + 1, per_row)), shape=(N, D))
-    y = rng.integers(0, 2, size=N)
-    csr_bytes = X.data.nbytes + X.indices.nbytes + X.indptr.nbytes
+    X, y, csr_bytes = big_sparse()
+    N, D = X.shape
     clf = mlp.MLPClassifier(hidden_layer_sizes=(8,), batch_size=5000, max_iter=1,
                             random_state=0)
     tracemalloc.start()
