@@ -228,7 +228,8 @@ class _BaseMLP(BaseEstimator):
         """
         model = getattr(self, "model_", None)
         valid = (model is not None and type(X) is np.ndarray and X.dtype in _FLOATS
-                 and X.ndim == 2 and X.shape[0] > 0 and X.shape[1] == self.n_features_in_
+                 and X.ndim == 2 and X.shape[0] > 0
+                 and X.shape[1] == getattr(self, "n_features_in_", None)
                  and not hasattr(self, "feature_names_in_") and np.isfinite(X).all())
         if not valid:
             check_is_fitted(self, "model_")
