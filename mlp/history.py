@@ -36,12 +36,18 @@ class History:
     converged : bool
         Whether training stopped because the monitored value stopped improving.
     stopped : bool
-        Whether a callback stopped training.
+        Whether a callback stopped training (by returning True after an epoch, or by
+        setting ``trainer.stop_training``, which also ends the epoch after the current step).
     interrupted : bool
         Whether Ctrl-C (KeyboardInterrupt) stopped training.
     diverged : bool
         Whether the network's output became NaN or infinite, with best weights kept to go
         back to: that epoch is recorded with NaN losses and score, and training stops.
+    lr : list of float
+        The optimizer's learning rate when each epoch's last step is done, before the
+        epoch-end callbacks (a per-epoch schedule, a plateau) change it for the next one.
+    time : list of float
+        Wall-clock seconds of each epoch, validation included.
     diagnostics : list of dict
         Rows of per-layer statistics recorded by :class:`mlp.diagnostics.Diagnostics`.
     """
@@ -56,6 +62,8 @@ class History:
     stopped: bool = False
     interrupted: bool = False
     diverged: bool = False
+    lr: list[float] = field(default_factory=list)
+    time: list[float] = field(default_factory=list)
     diagnostics: list[dict] = field(default_factory=list)
 
     @property

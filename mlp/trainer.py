@@ -13,6 +13,7 @@ lowering the learning rate). With early stopping the weights of the best epoch a
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -90,7 +91,16 @@ class Trainer:
     callbacks : iterable of Callback or callables
         :class:`~mlp.callbacks.Callback` objects get every hook (see :mod:`mlp.callbacks`);
         a plain function is called as ``callback(epoch, history)`` after every epoch.
-        Returning True from either stops training. Progress reporting hooks in here.
+        Returning True from either stops training, as does a callback setting
+        :attr:`stop_training` (then after the current step). Progress reporting hooks in here.
+
+    Attributes
+    ----------
+    history : History
+    steps : int
+        Optimizer steps taken, over all ``fit`` calls.
+    stop_training : bool
+        Set by a callback to end training after the current step; reset by ``fit``.
     """
 
     def __init__(self, model, loss, optimizer, *, batch_size=32, shuffle=True, rng=None, l2=0.0,
@@ -128,6 +138,7 @@ class Trainer:
             if isinstance(callback, Callback):
                 callback.set_trainer(self)
         self.steps = 0
+        self.stop_training = False
         self.history = History()
         self.samples_seen = 0
         self._no_improvement = 0
@@ -177,12 +188,15 @@ class Trainer:
             if penalty is not None:
                 value += self._penalty(weight)
                 penalty.backward(self.params)
+            logs["loss"] = value
+            self._hook("on_gradients", batch, logs)
             optimizer.step()
             self.steps += 1
-            logs["loss"] = value
             self._hook("on_batch_end", batch, logs)
             total += value * weight
             total_weight += weight
+            if self.stop_training:
+                break
         self.samples_seen += n_samples
         if total_weight == 0:
             raise ValueError("run_epoch: every sample weight is zero, there is nothing to fit")
@@ -237,10 +251,12 @@ class Trainer:
         history = self.history
         history.converged = history.stopped = history.interrupted = history.diverged = False
         self._no_improvement = 0
+        self.stop_training = False
         self._hook("on_train_begin", {})
         try:
             for _ in range(int(epochs)):
                 epoch = history.epochs
+                started = time.perf_counter()
                 self._hook("on_epoch_begin", epoch, {})
                 try:
                     loss = self.run_epoch(X, y, sample_weight)
@@ -251,12 +267,14 @@ class Trainer:
                 history.loss.append(loss)
                 if validation_data is not None:
                     self._validate(*validation_data)
+                history.lr.append(float(self.optimizer.lr))
+                history.time.append(time.perf_counter() - started)
                 if self._plateaued(epoch):
                     if self.on_plateau is not None and self.on_plateau(self):
                         self._no_improvement = 0
                     else:
                         history.converged = True
-                if any(self._epoch_end(epoch)):
+                if any(self._epoch_end(epoch)) or self.stop_training:
                     history.stopped = True
                 if history.converged or history.stopped or history.diverged:
                     break
@@ -283,6 +301,7 @@ class Trainer:
             logs["val_loss"] = history.val_loss[-1]
         if history.val_score:
             logs["val_score"] = history.val_score[-1]
+        logs["lr"], logs["time"] = history.lr[-1], history.time[-1]
         return [callback.on_epoch_end(epoch, dict(logs)) if isinstance(callback, Callback)
                 else callback(epoch, history) for callback in self.callbacks]
 

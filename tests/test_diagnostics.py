@@ -57,7 +57,7 @@ def test_hooks_are_called_in_order_with_the_numbers():
     per_epoch = ["epoch_begin"] + ["batch_begin", "batch_end"] * 3 + ["epoch_end"]
     assert kinds == ["train_begin"] + per_epoch * 2 + ["train_end"]
     assert [c[2] for c in recorder.calls if c[0] == "batch_begin"] == [4, 4, 2] * 2
-    assert recorder.calls[-2] == ("epoch_end", 1, ["loss", "val_loss"])
+    assert recorder.calls[-2] == ("epoch_end", 1, ["loss", "lr", "time", "val_loss"])
     assert recorder.calls[-1] == ("train_end", 2)
     assert seen == [0, 1]  # plain functions still run after every epoch
     assert trainer.steps == 6

@@ -1,0 +1,43 @@
+"""Callbacks: code the training loop calls at fixed points, without a loop of its own.
+
+A :class:`Callback` overrides the hooks it needs; the others do nothing. The
+:class:`~mlp.trainer.Trainer` calls, in order::
+
+    on_train_begin(logs)
+        on_epoch_begin(epoch, logs)
+            on_batch_begin(batch, logs)                        (once per minibatch:)
+            on_gradients(batch, logs)      after backward, before the optimizer's step
+            on_batch_end(batch, logs)      after the step
+        on_epoch_end(epoch, logs)       returning True stops training
+    on_train_end(logs)
+
+``logs`` is a plain dict of the numbers at that point: ``{"size": n}`` before a batch,
+``{"size": n, "loss": L}`` from the gradients on (the batch's loss before the step, penalty
+included), and ``{"loss": ..., "val_loss": ..., "val_score": ..., "lr": ..., "time": ...}``
+after an epoch (the entries there are; ``time`` in seconds). A callback stops training from
+any hook by setting ``trainer.stop_training = True``: the epoch ends after the current step.
+Epochs and batches count from 0; ``batch`` counts within the epoch, and
+``trainer.steps`` counts all steps taken. The model, the optimizer and the history are
+reached through the trainer the callback is attached to (:attr:`Callback.model`, ...).
+
+A plain function ``f(epoch, history)`` in ``callbacks=`` is still called after every epoch,
+and returning True stops training, as before.
+
+The callbacks shipped here: :class:`EarlyStopping`, :class:`ReduceLROnPlateau`,
+:class:`LRScheduler`, :class:`GradientClipping`, :class:`TerminateOnNaN` (in
+``training.py``), :class:`CSVLogger` and :class:`ProgressBar` (in ``output.py``);
+:class:`mlp.diagnostics.Diagnostics` records per-layer statistics.
+"""
+
+from .base import Callback
+from .output import CSVLogger, ProgressBar
+from .training import (
+    EarlyStopping,
+    GradientClipping,
+    LRScheduler,
+    ReduceLROnPlateau,
+    TerminateOnNaN,
+)
+
+__all__ = ["Callback", "CSVLogger", "EarlyStopping", "GradientClipping", "LRScheduler",
+           "ProgressBar", "ReduceLROnPlateau", "TerminateOnNaN"]

@@ -1,0 +1,115 @@
+"""The callback base class, and what several callbacks share: weights copied and put back,
+and a logged number watched for improvement."""
+
+from __future__ import annotations
+
+import math
+
+__all__ = ["Callback"]
+
+
+class Callback:
+    """Base class of the callbacks: every hook does nothing.
+
+    Attributes
+    ----------
+    trainer : Trainer or None
+        Set by the trainer the callback is given to (:meth:`set_trainer`).
+    """
+
+    trainer = None
+
+    def set_trainer(self, trainer) -> None:
+        """Attach to ``trainer``; called by :class:`~mlp.trainer.Trainer` when built."""
+        self.trainer = trainer
+
+    @property
+    def model(self):
+        """The model being trained."""
+        return self.trainer.model
+
+    @property
+    def optimizer(self):
+        """The optimizer taking the steps."""
+        return self.trainer.optimizer
+
+    @property
+    def history(self):
+        """The trainer's :class:`~mlp.trainer.History`."""
+        return self.trainer.history
+
+    def on_train_begin(self, logs=None):
+        """Before the first epoch of a ``fit`` call."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        """Before epoch ``epoch`` (0-based, counting all ``fit`` calls)."""
+
+    def on_batch_begin(self, batch, logs=None):
+        """Before the forward pass of minibatch ``batch`` (0-based within the epoch)."""
+
+    def on_gradients(self, batch, logs=None):
+        """After backward filled every gradient of minibatch ``batch``, before the step; a
+        callback may change the gradients here, in place."""
+
+    def on_batch_end(self, batch, logs=None):
+        """After the optimizer step of minibatch ``batch``; gradients are still in place."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        """After epoch ``epoch`` and its validation; return True to stop training."""
+
+    def on_train_end(self, logs=None):
+        """After the last epoch (also after an interruption)."""
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+
+
+def _weights(model):
+    """A copy of the model's parameter values and buffers (BatchNorm's running statistics)."""
+    return ([p.value.copy() for p in model.parameters()],
+            [value.copy() for _, value in model.named_buffers()])
+
+
+def _set_weights(model, state):
+    values, buffers = state
+    for p, value in zip(model.parameters(), values, strict=True):
+        p.value[...] = value
+    for (_, buffer), value in zip(model.named_buffers(), buffers, strict=True):
+        buffer[...] = value
+
+
+class _Monitor:
+    """Which number to watch after each epoch, which way is better, and by how much."""
+
+    def __init__(self, owner, monitor, mode, min_delta):
+        if not isinstance(monitor, str):
+            raise TypeError(f"{owner}: monitor must be the name of a logged number, "
+                            f"got {monitor!r}")
+        if mode == "auto":
+            mode = "max" if monitor.endswith(("score", "accuracy")) else "min"
+        if mode not in ("min", "max"):
+            raise ValueError(f"{owner}: mode must be 'min', 'max' or 'auto', got {mode!r}")
+        min_delta = float(min_delta)
+        if not (math.isfinite(min_delta) and min_delta >= 0):
+            raise ValueError(f"{owner}: min_delta must be a finite number >= 0, "
+                             f"got {min_delta!r}")
+        self.owner, self.monitor, self.mode, self.min_delta = owner, monitor, mode, min_delta
+        self.best = None
+
+    def value(self, logs):
+        if self.monitor not in logs:
+            raise ValueError(f"{self.owner}: {self.monitor!r} is not among the numbers logged "
+                             f"after an epoch ({', '.join(sorted(logs))}); validation numbers "
+                             "need validation data")
+        return float(logs[self.monitor])
+
+    def improved(self, value):
+        """Whether ``value`` beats the best by more than min_delta (NaN never does)."""
+        if math.isnan(value):
+            return False
+        if self.best is None:
+            return True
+        if self.mode == "min":
+            return value < self.best - self.min_delta
+        return value > self.best + self.min_delta

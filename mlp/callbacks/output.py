@@ -1,0 +1,75 @@
+"""Callbacks that report: a CSV file of the epochs, and a progress bar."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from ..io import write_atomic
+from .base import Callback
+
+__all__ = ["CSVLogger", "ProgressBar"]
+
+
+class CSVLogger(Callback):
+    """Write one row per epoch to a CSV file: the epoch and every logged number.
+
+    The whole file is rewritten atomically after every epoch (:func:`mlp.io.write_atomic`),
+    so it is never half-written, and written once, empty, when training starts so that an
+    unwritable path fails before any work. Columns are added as new numbers appear.
+
+    Parameters
+    ----------
+    path : str or Path
+    """
+
+    def __init__(self, path):
+        self.path = path
+        self.rows = []
+
+    def on_train_begin(self, logs=None):
+        self.rows = []
+        write_atomic(self.path, "")
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.rows.append({"epoch": epoch, **logs})
+        columns = []
+        for row in self.rows:
+            columns += [key for key in row if key not in columns]
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(self.rows)
+        write_atomic(self.path, buffer.getvalue())
+        return False
+
+
+class ProgressBar(Callback):
+    """A tqdm bar over the epochs, showing the latest logged numbers.
+
+    Parameters
+    ----------
+    epochs : int, optional
+        The bar's total (the ``epochs`` passed to ``fit``).
+    file : file object, optional
+        Where to draw (tqdm's default, standard error).
+    """
+
+    def __init__(self, epochs=None, file=None):
+        self.epochs, self.file = epochs, file
+        self._bar = None
+
+    def on_train_begin(self, logs=None):
+        from tqdm.auto import tqdm
+
+        self._bar = tqdm(total=self.epochs, file=self.file, unit="epoch", leave=True)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._bar.set_postfix({k: f"{v:.4g}" for k, v in logs.items()}, refresh=False)
+        self._bar.update(1)
+        return False
+
+    def on_train_end(self, logs=None):
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
