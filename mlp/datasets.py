@@ -244,11 +244,12 @@ def load_mnist1d() -> Dataset:
     except ImportError:
         raise ValueError("the mnist1d data needs the optional package mnist1d: "
                          "pip install 'mlp[mnist1d]'") from None
-    numpy_state, python_state = np.random.get_state(), random.getstate()
+    # the package draws from the global generators; they are put back as they were
+    numpy_state, python_state = np.random.get_state(), random.getstate()  # noqa: NPY002
     try:
         data = make_dataset(get_dataset_args())
     finally:
-        np.random.set_state(numpy_state)
+        np.random.set_state(numpy_state)  # noqa: NPY002
         random.setstate(python_state)
     X = np.concatenate([data["x"], data["x_test"]]).astype(np.float64)
     y = np.concatenate([data["y"], data["y_test"]]).astype(np.intp)

@@ -202,7 +202,8 @@ def test_terminate_on_nan_stops_at_the_step_and_keeps_the_last_finite_weights(ir
     history = trainer.fit(X, y, epochs=10)
     assert nan.stopped_at == (1, 4)
     assert "epoch 1, batch 4" in nan.message
-    assert history.stopped and history.epochs == 2
+    assert history.stopped
+    assert history.epochs == 2
     assert trainer.steps == 10 + 5  # epoch 0 whole, epoch 1 up to its batch 4
     for kept, before_step in zip(weights(trainer.model), recorder.begin[-1], strict=True):
         np.testing.assert_array_equal(kept, before_step)
@@ -240,11 +241,13 @@ def test_progress_bar_counts_the_epochs(iris):
     make_trainer([ProgressBar(epochs=4, file=out)]).fit(X, y, epochs=4)
     text = out.getvalue()
     assert "4/4" in text
-    assert "loss=" in text and "lr=0.05" in text
+    assert "loss=" in text
+    assert "lr=0.05" in text
 
 
 def test_history_records_the_rate_and_the_time_of_every_epoch(iris):
     X, y = iris
     history = make_trainer().fit(X, y, epochs=3)
     assert history.lr == [0.05] * 3
-    assert len(history.time) == 3 and all(t > 0 and math.isfinite(t) for t in history.time)
+    assert len(history.time) == 3
+    assert all(t > 0 and math.isfinite(t) for t in history.time)

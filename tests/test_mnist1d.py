@@ -1,5 +1,9 @@
 """MNIST-1D through the optional ``mnist1d`` package: the data, and what loading it leaves alone."""
 
+# The package draws from numpy's global generator: these tests use it on purpose, to show that
+# loading the data leaves it alone.
+# ruff: noqa: NPY002
+
 import builtins
 import random
 import subprocess
