@@ -139,12 +139,19 @@ class Estimate:
         :data:`CENTRAL`, :data:`ONE_SIDED` or :data:`LEFT_OUT` per entry.
     straddled : set of int
         Indices (in the :class:`KinkWatch`) of the layers whose kinks were straddled.
+    undecided : ndarray of bool
+        One-sided entries that moved several units lying exactly on their kinks. Each unit
+        may take either side's slope there, and the analytic gradient may pick differently
+        for different units (autodiff's relu takes the left slope at 0, max the first
+        argument's on a tie), which neither one-sided estimate shows: a mismatch there
+        cannot be told from a mistake, so the checker leaves such an entry out.
     """
 
     numeric: np.ndarray
     other_side: np.ndarray
     how: np.ndarray
     straddled: set
+    undecided: np.ndarray
 
 
 def _one_piece(s0, s1, s2):
@@ -154,6 +161,8 @@ def _one_piece(s0, s1, s2):
     the same side at both points, and all such units that move must move the same way (else
     the one-sided derivative mixes the conventions of its two neighbours).
     """
+    if s1.shape != s0.shape or s2.shape != s0.shape:
+        return False  # the evaluation took another path (a branch in the code): no one piece
     off = s0 != 0
     if not (np.array_equal(s1[off], s0[off]) and np.array_equal(s2[off], s0[off])):
         return False
@@ -193,6 +202,7 @@ def differences(x, h, evaluate, difference, watch=None) -> Estimate:
     numeric = np.zeros(shape, dtype=np.float64)
     other_side = np.full(shape, np.nan)
     how = np.zeros(shape, dtype=np.int8)
+    undecided = np.zeros(shape, dtype=bool)
     straddled = set()
     watching = watch is not None and bool(watch)
 
@@ -211,7 +221,10 @@ def differences(x, h, evaluate, difference, watch=None) -> Estimate:
                 if not watching or _one_piece(s0, sp[0], sm[0]):
                     numeric[ix] = difference(plus, minus) / (2 * h)
                     continue
-                straddled.update(owners[(sp[0] != s0) | (sm[0] != s0)].tolist())
+                if sp[0].shape == sm[0].shape == s0.shape:
+                    straddled.update(owners[(sp[0] != s0) | (sm[0] != s0)].tolist())
+                    on_kink = (s0 == 0) & ((sp[0] != 0) | (sm[0] != 0))
+                    undecided[ix] = np.count_nonzero(on_kink) > 1
                 sides = []
                 for sign, near, s_near in ((1, plus, sp), (-1, minus, sm)):
                     far, s_far = at(ix, old + 2 * sign * h)
@@ -227,7 +240,7 @@ def differences(x, h, evaluate, difference, watch=None) -> Estimate:
             numeric[ix] = sides[0]
             if len(sides) == 2:
                 other_side[ix] = sides[1]
-    return Estimate(numeric, other_side, how, straddled)
+    return Estimate(numeric, other_side, how, straddled, undecided)
 
 
 def numerical_gradient(f, x, h=1e-5):

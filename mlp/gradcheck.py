@@ -28,6 +28,7 @@ from .base import Layer, as_generator
 from .finite_differences import (
     KinkWatch, differences, float64_array, numerical_gradient, relative_error,
 )
+from .gradcheck_autodiff import check_function
 from .gradcheck_guard import BackwardGuard, Mistake, repeat_problems, stale_cache_problems
 from .gradcheck_report import (
     GradCheckReport, TensorCheck, central, compare, kink_notes, unusable,
@@ -35,8 +36,8 @@ from .gradcheck_report import (
 from .losses import Loss
 
 __all__ = [
-    "GradCheckReport", "TensorCheck", "check_grad_flat", "check_layer", "check_layer_shapes",
-    "check_loss", "check_model", "numerical_gradient", "relative_error",
+    "GradCheckReport", "TensorCheck", "check_function", "check_grad_flat", "check_layer",
+    "check_layer_shapes", "check_loss", "check_model", "numerical_gradient", "relative_error",
 ]
 
 #: Input shapes (N, n_in) of :func:`check_layer_shapes`: one sample, one feature, both, a
