@@ -39,7 +39,8 @@ def test_grid_search_runs_on_the_cluster_through_joblibs_dask_backend(client, ir
         on_cluster = search().fit(X, y)
     workers = set(client.scheduler_info()["workers"])
     ran_on = {task["worker"] for task in stream.data}
-    assert ran_on and ran_on <= workers
+    assert ran_on
+    assert ran_on <= workers
     assert len(stream.data) >= 2 * 3  # every candidate on every fold went to the cluster
 
     with threadpool_limits(1):  # as on dask's workers; also far faster for tiny matrices

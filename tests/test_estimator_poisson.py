@@ -72,7 +72,8 @@ def test_poisson_network_predicts_positive_means_as_well_as_sklearns(counts):
         ours = mlp.MLPRegressor(**params).fit(X, y)
         theirs = SklearnMLPRegressor(**params).fit(X, y)
     prediction = ours.predict(X_test)
-    assert prediction.shape == (400,) and np.all(prediction > 0)
+    assert prediction.shape == (400,)
+    assert np.all(prediction > 0)
     np.testing.assert_allclose(prediction, np.exp(ours.model_.eval().forward(X_test)[:, 0]))
     # the training loss is half the mean deviance on the training data (+ a small penalty)
     assert ours.loss_ == pytest.approx(mean_poisson_deviance(y, ours.predict(X)) / 2,
