@@ -1,9 +1,21 @@
+import os
+
 import numpy as np
 import pytest
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 import mlp
 from mlp.datasets import load_iris
+
+# One BLAS thread, in this process and in those the tests start, unless the caller chose: the
+# matrices here are small, where a second thread only waits for a core on a busy machine
+# (several times slower), and a fixed thread count is one summation order fewer to differ in.
+_BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+if not any(name in os.environ for name in _BLAS_THREADS):
+    for name in _BLAS_THREADS:
+        os.environ[name] = "1"
+    threadpool_limits(1)
 
 
 @pytest.fixture(scope="session")
