@@ -193,8 +193,8 @@ def _decode(answer):
     if answer["result"] is None or not answer["result"]:
         if answer["ended"] == "timeout" or "SIGXCPU" in answer["ended"]:
             return "time limit exceeded: an endless loop?"
-        tail = answer["output"].strip().splitlines()[-1:] or [""]
-        return f"the item's process ended without a result ({answer['ended']}) {tail[0]}".strip()
+        tail = (answer["output"].strip().splitlines()[-1:] or [""])[0][:200]
+        return f"the item's process ended without a result ({answer['ended']}) {tail}".strip()
     try:
         status = json.loads(answer["result"])
         if "error" in status:
