@@ -89,7 +89,8 @@ def test_gradescope_bundle_runs_on_a_fake_autograder(course, tmp_path):
                 "reference/pyproject.toml", "reference/mlp/__init__.py"} <= names
         assert (archive.getinfo("run_autograder").external_attr >> 16) & 0o111
         archive.extractall(fake / "source")
-    assert "pip install" in (fake / "source" / "setup.sh").read_text()
+    setup = (fake / "source" / "setup.sh").read_text()
+    assert "pip install --no-cache-dir ./reference\nrm -rf ./reference\n" in setup
     with zipfile.ZipFile(export / "bob.zip") as archive:
         archive.extractall(fake / "submission")  # Gradescope unpacks an uploaded zip
     env = {**os.environ, "AUTOGRADER_ROOT": str(fake),

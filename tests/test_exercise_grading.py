@@ -160,6 +160,13 @@ def _submissions(root, instructor, reference):
             f.write(bytes(4 << 20))
         return dY
     """)
+    replace_stub(new("many_files"), "Tanh.backward", """
+        for i in range(100):
+            with open(f"file{i}", "w") as f:
+                f.write("x")
+        Y = self._cached(dY, self._Y)
+        return dY * (1 - Y * Y)
+    """)
     # a stray line costs only its own module's items
     folder = new("stray")
     for item in ITEMS:
@@ -241,6 +248,8 @@ def test_no_process_survives_and_limits_hold(graded):
     assert limits["Linear.backward"]["output"].startswith("raised MemoryError")
     assert limits["Residual.backward"]["score"] == 0
     assert "File too large" in limits["Residual.backward"]["output"]
+    assert results["many_files"]["Tanh.backward"]["output"] == (
+        "raised PermissionError: not allowed while grading: writing more than 64 files")
 
 
 def test_stray_line_costs_only_its_module_and_names_the_line(graded):

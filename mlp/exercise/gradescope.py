@@ -19,10 +19,12 @@ from .grading import exercise_items, reference_dir
 
 SETUP = """\
 #!/usr/bin/env bash
-# Gradescope runs this once, in /autograder/source: install the reference and its dependencies.
+# Gradescope runs this once, in /autograder/source: install the reference and its dependencies,
+# then remove the reference's source, so that the only copy is the one the grader protects.
 set -euo pipefail
 cd "$(dirname "$0")"
 python3 -m pip install --no-cache-dir ./reference
+rm -rf ./reference
 """
 
 RUN = """\

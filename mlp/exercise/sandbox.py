@@ -41,6 +41,7 @@ PATH_EVENTS = {"os.remove": 1, "os.rmdir": 1, "os.rename": 2, "os.mkdir": 1, "os
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 MAX_RESULT = 4 << 20
 MAX_OUTPUT = 4096
+MAX_WRITES = 64
 RESULT_FD = 3
 
 
@@ -59,7 +60,7 @@ def install_guard(scratch, readable, unreadable):
     cooperation (CPU, memory, files, processes) are set as resource limits besides.
     """
     own = {str(os.getpid()), "self", "thread-self"}
-    busy = []
+    busy, written = [], []
 
     def real(path):
         return os.path.realpath(os.fsdecode(path))
@@ -96,6 +97,10 @@ def install_guard(scratch, readable, unreadable):
                     refuse("os.open with a relative path")
                 if writing and not _under(real(path), (scratch,)):
                     refuse(f"writing {real(path)}")
+                if writing:  # each file is capped by RLIMIT_FSIZE; their number here
+                    written.append(1)
+                    if len(written) > MAX_WRITES:
+                        refuse(f"writing more than {MAX_WRITES} files")
                 check_read(path)
             else:
                 for path in args[:PATH_EVENTS[event]]:
