@@ -143,12 +143,17 @@ def _submissions(root, instructor, reference):
     """)
     # 5. escaping the limits: processes in a new session, output, CPU, memory, files
     folder = new("processes")
+    escape = f"touch {root / 'escaped'}; setsid sleep {MARK} &"  # outside the audit hook
     replace_stub(folder, "Tanh.backward", f"""
-        import os, subprocess, _posixsubprocess
+        import os, subprocess, sys
+        from multiprocessing.util import spawnv_passfds
         for start in (
-            lambda: subprocess.Popen(["sleep", "{MARK}"], start_new_session=True),
-            lambda: os.fork() or (os.setsid(), os.execvp("sleep", ["sleep", "{MARK}"])),
-            lambda: os.system("setsid sleep {MARK} &"),
+            lambda: subprocess.Popen(["sh", "-c", {escape!r}], start_new_session=True).wait(),
+            lambda: os.fork() or (os.setsid(), os.execvp("sh", ["sh", "-c", {escape!r}])),
+            lambda: os.system("sh -c '{escape}'"),
+            lambda: os.waitpid(spawnv_passfds(b"/bin/sh", [b"sh", b"-c", {escape.encode()!r}],
+                                              []), 0),
+            lambda: (sys.modules.pop("_posixsubprocess"), __import__("_posixsubprocess")),
             lambda: __import__("ctypes").CDLL(None).fork(),
         ):
             try:
@@ -247,9 +252,10 @@ def test_one_submission_cannot_change_another(graded):
 
 
 def test_no_process_survives_and_limits_hold(graded):
-    results, _, _ = graded
+    results, _, folders = graded
     assert MARK not in command_lines()
     assert results["processes"]["Tanh.backward"]["score"] == 1  # the refusals were caught
+    assert not (folders["processes"].parent / "escaped").exists()
     limits = results["limits"]
     assert limits["Tanh.backward"]["score"] == 1  # 16 MB of output, capped and ignored
     assert limits["Sigmoid.backward"]["score"] == 0

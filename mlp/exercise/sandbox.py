@@ -112,6 +112,18 @@ def install_guard(scratch, readable, unreadable):
     sys.addaudithook(hook)
 
 
+def _refused_fork_exec(*args, **kwargs):
+    raise PermissionError("not allowed while grading: starting a process")
+
+
+def _take_away_fork_exec():
+    """``_posixsubprocess.fork_exec`` starts processes without an audit event (multiprocessing
+    calls it directly): replace it, and the guard refuses to import the module afresh."""
+    module = sys.modules.get("_posixsubprocess")
+    if module is not None:
+        module.fork_exec = _refused_fork_exec
+
+
 def _limit(job):
     cpu = max(1, int(job["time_limit"] + 0.999))
     limits = [(resource.RLIMIT_CPU, cpu, cpu + 1), (resource.RLIMIT_CORE, 0, 0),
@@ -172,6 +184,7 @@ def _child(job, probes):
     status = {}
     try:
         _limit(job)
+        _take_away_fork_exec()
         os.chdir(job["scratch"])
         _import_paths(job["host"])
         install_guard(os.path.realpath(job["scratch"]),
