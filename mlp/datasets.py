@@ -1,16 +1,17 @@
-"""Small datasets and CSV loading."""
+"""Small datasets, and features and targets from CSV and array files."""
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from .tables import read_arrays, read_table
+
 __all__ = [
-    "BUILTIN", "Dataset", "DATA_DIR", "MNIST1D_TRAIN", "load_csv", "load_dataset",
-    "load_features", "load_iris", "load_mnist1d", "read_table",
+    "BUILTIN", "Dataset", "DATA_DIR", "MNIST1D_TRAIN", "load_arrays", "load_csv",
+    "load_dataset", "load_features", "load_iris", "load_mnist1d",
 ]
 
 #: The ``data/`` folder of the project, beside the package in a source checkout.
@@ -39,82 +40,93 @@ class Dataset:
     classes: list | None
 
 
-def read_table(path):
-    """Read a CSV file with a header row: (header, rows), every row as long as the header.
-
-    Raises
-    ------
-    ValueError
-        For a missing or unreadable file, an empty table or ragged rows, naming the line.
-    """
-    path = Path(path)
-    try:
-        with open(path, newline="", encoding="utf-8") as f:
-            rows = [row for row in csv.reader(f) if row and any(cell.strip() for cell in row)]
-    except OSError as exc:
-        raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise ValueError(f"{path} is not a UTF-8 text file") from None
-    except csv.Error as exc:
-        raise ValueError(f"{path} is not valid CSV: {exc}") from None
-    if len(rows) < 2:
-        raise ValueError(f"{path}: expected a header row and at least one data row")
-    header = [name.strip() for name in rows[0]]
-    for lineno, row in enumerate(rows[1:], start=2):
-        if len(row) != len(header):
-            raise ValueError(
-                f"{path}, line {lineno}: expected {len(header)} fields, got {len(row)}"
-            )
-    return header, rows[1:]
+def _lines(table, rows, limit=5):
+    shown = ", ".join(str(table.line(int(i))) for i in rows[:limit])
+    return shown + (f" and {len(rows) - limit} more" if len(rows) > limit else "")
 
 
-def _numbers(path, header, rows, columns):
-    """The given columns as a float64 matrix, with errors that name the line and column."""
-    X = np.empty((len(rows), len(columns)), dtype=np.float64)
-    for i, row in enumerate(rows):
-        for k, j in enumerate(columns):
-            try:
-                X[i, k] = float(row[j])
-            except ValueError:
-                raise ValueError(
-                    f"{path}, line {i + 2}, column {header[j]!r}: expected a number, "
-                    f"got {row[j]!r}"
-                ) from None
-    if not np.isfinite(X).all():
-        i, k = np.argwhere(~np.isfinite(X))[0]
-        raise ValueError(
-            f"{path}, line {i + 2}, column {header[columns[k]]!r}: NaN or infinity in the data"
-        )
-    return X
+def _column_index(path, names, name, what):
+    """A column by name, or by index when no column has that name."""
+    if isinstance(name, (int, np.integer)) or (
+            isinstance(name, str) and name.lstrip("-").isdigit() and name not in names):
+        j = int(name)
+        if not -len(names) <= j < len(names):
+            raise ValueError(f"{path}: no column {j}; the file has {len(names)} columns")
+        return j % len(names)
+    if name in names:
+        return names.index(name)
+    raise ValueError(f"{path}: no column named {name!r}{what}; columns are {names}")
 
 
-def load_features(path, feature_names=None) -> np.ndarray:
-    """The feature matrix of a CSV file, for prediction.
+def load_features(path, feature_names=None, *, header=True, id_column=None):
+    """The feature matrix of a CSV, .npy or .npz file, for prediction.
 
     Parameters
     ----------
     path : str or Path
     feature_names : list of str, optional
         Take these columns, in this order (other columns, such as a target, are ignored);
-        by default every column.
+        by default every column. Array files name their columns ``x0``, ``x1``, ...
+    header : bool, default True
+        Whether a CSV file's first line names its columns.
+    id_column : str or int, optional
+        Also return this column's values, as text, to label the predictions.
 
     Returns
     -------
-    ndarray of float64, shape (N, len(feature_names))
+    X : ndarray of float64, shape (N, len(feature_names))
+    ids : ndarray of str, shape (N,), or None without ``id_column``
     """
-    header, rows = read_table(path)
+    if Path(path).suffix in (".npy", ".npz"):
+        if id_column is not None:
+            raise ValueError(f"{path}: an ID column applies to a CSV file")
+        X, _, names = read_arrays(path)
+        columns = list(range(len(names)))
+        if feature_names is not None:
+            missing = [name for name in feature_names if name not in names]
+            if missing:
+                raise ValueError(f"{path}: missing feature columns {missing}; X has "
+                                 f"{len(names)} columns")
+            columns = [names.index(name) for name in feature_names]
+        return X[:, columns], None
+    table = read_table(path, header=header)
+    ids = None
+    if id_column is not None:
+        j = _column_index(path, table.names, id_column, " to use as the ID")
+        ids = table.columns[j]
+        ids = np.array([f"{v:g}" for v in ids]) if ids.dtype.kind == "f" else ids
     if feature_names is None:
-        columns = list(range(len(header)))
+        columns = list(range(len(table.names)))
     else:
-        missing = [name for name in feature_names if name not in header]
+        missing = [name for name in feature_names if name not in table.names]
         if missing:
-            raise ValueError(f"{path}: missing feature columns {missing}; the file has {header}")
-        columns = [header.index(name) for name in feature_names]
-    return _numbers(path, header, rows, columns)
+            raise ValueError(f"{path}: missing feature columns {missing}; the file has "
+                             f"{table.names}")
+        columns = [table.index(name) for name in feature_names]
+    return table.numbers(columns), ids
 
 
-def load_csv(path, target=None) -> Dataset:
-    """Read a CSV file with a header row into features and a target.
+def _target(path, table, t):
+    """The target column as (y, classes), refusing empty cells by line."""
+    name, column = table.names[t], table.columns[t]
+    if column.dtype.kind == "f":
+        bad = np.flatnonzero(~np.isfinite(column))
+        if len(bad):
+            empty = [i for i in bad if table._is_empty(int(i), t)]
+            what = "is empty" if len(empty) == len(bad) else "holds NaN, infinity or nothing"
+            raise ValueError(f"{path}: the target column {name!r} {what} on line(s) "
+                             f"{_lines(table, bad)}")
+        return column, None
+    empty = np.flatnonzero(column == "")
+    if len(empty):
+        raise ValueError(f"{path}: the target column {name!r} is empty on line(s) "
+                         f"{_lines(table, empty)}")
+    classes, y = np.unique(column, return_inverse=True)
+    return y.astype(np.intp), [str(c) for c in classes]
+
+
+def load_csv(path, target=None, *, header=True, drop=()) -> Dataset:
+    """Read a CSV file into features and a target.
 
     Parameters
     ----------
@@ -122,50 +134,52 @@ def load_csv(path, target=None) -> Dataset:
     target : str or int, optional
         The target column, by name or index; the last column by default. A target column
         that is not entirely numeric is treated as class labels.
+    header : bool, default True
+        Whether the first line names the columns (see :func:`mlp.tables.read_table`).
+    drop : sequence of str or int
+        Columns that are not features (an ID, a timestamp), by name or index.
 
     Raises
     ------
     ValueError
-        For a missing file, an empty table, ragged rows, a missing target column or a
-        non-numeric feature, naming the file, row and column.
+        For a missing file, an empty table, ragged rows, a missing target column, an empty
+        target cell or a non-numeric feature, naming the file, line and column.
     """
-    header, rows = read_table(path)
-    if len(header) < 2:
+    table = read_table(path, header=header)
+    names = table.names
+    if len(names) < 2:
         raise ValueError(f"{path}: expected at least two columns (features and a target)")
+    t = len(names) - 1 if target is None else _column_index(path, names, target, "")
+    dropped = {_column_index(path, names, name, " to drop") for name in drop}
+    if t in dropped:
+        raise ValueError(f"{path}: the target column {names[t]!r} cannot also be dropped")
+    feature_idx = [j for j in range(len(names)) if j != t and j not in dropped]
+    if not feature_idx:
+        raise ValueError(f"{path}: no feature columns are left")
+    X = table.numbers(feature_idx)
+    y, classes = _target(path, table, t)
+    return Dataset(X, y, [names[j] for j in feature_idx], names[t], classes)
 
-    if target is None:
-        t = len(header) - 1
-    elif isinstance(target, int) or (isinstance(target, str) and target.lstrip("-").isdigit()
-                                     and target not in header):
-        t = int(target)
-        if not -len(header) <= t < len(header):
-            raise ValueError(f"{path}: no column {t}; the file has {len(header)} columns")
-        t %= len(header)
-    elif target in header:
-        t = header.index(target)
-    else:
-        raise ValueError(f"{path}: no column named {target!r}; columns are {header}")
 
-    feature_idx = [j for j in range(len(header)) if j != t]
-    X = _numbers(path, header, rows, feature_idx)
-
-    raw = [row[t].strip() for row in rows]
-    try:
-        values = np.array([float(v) for v in raw])
-        numeric = True
-    except ValueError:
-        numeric = False
-    if numeric:
-        if not np.isfinite(values).all():
-            raise ValueError(
-                f"{path}: the target column {header[t]!r} contains NaN or infinity"
-            )
-        y, classes = values, None
-    else:
-        classes = sorted(set(raw))
-        index = {label: k for k, label in enumerate(classes)}
-        y = np.array([index[v] for v in raw], dtype=np.intp)
-    return Dataset(X, y, [header[j] for j in feature_idx], header[t], classes)
+def load_arrays(path, target=None) -> Dataset:
+    """Features and target of an ``.npz`` file (arrays ``X`` and ``y``) or an ``.npy`` matrix
+    whose target is its last column (or column ``target``)."""
+    X, y, names = read_arrays(path)
+    if y is None:
+        if X.shape[1] < 2:
+            raise ValueError(f"{path}: expected at least two columns (features and a target)")
+        t = X.shape[1] - 1 if target is None else _column_index(path, names, target, "")
+        y, X = X[:, t], np.delete(X, t, axis=1)
+        names = [f"x{j}" for j in range(X.shape[1])]
+    elif target is not None:
+        raise ValueError(f"{path}: the target is the array y; --target applies to one matrix")
+    if y.dtype.kind == "U":
+        classes, y = np.unique(y, return_inverse=True)
+        return Dataset(X, y.astype(np.intp), names, "y", [str(c) for c in classes])
+    y = y.astype(np.float64)
+    if not np.isfinite(y).all():
+        raise ValueError(f"{path}: the target contains NaN or infinity")
+    return Dataset(X, y, names, "y", None)
 
 
 def load_iris() -> Dataset:
@@ -276,8 +290,8 @@ def _builtin():
 BUILTIN = ("iris", "wine", "breast_cancer", "digits", "diabetes", "xor", "moons", "mnist1d")
 
 
-def load_dataset(name, *, target=None, rng=None) -> Dataset:
-    """A built-in dataset by name, or a CSV file by path.
+def load_dataset(name, *, target=None, rng=None, header=True, drop=()) -> Dataset:
+    """A built-in dataset by name, or a CSV, .npy or .npz file by path.
 
     Parameters
     ----------
@@ -285,16 +299,19 @@ def load_dataset(name, *, target=None, rng=None) -> Dataset:
         One of :data:`BUILTIN` (iris is read from ``data/iris.csv``; wine, breast_cancer,
         digits and diabetes come with scikit-learn; xor and moons are generated from ``rng``;
         mnist1d needs the optional package of that name, see :func:`load_mnist1d`),
-        or the path of a CSV file with a header row.
+        or the path of a CSV file (see :func:`load_csv`) or an array file (see
+        :func:`load_arrays`).
     target : str or int, optional
-        The target column of a CSV file (default: the last one).
+        The target column of a file (default: the last one).
     rng : numpy.random.Generator, optional
         Used by the generated sets.
+    header, drop
+        For a CSV file: see :func:`load_csv`.
     """
     if name in BUILTIN:
-        if target is not None:
-            raise ValueError(f"a target column applies to a CSV file, not to the built-in "
-                             f"{name!r} data")
+        if target is not None or drop:
+            raise ValueError(f"a target column or dropped columns apply to a file, not to the "
+                             f"built-in {name!r} data")
         from .base import as_generator
 
         return _builtin()[name](as_generator(rng))
@@ -302,4 +319,8 @@ def load_dataset(name, *, target=None, rng=None) -> Dataset:
         raise ValueError(
             f"unknown dataset {name!r}: expected one of {', '.join(BUILTIN)} or a CSV file"
         )
-    return load_csv(name, target=target)
+    if Path(name).suffix in (".npy", ".npz"):
+        if drop:
+            raise ValueError(f"{name}: dropped columns apply to a CSV file")
+        return load_arrays(name, target=target)
+    return load_csv(name, target=target, header=header, drop=drop)

@@ -74,10 +74,11 @@ def test_train_save_predict_matches_in_process(trained):
     proba = run("predict", "--model", folder / "model.npz", "--data", folder / "new.csv",
                 "--proba")
     rows = proba.stdout.strip().splitlines()
-    assert rows[0] == "p(setosa),p(versicolor),p(virginica)"
-    P = np.array([[float(v) for v in row.split(",")] for row in rows[1:]])
+    assert rows[0] == "p(setosa),p(versicolor),p(virginica),prediction"
+    P = np.array([[float(v) for v in row.split(",")[:3]] for row in rows[1:]])
     np.testing.assert_allclose(P.sum(axis=1), 1.0, atol=1e-5)
     assert [meta["classes"][k] for k in P.argmax(axis=1)] == expected
+    assert [row.split(",")[3] for row in rows[1:]] == expected
 
 
 def test_summary_matches_the_saved_model(trained):
@@ -194,6 +195,10 @@ def bad_files(tmp_path):
         (["train", "--hidden", "0"], r"--hidden: expected a positive integer, got '0'"),
         (["train", "--lr", "-1"], r"--lr: expected a positive number, got '-1'"),
         (["train", "--activation", "swish"], r"unknown activation 'swish'"),
+        (["train", "--colour", "red"], r"^mlp train: error: unrecognized arguments: --colour red "
+                                       r"\(see 'mlp train --help'\)$"),
+        (["predict", "--model", "m.npz", "--data", "d.csv", "--frobnicate"],
+         r"^mlp predict: error: unrecognized arguments: --frobnicate \(see 'mlp predict --help'"),
         (["predict", "--model", "{d}/garbage.npz", "--data", "{d}/text.csv"],
          r"not an mlp model file"),
         (["predict", "--model", "{d}/truncated.npz", "--data", "{d}/text.csv"],
@@ -384,3 +389,115 @@ def test_any_unexpected_exception_is_one_line_and_debug_shows_it(
     assert lines[0].startswith("mlp summary: error: ")
     with pytest.raises(type(error)):
         main(["summary", "--model", "m.npz", "--debug"])
+
+
+# -- CSV files as people have them -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def iris_files(tmp_path_factory):
+    """Iris with a byte-order mark and an ID column, sorted by class, and without a header."""
+    folder = tmp_path_factory.mktemp("iris")
+    data = load_iris()
+    names = data.feature_names
+    rows = [f"{i + 1}," + ",".join(f"{v:g}" for v in x) + f",{data.classes[k]}"
+            for i, (x, k) in enumerate(sorted(zip(data.X.tolist(), data.y), key=lambda r: r[1]))]
+    text = "id," + ",".join(names) + ",species\n" + "\n".join(rows) + "\n"
+    (folder / "bom.csv").write_bytes(b"\xef\xbb\xbf" + text.encode())
+    (folder / "plain.csv").write_text(text)
+    (folder / "noheader.csv").write_text("\n".join(r.split(",", 1)[1] for r in rows) + "\n")
+    return folder
+
+
+def test_a_byte_order_mark_trains_and_predicts_like_a_plain_file(iris_files, tmp_path):
+    model = tmp_path / "m.npz"
+    result = run("train", "--data", iris_files / "bom.csv", "--target", "species", "--id", "id",
+                 "--epochs", "60", "--quiet", "--save", model)
+    assert result.returncode == 0, result.stderr
+    meta = load(model, with_metadata=True)[1]
+    assert meta["feature_names"] == load_iris().feature_names  # no mark, no id
+    assert float(re.search(r"test accuracy: ([0-9.]+)", result.stdout).group(1)) > 0.85
+    result = run("predict", "--model", model, "--data", iris_files / "plain.csv", "--id", "id",
+                 "--proba")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "id,p(setosa),p(versicolor),p(virginica),prediction"
+    assert len(lines) == 151 and lines[1].startswith("1,")
+    first = lines[1].split(",")
+    assert first[-1] == max(zip(map(float, first[1:4]), meta["classes"]))[1] == "setosa"
+
+
+def test_without_a_header_row(iris_files, tmp_path):
+    result = run("train", "--data", iris_files / "noheader.csv", "--epochs", "5", "--quiet")
+    one_line_error(result, r"noheader.csv: the first row \(5.1, 3.5, 1.4, 0.2, \.\.\.\) looks "
+                           r"like data, not column names: add a header row, or pass --no-header")
+    model = tmp_path / "m.npz"
+    result = run("train", "--data", iris_files / "noheader.csv", "--no-header", "--epochs", "60",
+                 "--quiet", "--save", model)
+    assert result.returncode == 0, result.stderr
+    assert float(re.search(r"test accuracy: ([0-9.]+)", result.stdout).group(1)) > 0.85
+    result = run("predict", "--model", model, "--data", iris_files / "noheader.csv",
+                 "--no-header")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[1] == "setosa"
+
+
+@pytest.mark.parametrize(
+    ("text", "flags", "pattern"),
+    [
+        ("a,b,y\n1,2,x\n3,4,\n5,6,y\n7,8,x\n", [], r"the target column 'y' is empty on "
+                                                    r"line\(s\) 3$"),
+        ("a,b,y\n1,2,x\n3,4,y\x00\n5,6,y\n", [], r"line 3: contains a NUL byte"),
+        ("a,a,y\n1,2,x\n3,4,y\n", [], r"the column name 'a' appears twice"),
+        ("a,b,y\n1,2,x\n3,4,y\n", [], r"--test-fraction 0.3 of 2 rows leaves 1 test row for 2 "
+                                      r"classes: use more data or change --test-fraction"),
+        ("a,b,y\n" + "".join(f"{i},{i % 3},{'xy'[i % 2]}\n" for i in range(20)),
+         ["--val-fraction", "0.99"], r"--val-fraction 0.99 of 14 rows leaves 0 training rows"),
+        ("a,b,y\n1,2,x\n3,4,y\n", ["--drop", "q"], r"no column named 'q' to drop"),
+    ],
+)
+def test_messy_csv_files_are_one_line(tmp_path, text, flags, pattern):
+    (tmp_path / "d.csv").write_text(text)
+    result = run("train", "--data", tmp_path / "d.csv", "--quiet", "--save",
+                 tmp_path / "m.npz", *flags)
+    one_line_error(result, pattern)
+    assert not (tmp_path / "m.npz").exists()
+
+
+def test_array_files_train_and_predict(tmp_path):
+    data = load_iris()
+    np.savez(tmp_path / "iris.npz", X=data.X, y=np.array(data.classes)[data.y])
+    result = run("train", "--data", tmp_path / "iris.npz", "--epochs", "60", "--quiet",
+                 "--save", tmp_path / "m.npz")
+    assert result.returncode == 0, result.stderr
+    assert float(re.search(r"test accuracy: ([0-9.]+)", result.stdout).group(1)) > 0.85
+    np.save(tmp_path / "X.npy", data.X[:3])
+    result = run("predict", "--model", tmp_path / "m.npz", "--data", tmp_path / "X.npy")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["prediction", "setosa", "setosa", "setosa"]
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_predict_and_summary_read_an_estimator_saved_from_python(tmp_path):
+    import pandas as pd
+
+    data = load_iris()
+    frame = pd.DataFrame(data.X, columns=data.feature_names)
+    labels = np.array(data.classes)[data.y]
+    est = mlp.MLPClassifier(hidden_layer_sizes=(8,), max_iter=200, random_state=0)
+    est.fit(frame, labels)
+    mlp.io.save(est, tmp_path / "est.npz")
+    frame.iloc[:, ::-1].assign(id=range(150)).to_csv(tmp_path / "rows.csv", index=False)
+    result = run("predict", "--model", tmp_path / "est.npz", "--data", tmp_path / "rows.csv",
+                 "--id", "id", "--proba")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    lines = result.stdout.splitlines()
+    assert lines[0] == "id,p(setosa),p(versicolor),p(virginica),prediction"
+    assert [line.split(",")[-1] for line in lines[1:]] == list(est.predict(frame))
+    P = np.array([[float(v) for v in line.split(",")[1:4]] for line in lines[1:]])
+    np.testing.assert_allclose(P, est.predict_proba(frame), rtol=1e-5)
+    result = run("summary", "--model", tmp_path / "est.npz")
+    assert result.returncode == 0, result.stderr
+    assert "estimator: MLPClassifier(hidden_layer_sizes=(8,), random_state=0)" in result.stdout
+    assert "classes: setosa, versicolor, virginica" in result.stdout

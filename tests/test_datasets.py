@@ -43,6 +43,7 @@ def test_csv_numeric_target_and_target_choice(tmp_path):
         ("a,b\n1,x\n", "a", r"line 2, column 'b': expected a number, got 'x'"),
         ("a,b,c\n1,2\n", None, "line 2: expected 3 fields, got 2"),
         ("a,b\n", None, "at least one data row"),
+        ("a,b,y\n1,2,x\n3,4,\n", None, r"the target column 'y' is empty on line\(s\) 3"),
         ("a,b\n1,2\n", "z", "no column named 'z'"),
         ("a\n1\n", None, "at least two columns"),
         ("a,b\nnan,1\n", None, "NaN or infinity"),

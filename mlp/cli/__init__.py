@@ -30,6 +30,7 @@ __all__ = ["main", "build_parser", "UsageError"]
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``mlp`` parser; ``parser.commands`` maps each subcommand to its own parser."""
     parser = Parser(
         prog="mlp", description="Multilayer perceptrons with hand-derived gradients.")
     parser.add_argument("--version", action="version", version=f"mlp {__version__}")
@@ -40,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.required = True
     for command in (train, predict, gradcheck, summary, exercise):
         command.add_parser(commands)
+    parser.commands = commands.choices
     return parser
 
 
@@ -96,7 +98,9 @@ def main(argv=None) -> int:
     debug = "--debug" in argv
     argv = [arg for arg in argv if arg != "--debug"]
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # point to the subcommand's help, where its flags are listed
+        parser.commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     command = args.command + (f" {args.step}" if getattr(args, "step", None) else "")
     try:
         with _signals_unwind(), warnings.catch_warnings(), \

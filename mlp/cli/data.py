@@ -6,6 +6,8 @@ exactly the model ``mlp train`` would train.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..datasets import BUILTIN, load_dataset
@@ -14,11 +16,18 @@ from .common import UsageError, fraction
 
 def add_data_options(parser):
     group = parser.add_argument_group("data")
-    group.add_argument("--data", default="iris", metavar="NAME|CSV",
-                       help=f"built-in dataset ({', '.join(BUILTIN)}) or the path of a CSV "
-                            "file with a header row (default: iris)")
+    group.add_argument("--data", default="iris", metavar="NAME|FILE",
+                       help=f"built-in dataset ({', '.join(BUILTIN)}), a CSV file, or a .npz "
+                            "file of arrays X and y (or a .npy matrix, target last) "
+                            "(default: iris)")
     group.add_argument("--target", default=None, metavar="COLUMN",
-                       help="target column of a CSV file, by name or index (default: last)")
+                       help="target column of a file, by name or index (default: last)")
+    group.add_argument("--no-header", dest="header", action="store_false",
+                       help="the CSV file has no header row: its columns are x0, x1, ...")
+    group.add_argument("--drop", nargs="+", default=[], metavar="COLUMN",
+                       help="columns of the CSV file that are not features (by name or index)")
+    group.add_argument("--id", default=None, metavar="COLUMN",
+                       help="an ID column of the CSV file: not a feature")
     group.add_argument("--task", "--output", dest="task",
                        choices=("auto", "classification", "regression"),
                        default="auto",
@@ -48,7 +57,8 @@ def prepare(args):
     from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
     rng = np.random.default_rng(args.seed)
-    data = load_dataset(args.data, target=args.target, rng=rng)
+    drop = [*args.drop, *([args.id] if args.id is not None else [])]
+    data = load_dataset(args.data, target=args.target, rng=rng, header=args.header, drop=drop)
     task = args.task
     if task == "auto":
         whole = data.classes is None and np.all(data.y == np.round(data.y))
@@ -70,23 +80,32 @@ def prepare(args):
                              f"({classes[present[0]]!r}): there is nothing to learn")
 
     stratify = task == "classification"
+    # each part must hold at least one row per class (two rows to score a regression)
+    need = len(classes) if task == "classification" else 2
 
-    def split(X, y, fraction):
+    def split(X, y, fraction, flag, part):
         if fraction == 0:
             return X, None, y, None
+        n_part = math.ceil(fraction * len(X))  # as scikit-learn rounds a test fraction
+        for rows, what in ((n_part, part), (len(X) - n_part, "training")):
+            if rows < need:
+                raise UsageError(
+                    f"{flag} {fraction:g} of {len(X)} rows leaves {rows} {what} "
+                    f"row{'s' if rows != 1 else ''} for "
+                    + (f"{need} classes" if task == "classification" else "a score")
+                    + f": use more data or change {flag} (0 for no {part} set)")
         ok = stratify and np.bincount(y).min() >= 2
         seed = int(rng.integers(2**31))
         return train_test_split(X, y, test_size=fraction, random_state=seed,
                                 stratify=y if ok else None)
 
-    try:
-        X_train, X_test, y_train, y_test = split(data.X, y, args.test_fraction)
-        val_fraction = args.val_fraction
-        if getattr(args, "early_stopping", None) and val_fraction == 0:
-            val_fraction = 0.1
-        X_train, X_val, y_train, y_val = split(X_train, y_train, val_fraction)
-    except ValueError as exc:
-        raise UsageError(f"cannot split {len(data.X)} samples as asked: {exc}") from None
+    X_train, X_test, y_train, y_test = split(data.X, y, args.test_fraction, "--test-fraction",
+                                             "test")
+    val_fraction = args.val_fraction
+    if getattr(args, "early_stopping", None) and val_fraction == 0:
+        val_fraction = 0.1
+    X_train, X_val, y_train, y_val = split(X_train, y_train, val_fraction, "--val-fraction",
+                                           "validation")
 
     preprocessing = {"scale": args.scale}
     if args.scale != "none":

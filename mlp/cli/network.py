@@ -56,10 +56,10 @@ def build_model(args, n_in, n_out, rng):
 
 
 def load_model(path):
-    """A saved model and its metadata, for ``predict`` and ``summary``."""
+    """A saved network or fitted estimator and its metadata, for ``predict`` and ``summary``."""
     model, metadata = load(path, with_metadata=True)
-    if not isinstance(model, Sequential):
-        raise UsageError(f"{path} holds a {type(model).__name__}; 'mlp predict' and "
-                         "'mlp summary' read models saved by 'mlp train --save' or "
-                         "mlp.io.save(sequential, ...)")
+    if not isinstance(model, Sequential) and not hasattr(model, "model_"):
+        raise UsageError(f"{path} holds a single {type(model).__name__} layer; 'mlp predict' "
+                         "and 'mlp summary' read networks and estimators saved by "
+                         "'mlp train --save' or mlp.io.save")
     return model, metadata

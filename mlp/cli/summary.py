@@ -14,6 +14,15 @@ def add_parser(commands):
 
 def run(args) -> int:
     model, metadata = load_model(args.model)
+    if hasattr(model, "model_"):  # a fitted estimator saved from Python
+        print(model.model_.summary())
+        print(f"estimator: {model!r}")
+        if hasattr(model, "feature_names_in_"):
+            print(f"features: {', '.join(map(str, model.feature_names_in_))}")
+        if hasattr(model, "classes_"):
+            print(f"classes: {', '.join(map(str, model.classes_))}")
+        print(f"trained: n_iter_={model.n_iter_}, loss_={model.loss_}")
+        return 0
     print(model.summary())
     if metadata:
         task = metadata.get("task")

@@ -1,0 +1,331 @@
+"""Tables from files, read fast and checked: CSV with or without a header row, .npy and .npz.
+
+A CSV file is read by pandas when it is installed and by numpy's parser otherwise (never as
+Python lists of cells). What people's files really hold is handled or refused with the line
+and column named: a UTF-8 byte-order mark is dropped; NUL bytes, repeated column names, empty
+cells and ragged rows are refused; a first row with numbers wherever the data has numbers is
+refused as a header unless ``header=False`` says there is none (the columns are then named ``x0``, ``x1``, ...).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["Table", "read_arrays", "read_table"]
+
+_BOM = b"\xef\xbb\xbf"
+_NOT_SPACE = re.compile(rb"\S")
+
+
+@dataclass
+class Table:
+    """Named columns of a file.
+
+    Attributes
+    ----------
+    path : str
+    names : list of str
+    columns : list of ndarray of shape (N,)
+        float64 where every cell of the column is a number, else the cells as str (stripped).
+    """
+
+    path: str
+    names: list
+    columns: list
+    _data: bytes = b""
+    _skip: int = 0
+
+    def __len__(self):
+        return len(self.columns[0]) if self.columns else 0
+
+    def index(self, name):
+        return self.names.index(name)
+
+    def line(self, row) -> int:
+        """The file's line number of data row ``row`` (0-based), skipping blank lines."""
+        count = -1
+        for lineno, text in enumerate(self._data.split(b"\n"), start=1):
+            if lineno <= self._skip or not text.strip():
+                continue
+            count += 1
+            if count == row:
+                return lineno
+        return row + self._skip + 1  # pragma: no cover - rows come from the same data
+
+    def fields(self, row) -> list:
+        """The raw fields of data row ``row`` (for messages)."""
+        text = self._data.split(b"\n")[self.line(row) - 1].decode("utf-8", "replace")
+        return next(csv.reader([text]), [])
+
+    def numbers(self, indices) -> np.ndarray:
+        """The given columns as a float64 matrix (N, len(indices)), or ValueError naming the cell.
+
+        Raises
+        ------
+        ValueError
+            ``data.csv, line 7, column 'b': expected a number, got 'x'``; also for an empty
+            cell, a short row, NaN or infinity.
+        """
+        X = np.empty((len(self), len(indices)), dtype=np.float64)
+        for k, j in enumerate(indices):
+            column = self.columns[j]
+            if column.dtype.kind != "f":
+                bad = _first_non_number(column)
+                if not column[bad]:
+                    raise self._empty(bad, j)
+                raise ValueError(f"{self._where(bad, j)}: expected a number, got "
+                                 f"{str(column[bad])!r}")
+            X[:, k] = column
+            finite = np.isfinite(column)
+            if not finite.all():
+                bad = int(np.argmin(finite))
+                if np.isnan(column[bad]) and self._is_empty(bad, j):
+                    raise self._empty(bad, j)
+                raise ValueError(f"{self._where(bad, j)}: NaN or infinity in the data")
+        return X
+
+    def _where(self, row, j):
+        return f"{self.path}, line {self.line(row)}, column {self.names[j]!r}"
+
+    def _is_empty(self, row, j):
+        fields = self.fields(row)
+        return len(fields) != len(self.names) or not fields[j].strip()
+
+    def _empty(self, row, j):
+        fields = self.fields(row)
+        if len(fields) != len(self.names):
+            return ValueError(f"{self.path}, line {self.line(row)}: expected "
+                              f"{len(self.names)} fields, got {len(fields)}")
+        return ValueError(self._where(row, j) + ": empty cell")
+
+
+def _first_non_number(strings) -> int:
+    for i, text in enumerate(strings):
+        try:
+            float(text)
+        except ValueError:
+            return i
+    return 0  # pragma: no cover - called only when some cell is not a number
+
+
+def _is_number(text) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _header(path, data, header):
+    """(column names, the number of lines before the data), from the first non-blank line."""
+    start, skip = 0, 0
+    while start < len(data):
+        end = data.find(b"\n", start)
+        end = len(data) if end < 0 else end
+        if data[start:end].strip():
+            break
+        start, skip = end + 1, skip + 1
+    else:
+        raise ValueError(f"{path}: the file is empty")
+    line = data[start:end]
+    try:
+        first = next(csv.reader([line.decode("utf-8")]))
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}, line {skip + 1}: not UTF-8 text") from None
+    names = [name.strip() for name in first]
+    if not header:
+        return [f"x{j}" for j in range(len(names))], skip
+    seen = set()
+    for j, name in enumerate(names):
+        if not name:
+            raise ValueError(f"{path}: column {j + 1} has no name in the header row")
+        if name in seen:
+            raise ValueError(f"{path}: the column name {name!r} appears twice in the header")
+        seen.add(name)
+    return names, skip + 1
+
+
+def _parse_error(path, data, n, skip, exc):
+    """A parser's error as one message: the first ragged line when there is one (None when
+    there is none and no parser error ``exc`` to pass on)."""
+    for lineno, line in enumerate(data.split(b"\n")[skip:], start=skip + 1):
+        if line.strip():
+            fields = next(csv.reader([line.decode("utf-8", "replace")]))
+            if len(fields) != n:
+                return ValueError(f"{path}, line {lineno}: expected {n} fields, got "
+                                  f"{len(fields)}")
+    return None if exc is None else ValueError(f"{path}: {str(exc).strip().splitlines()[-1]}")
+
+
+def _columns_pandas(path, data, names, skip, header):
+    import warnings
+
+    import pandas as pd
+
+    try:
+        with warnings.catch_warnings():
+            # a column of mixed cells comes back as text, which is checked below
+            warnings.simplefilter("ignore", pd.errors.DtypeWarning)
+            frame = pd.read_csv(io.BytesIO(data), header=0 if header else None,
+                                skip_blank_lines=True, keep_default_na=False, na_values=[""],
+                                encoding="utf-8")
+    except pd.errors.ParserError as exc:
+        raise _parse_error(path, data, len(names), skip, exc) from None
+    except pd.errors.EmptyDataError:
+        return []
+    columns = []
+    for j in range(len(names)):
+        column = frame.iloc[:, j]
+        if column.dtype.kind in "iufb":
+            columns.append(column.to_numpy(dtype=np.float64))
+        else:
+            text = column.astype(str).str.strip()
+            text[column.isna()] = ""
+            numbers = pd.to_numeric(text, errors="coerce")
+            # a column of numbers with empty or "nan" cells stays numeric: numbers() names them
+            not_number = numbers.isna() & (text != "") & (text.str.lower() != "nan")
+            if not not_number.any():
+                columns.append(numbers.to_numpy(dtype=np.float64))
+            else:
+                columns.append(text.to_numpy(dtype=str))
+    return columns
+
+
+def _columns_numpy(path, data, names, skip, header):
+    options = {"delimiter": ",", "quotechar": '"', "skiprows": skip, "ndmin": 2,
+               "encoding": "utf-8", "comments": None}
+    try:  # all numbers: numpy's C parser straight to float64
+        cells = np.loadtxt(io.BytesIO(data), dtype=np.float64, **options)
+    except UnicodeDecodeError:
+        raise
+    except ValueError:  # labels, empty cells or ragged rows: read text, then convert
+        try:
+            cells = np.loadtxt(io.BytesIO(data), dtype=str, **options)
+        except UnicodeDecodeError:
+            raise
+        except ValueError as exc:
+            raise _parse_error(path, data, len(names), skip, exc) from None
+    if not cells.size:
+        return []
+    if cells.shape[1] != len(names):
+        raise ValueError(f"{path}, line {skip + 1}: expected {len(names)} fields, got "
+                         f"{cells.shape[1]}")
+    if cells.dtype == np.float64:
+        return [cells[:, j] for j in range(cells.shape[1])]
+    columns = []
+    for j in range(cells.shape[1]):
+        text = np.char.strip(cells[:, j])
+        try:
+            columns.append(text.astype(np.float64))
+        except ValueError:
+            columns.append(text)
+    return columns
+
+
+#: Read with pandas when it is installed (set to False to use numpy's parser).
+USE_PANDAS = True
+
+
+def read_table(path, *, header=True) -> Table:
+    """Read a CSV file into named columns.
+
+    Parameters
+    ----------
+    path : str or Path
+    header : bool, default True
+        Whether the first non-blank line names the columns. A first line with numbers in
+        every numeric column is refused (it is data); without a header the columns are named
+        ``x0``, ``x1``, ...
+
+    Raises
+    ------
+    ValueError
+        For a missing or unreadable file, NUL bytes, a file that is not UTF-8, repeated or
+        empty column names, a numeric header row, ragged rows or no data, naming the line.
+    """
+    path = str(path)
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if data.startswith(_BOM):
+        data = data[len(_BOM):]
+    nul = data.find(b"\0")
+    if nul >= 0:
+        lineno = data.count(b"\n", 0, nul) + 1
+        raise ValueError(f"{path}, line {lineno}: contains a NUL byte (is it a text file?)")
+    if b"\r" in data:
+        data = data.replace(b"\r\n", b"\n")
+    names, skip = _header(path, data, header)
+    start = 0
+    for _ in range(skip):
+        start = data.find(b"\n", start) + 1 or len(data)
+    if not _NOT_SPACE.search(data, start):
+        raise ValueError(f"{path}: expected a header row and at least one data row")
+    try:
+        import pandas  # noqa: F401
+        read = _columns_pandas if USE_PANDAS else _columns_numpy
+    except ImportError:
+        read = _columns_numpy
+    try:
+        columns = read(path, data, names, skip, header)
+    except UnicodeDecodeError:
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            lineno = data.count(b"\n", 0, exc.start) + 1
+            raise ValueError(f"{path}, line {lineno}: not UTF-8 text") from None
+        raise  # pragma: no cover - the parser and Python agree on UTF-8
+    if not columns or not len(columns[0]):
+        raise ValueError(f"{path}: expected a header row and at least one data row")
+    numeric = [j for j, column in enumerate(columns) if column.dtype.kind == "f"]
+    if header and numeric and all(_is_number(names[j]) for j in numeric):
+        # a "header" with numbers wherever the data has numbers is the first data row
+        raise ValueError(f"{path}: the first row ({', '.join(names[:4])}"
+                         f"{', ...' if len(names) > 4 else ''}) looks like data, not column "
+                         "names: add a header row, or pass --no-header")
+    # a short row reads as empty cells at its end: name it as the ragged row it is
+    if any(np.isnan(c).any() if c.dtype.kind == "f" else (c == "").any() for c in columns):
+        ragged = _parse_error(path, data, len(names), skip, None)
+        if ragged is not None:
+            raise ragged
+    return Table(path, names, columns, data, skip)
+
+
+def read_arrays(path):
+    """(X, y, feature names) of an ``.npz`` file holding ``X`` (and ``y``), or of an ``.npy``
+    file holding X (y is then None)."""
+    path = str(path)
+    try:
+        loaded = np.load(path, allow_pickle=False)
+        if isinstance(loaded, np.ndarray):
+            arrays = {"X": loaded}
+        else:
+            with loaded:
+                arrays = {name: loaded[name] for name in loaded.files}
+    except (OSError, ValueError, EOFError) as exc:
+        text = "it holds pickled objects" if "pickle" in str(exc) else str(exc)
+        raise ValueError(f"cannot read {path}: {text}") from None
+    extra = sorted(set(arrays) - {"X", "y"})
+    if "X" not in arrays or extra:
+        raise ValueError(f"{path}: expected arrays named X and y, got {sorted(arrays)}")
+    X, y = arrays["X"], arrays.get("y")
+    if X.ndim != 2 or X.dtype.kind not in "biuf" or not X.size:
+        raise ValueError(f"{path}: X must be a non-empty 2-D array of numbers, got shape "
+                         f"{X.shape} and dtype {X.dtype}")
+    X = X.astype(np.float64)
+    if not np.isfinite(X).all():
+        row = int(np.argmax(~np.isfinite(X).all(axis=1)))
+        raise ValueError(f"{path}: X row {row}: NaN or infinity in the data")
+    if y is not None and (y.shape != (len(X),) or y.dtype.kind not in "biufU"):
+        raise ValueError(f"{path}: y must be a 1-D array of numbers or labels with one "
+                         f"entry per row of X ({len(X)}), got shape {y.shape} and dtype "
+                         f"{y.dtype}")
+    return X, y, [f"x{j}" for j in range(X.shape[1])]

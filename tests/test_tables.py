@@ -1,0 +1,127 @@
+"""CSV and array files as people have them: read fast, refused with the line and column named."""
+
+import numpy as np
+import pytest
+
+from mlp import tables
+from mlp.datasets import load_csv, load_dataset, load_features
+
+
+@pytest.fixture(params=[True, False], ids=["pandas", "numpy"])
+def reader(request, monkeypatch):
+    """Every case is read by both parsers: pandas when installed, numpy's otherwise."""
+    monkeypatch.setattr(tables, "USE_PANDAS", request.param)
+    return request.param
+
+
+def write(tmp_path, text, name="t.csv"):
+    path = tmp_path / name
+    path.write_bytes(text.encode("utf-8") if isinstance(text, str) else text)
+    return path
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_name(tmp_path, reader):
+    path = write(tmp_path, "\ufeffsl,sw,species\n1,2,a\n3,4,b\n")
+    data = load_csv(path, target="species")
+    assert data.feature_names == ["sl", "sw"]
+    X, _ = load_features(path, ["sl", "sw"])
+    np.testing.assert_array_equal(X, [[1, 2], [3, 4]])
+    assert load_csv(path, target="sl", drop=["species"]).target_name == "sl"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a,b,y\n1,2,x\n3,4,\n5,6,y\n7,8,\n",
+         r"the target column 'y' is empty on line\(s\) 3, 5"),
+        ("a,b,y\n1,2,0\n3,4,\n5,6,1\n", r"the target column 'y' is empty on line\(s\) 3"),
+        ("a,b,y\n1,2,x\n3,4,y\x00z\n", r"line 3: contains a NUL byte"),
+        ("1.0,2.0,0\n3,4,1\n", r"the first row \(1.0, 2.0, 0\) looks like data, not column "
+                               r"names: add a header row, or pass --no-header"),
+        ("5.1,3.5,setosa\n4,5,virginica\n", r"the first row \(5.1, 3.5, setosa\) looks like "
+                                             r"data"),
+        ("a,a,y\n1,2,0\n3,4,1\n", r"the column name 'a' appears twice"),
+        ("a,,y\n1,2,0\n3,4,1\n", r"column 2 has no name"),
+        ("a,b\n1,x\n", r"line 2, column 'a': expected a number, got 'x'|"
+                       r"line 2, column 'b': expected a number, got 'x'"),
+        ("a,b,c\n1,2,3\n4,5\n", r"line 3: expected 3 fields, got 2"),
+        ("a,b,c\n1,,3\n4,5,6\n", r"line 2, column 'b': empty cell"),
+        ("a,b,c\n1,2,3\n4,5,6,7\n", r"line 3: expected 3 fields, got 4"),
+        ("a,b\n", r"at least one data row"),
+        ("a,b\nnan,1\n", r"line 2, column 'a': NaN or infinity"),
+        ("a,b,y\n1,inf,0\n2,3,1\n", r"line 2, column 'b': NaN or infinity"),
+        (b"a,b,y\n1,2,\xff\n", r"line 2: not UTF-8 text"),
+    ],
+)
+def test_messy_files_are_refused_naming_the_line(tmp_path, reader, text, message):
+    path = write(tmp_path, text)
+    with pytest.raises(ValueError, match=message):
+        load_csv(path, target="a" if text == "a,b\n1,x\n" else None)
+
+
+def test_no_header_names_the_columns_by_position(tmp_path, reader):
+    path = write(tmp_path, "1.0,2.0,0\n3,4,1\n\n5,6,1\n")
+    data = load_csv(path, header=False)
+    assert data.feature_names == ["x0", "x1"] and data.target_name == "x2"
+    np.testing.assert_array_equal(data.X, [[1, 2], [3, 4], [5, 6]])
+    np.testing.assert_array_equal(data.y, [0, 1, 1])
+
+
+def test_columns_can_be_dropped_and_an_id_column_returned(tmp_path, reader):
+    path = write(tmp_path, 'id,a,when,y\n17,1.5,"Mon, 1",x\n18, 2.5 ,Tue,y\n')
+    data = load_csv(path, drop=["id", "when"])
+    assert data.feature_names == ["a"]
+    np.testing.assert_array_equal(data.X, [[1.5], [2.5]])
+    assert data.classes == ["x", "y"]
+    X, ids = load_features(path, ["a"], id_column="id")
+    assert list(ids) == ["17", "18"]
+    with pytest.raises(ValueError, match="no column named 'zz' to drop"):
+        load_csv(path, drop=["zz"])
+    with pytest.raises(ValueError, match="the target column 'y' cannot also be dropped"):
+        load_csv(path, drop=["y"])
+
+
+def test_labels_are_stripped_and_numbers_read_exactly(tmp_path, reader):
+    path = write(tmp_path, "a,b,y\n0.1,1e-3, cat\n-2,3.5,dog \n")
+    data = load_csv(path)
+    assert data.classes == ["cat", "dog"]
+    np.testing.assert_array_equal(data.X, [[0.1, 1e-3], [-2, 3.5]])
+
+
+def test_pandas_and_numpy_read_the_same_numbers(tmp_path, monkeypatch):
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=(200, 5))
+    path = tmp_path / "n.csv"
+    np.savetxt(path, values, delimiter=",", header="a,b,c,d,e", comments="", fmt="%.17g")
+    read = {}
+    for use in (True, False):
+        monkeypatch.setattr(tables, "USE_PANDAS", use)
+        read[use] = load_features(path)[0]
+    np.testing.assert_array_equal(read[True], values)
+    np.testing.assert_array_equal(read[False], values)
+
+
+def test_array_files(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30, 3))
+    y = np.array(["a", "b", "c"])[rng.integers(3, size=30)]
+    np.savez(tmp_path / "d.npz", X=X, y=y)
+    data = load_dataset(str(tmp_path / "d.npz"))
+    np.testing.assert_array_equal(data.X, X)
+    assert data.classes == ["a", "b", "c"]
+    assert [data.classes[k] for k in data.y] == list(y)
+    np.save(tmp_path / "m.npy", np.column_stack([X, np.arange(30.0)]))
+    data = load_dataset(str(tmp_path / "m.npy"))
+    np.testing.assert_array_equal(data.y, np.arange(30.0))
+    assert data.feature_names == ["x0", "x1", "x2"]
+    np.testing.assert_array_equal(load_features(tmp_path / "m.npy", ["x0", "x2"])[0],
+                                  X[:, [0, 2]])
+    np.savez(tmp_path / "bad.npz", X=X, y=y[:5])
+    with pytest.raises(ValueError, match=r"y must be a 1-D array .* one entry per row of X"):
+        load_dataset(str(tmp_path / "bad.npz"))
+    np.savez(tmp_path / "other.npz", features=X)
+    with pytest.raises(ValueError, match=r"expected arrays named X and y, got \['features'\]"):
+        load_dataset(str(tmp_path / "other.npz"))
+    np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object))
+    with pytest.raises(ValueError, match="pickled"):
+        load_dataset(str(tmp_path / "obj.npy"))
