@@ -23,8 +23,9 @@ def test_quick_benchmark_runs_and_reports_every_target(tmp_path, capsys):
     names = [t["target"] for t in results["targets"]]
     with_mnist1d = "workload 7 (mnist1d)" in results
     assert with_mnist1d == bench.mnist1d_installed()
-    assert len(names) == 8 + 2 * bool(results["torch"]) + 2 * with_mnist1d
+    assert len(names) == 9 + 2 * bool(results["torch"]) + 2 * with_mnist1d
     assert "W4 1-sample estimator predict_proba <= 0.3x sklearn" in names
+    assert {"mlp", "pandas", "mlp numpy"} == set(results["workload 8 (csv)"])
     assert all(math.isfinite(t["value"]) for t in results["targets"])
     assert len(results["reference"]) == 4
     assert all(math.isfinite(r["value"]) for r in results["reference"])
