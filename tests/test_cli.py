@@ -501,3 +501,68 @@ def test_predict_and_summary_read_an_estimator_saved_from_python(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "estimator: MLPClassifier(hidden_layer_sizes=(8,), random_state=0)" in result.stdout
     assert "classes: setosa, versicolor, virginica" in result.stdout
+
+
+# -- hostile model files on the command line ------------------------------------------------
+
+
+def hostile(folder):
+    """Model files that break one rule each, built from a good command-line model."""
+    model = mlp.Sequential(mlp.Linear(4, 3, rng=0), mlp.LeakyReLU(0.1))
+    meta = {"task": "classification", "classes": ["a", "b", "c"],
+            "feature_names": ["w", "x", "y", "z"],
+            "preprocessing": {"scale": "standard", "mean": [0.0] * 4, "factor": [1.0] * 4}}
+    mlp.io.save(model, folder / "good.npz", metadata=meta)
+    with np.load(folder / "good.npz") as archive:
+        arrays = dict(archive)
+    config = json.loads(arrays.pop("__config__").tobytes())
+
+    def variant(name, change, text=None):
+        c = json.loads(json.dumps(config))
+        change(c)
+        body = (text or json.dumps(c)).encode()
+        np.savez(folder / name, __config__=np.frombuffer(body, dtype=np.uint8), **arrays)
+
+    variant("meta-string.npz", lambda c: c.update(metadata="s"))
+    variant("pre-string.npz", lambda c: c["metadata"].update(preprocessing="s"))
+    variant("names-5.npz", lambda c: c["metadata"].update(feature_names=5))
+    variant("classes-2.npz", lambda c: c["metadata"].update(classes=["a", "b"]))
+    variant("alpha-nan.npz", lambda c: c["model"]["layers"][1].update(alpha=float("nan")))
+    variant("huge.npz", lambda c: c["model"]["layers"][0].update(n_in=10**7, n_out=10**7))
+    variant("estimator-x.npz", lambda c: c.update(estimator="x"))
+    deep = '{"type": "Sequential", "layers": [' * 5000 + ']}' * 5000
+    variant("deep.npz", lambda c: None, text=json.dumps(config).replace(
+        json.dumps(config["model"]), deep))
+    os.mkfifo(folder / "fifo.npz")
+    (folder / "rows.csv").write_text("w,x,y,z\n1,2,3,4\n")
+
+
+@pytest.mark.parametrize(
+    ("name", "pattern"),
+    [
+        ("meta-string.npz", r"metadata must be an object, got the string 's'"),
+        ("pre-string.npz", r"metadata.preprocessing must be an object"),
+        ("names-5.npz", r"metadata.feature_names must be a list of strings, got the number 5"),
+        ("classes-2.npz", r"metadata.classes has 2 labels for the network's 3 outputs"),
+        ("alpha-nan.npz", r"LeakyReLU: alpha must be finite, got nan"),
+        ("huge.npz", r"param:0.W has shape \(4, 3\) and dtype float64, expected "
+                     r"\(10000000, 10000000\)"),
+        ("estimator-x.npz", r"estimator must be an object"),
+        ("deep.npz", r"nested"),
+        ("fifo.npz", r"not a regular file"),
+    ],
+)
+@pytest.mark.parametrize("command", ["summary", "predict"])
+def test_hostile_model_files_are_one_line_on_the_command_line(tmp_path, capsys, name, pattern,
+                                                             command):
+    hostile(tmp_path)
+    args = [command, "--model", str(tmp_path / name)]
+    if command == "predict":
+        args += ["--data", str(tmp_path / "rows.csv"), "--out", str(tmp_path / "out.csv")]
+    assert main(args) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"mlp {command}: error: "), captured.err
+    assert re.search(pattern, lines[0]), lines[0]
+    assert captured.out == ""
+    assert not (tmp_path / "out.csv").exists()
