@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .tables import read_arrays, read_table
+from .tables import column_index, read_arrays, read_table
 
 __all__ = [
     "BUILTIN", "Dataset", "DATA_DIR", "MNIST1D_TRAIN", "load_arrays", "load_csv",
@@ -45,19 +45,6 @@ def _lines(table, rows, limit=5):
     return shown + (f" and {len(rows) - limit} more" if len(rows) > limit else "")
 
 
-def _column_index(path, names, name, what):
-    """A column by name, or by index when no column has that name."""
-    if isinstance(name, (int, np.integer)) or (
-            isinstance(name, str) and name.lstrip("-").isdigit() and name not in names):
-        j = int(name)
-        if not -len(names) <= j < len(names):
-            raise ValueError(f"{path}: no column {j}; the file has {len(names)} columns")
-        return j % len(names)
-    if name in names:
-        return names.index(name)
-    raise ValueError(f"{path}: no column named {name!r}{what}; columns are {names}")
-
-
 def load_features(path, feature_names=None, *, header=True, id_column=None):
     """The feature matrix of a CSV, .npy or .npz file, for prediction.
 
@@ -89,12 +76,11 @@ def load_features(path, feature_names=None, *, header=True, id_column=None):
                                  f"{len(names)} columns")
             columns = [names.index(name) for name in feature_names]
         return X[:, columns], None
-    table = read_table(path, header=header)
+    # IDs are kept as written (007 stays 007), not read as numbers
+    table = read_table(path, header=header, text=[] if id_column is None else [id_column])
     ids = None
     if id_column is not None:
-        j = _column_index(path, table.names, id_column, " to use as the ID")
-        ids = table.columns[j]
-        ids = np.array([f"{v:g}" for v in ids]) if ids.dtype.kind == "f" else ids
+        ids = table.columns[column_index(path, table.names, id_column, "")]
     if feature_names is None:
         columns = list(range(len(table.names)))
     else:
@@ -112,7 +98,7 @@ def _target(path, table, t):
     if column.dtype.kind == "f":
         bad = np.flatnonzero(~np.isfinite(column))
         if len(bad):
-            empty = [i for i in bad if table._is_empty(int(i), t)]
+            empty = [i for i in bad if table.is_empty(int(i), t)]
             what = "is empty" if len(empty) == len(bad) else "holds NaN, infinity or nothing"
             raise ValueError(f"{path}: the target column {name!r} {what} on line(s) "
                              f"{_lines(table, bad)}")
@@ -149,8 +135,8 @@ def load_csv(path, target=None, *, header=True, drop=()) -> Dataset:
     names = table.names
     if len(names) < 2:
         raise ValueError(f"{path}: expected at least two columns (features and a target)")
-    t = len(names) - 1 if target is None else _column_index(path, names, target, "")
-    dropped = {_column_index(path, names, name, " to drop") for name in drop}
+    t = len(names) - 1 if target is None else column_index(path, names, target, "")
+    dropped = {column_index(path, names, name, " to drop") for name in drop}
     if t in dropped:
         raise ValueError(f"{path}: the target column {names[t]!r} cannot also be dropped")
     feature_idx = [j for j in range(len(names)) if j != t and j not in dropped]
@@ -168,7 +154,7 @@ def load_arrays(path, target=None) -> Dataset:
     if y is None:
         if X.shape[1] < 2:
             raise ValueError(f"{path}: expected at least two columns (features and a target)")
-        t = X.shape[1] - 1 if target is None else _column_index(path, names, target, "")
+        t = X.shape[1] - 1 if target is None else column_index(path, names, target, "")
         y, X = X[:, t], np.delete(X, t, axis=1)
         names = [f"x{j}" for j in range(X.shape[1])]
     elif target is not None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Table", "read_arrays", "read_table"]
+__all__ = ["Table", "column_index", "read_arrays", "read_table"]
 
 _BOM = b"\xef\xbb\xbf"
 _NOT_SPACE = re.compile(rb"\S")
@@ -85,7 +85,7 @@ class Table:
             finite = np.isfinite(column)
             if not finite.all():
                 bad = int(np.argmin(finite))
-                if np.isnan(column[bad]) and self._is_empty(bad, j):
+                if np.isnan(column[bad]) and self.is_empty(bad, j):
                     raise self._empty(bad, j)
                 raise ValueError(f"{self._where(bad, j)}: NaN or infinity in the data")
         return X
@@ -93,7 +93,8 @@ class Table:
     def _where(self, row, j):
         return f"{self.path}, line {self.line(row)}, column {self.names[j]!r}"
 
-    def _is_empty(self, row, j):
+    def is_empty(self, row, j):
+        """Whether cell (row, j) was empty or missing (a short row) in the file."""
         fields = self.fields(row)
         return len(fields) != len(self.names) or not fields[j].strip()
 
@@ -103,6 +104,22 @@ class Table:
             return ValueError(f"{self.path}, line {self.line(row)}: expected "
                               f"{len(self.names)} fields, got {len(fields)}")
         return ValueError(self._where(row, j) + ": empty cell")
+
+
+def column_index(path, names, name, what=""):
+    """A column's index, by name, or by index when no column has that name.
+
+    ``what`` completes the message for a missing name (``" to drop"``).
+    """
+    if isinstance(name, (int, np.integer)) or (
+            isinstance(name, str) and name.lstrip("-").isdigit() and name not in names):
+        j = int(name)
+        if not -len(names) <= j < len(names):
+            raise ValueError(f"{path}: no column {j}; the file has {len(names)} columns")
+        return j % len(names)
+    if name in names:
+        return names.index(name)
+    raise ValueError(f"{path}: no column named {name!r}{what}; columns are {names}")
 
 
 def _first_non_number(strings) -> int:
@@ -163,7 +180,7 @@ def _parse_error(path, data, n, skip, exc):
     return None if exc is None else ValueError(f"{path}: {str(exc).strip().splitlines()[-1]}")
 
 
-def _columns_pandas(path, data, names, skip, header):
+def _columns_pandas(path, data, names, skip, header, text):
     import warnings
 
     import pandas as pd
@@ -174,7 +191,7 @@ def _columns_pandas(path, data, names, skip, header):
             warnings.simplefilter("ignore", pd.errors.DtypeWarning)
             frame = pd.read_csv(io.BytesIO(data), header=0 if header else None,
                                 skip_blank_lines=True, keep_default_na=False, na_values=[""],
-                                encoding="utf-8")
+                                encoding="utf-8", dtype={j: str for j in text})
     except pd.errors.ParserError as exc:
         raise _parse_error(path, data, len(names), skip, exc) from None
     except pd.errors.EmptyDataError:
@@ -182,7 +199,9 @@ def _columns_pandas(path, data, names, skip, header):
     columns = []
     for j in range(len(names)):
         column = frame.iloc[:, j]
-        if column.dtype.kind in "iufb":
+        if j in text:
+            columns.append(column.fillna("").str.strip().to_numpy(dtype=str))
+        elif column.dtype.kind in "iufb":
             columns.append(column.to_numpy(dtype=np.float64))
         else:
             text = column.astype(str).str.strip()
@@ -197,10 +216,12 @@ def _columns_pandas(path, data, names, skip, header):
     return columns
 
 
-def _columns_numpy(path, data, names, skip, header):
+def _columns_numpy(path, data, names, skip, header, text):
     options = {"delimiter": ",", "quotechar": '"', "skiprows": skip, "ndmin": 2,
                "encoding": "utf-8", "comments": None}
     try:  # all numbers: numpy's C parser straight to float64
+        if text:
+            raise ValueError("some columns are kept as text")
         cells = np.loadtxt(io.BytesIO(data), dtype=np.float64, **options)
     except UnicodeDecodeError:
         raise
@@ -220,11 +241,13 @@ def _columns_numpy(path, data, names, skip, header):
         return [cells[:, j] for j in range(cells.shape[1])]
     columns = []
     for j in range(cells.shape[1]):
-        text = np.char.strip(cells[:, j])
+        cell_text = np.char.strip(cells[:, j])
         try:
-            columns.append(text.astype(np.float64))
+            if j in text:
+                raise ValueError
+            columns.append(cell_text.astype(np.float64))
         except ValueError:
-            columns.append(text)
+            columns.append(cell_text)
     return columns
 
 
@@ -232,7 +255,7 @@ def _columns_numpy(path, data, names, skip, header):
 USE_PANDAS = True
 
 
-def read_table(path, *, header=True) -> Table:
+def read_table(path, *, header=True, text=()) -> Table:
     """Read a CSV file into named columns.
 
     Parameters
@@ -242,6 +265,9 @@ def read_table(path, *, header=True) -> Table:
         Whether the first non-blank line names the columns. A first line with numbers in
         every numeric column is refused (it is data); without a header the columns are named
         ``x0``, ``x1``, ...
+    text : sequence of str or int
+        Columns kept as their text even when they hold numbers (an ID such as ``007``),
+        by name or index.
 
     Raises
     ------
@@ -275,7 +301,8 @@ def read_table(path, *, header=True) -> Table:
     except ImportError:
         read = _columns_numpy
     try:
-        columns = read(path, data, names, skip, header)
+        keep = {column_index(path, names, c) for c in text}
+        columns = read(path, data, names, skip, header, keep)
     except UnicodeDecodeError:
         try:
             data.decode("utf-8")

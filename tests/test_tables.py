@@ -68,13 +68,13 @@ def test_no_header_names_the_columns_by_position(tmp_path, reader):
 
 
 def test_columns_can_be_dropped_and_an_id_column_returned(tmp_path, reader):
-    path = write(tmp_path, 'id,a,when,y\n17,1.5,"Mon, 1",x\n18, 2.5 ,Tue,y\n')
+    path = write(tmp_path, 'id,a,when,y\n007,1.5,"Mon, 1",x\n18, 2.5 ,Tue,y\n')
     data = load_csv(path, drop=["id", "when"])
     assert data.feature_names == ["a"]
     np.testing.assert_array_equal(data.X, [[1.5], [2.5]])
     assert data.classes == ["x", "y"]
     X, ids = load_features(path, ["a"], id_column="id")
-    assert list(ids) == ["17", "18"]
+    assert list(ids) == ["007", "18"]  # as written, not as numbers
     with pytest.raises(ValueError, match="no column named 'zz' to drop"):
         load_csv(path, drop=["zz"])
     with pytest.raises(ValueError, match="the target column 'y' cannot also be dropped"):
