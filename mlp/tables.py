@@ -180,7 +180,7 @@ def _parse_error(path, data, n, skip, exc):
     return None if exc is None else ValueError(f"{path}: {str(exc).strip().splitlines()[-1]}")
 
 
-def _columns_pandas(path, data, names, skip, header, text):
+def _columns_pandas(path, data, names, skip, header, keep):
     import warnings
 
     import pandas as pd
@@ -191,7 +191,7 @@ def _columns_pandas(path, data, names, skip, header, text):
             warnings.simplefilter("ignore", pd.errors.DtypeWarning)
             frame = pd.read_csv(io.BytesIO(data), header=0 if header else None,
                                 skip_blank_lines=True, keep_default_na=False, na_values=[""],
-                                encoding="utf-8", dtype={j: str for j in text})
+                                encoding="utf-8", dtype={j: str for j in keep})
     except pd.errors.ParserError as exc:
         raise _parse_error(path, data, len(names), skip, exc) from None
     except pd.errors.EmptyDataError:
@@ -199,7 +199,7 @@ def _columns_pandas(path, data, names, skip, header, text):
     columns = []
     for j in range(len(names)):
         column = frame.iloc[:, j]
-        if j in text:
+        if j in keep:
             columns.append(column.fillna("").str.strip().to_numpy(dtype=str))
         elif column.dtype.kind in "iufb":
             columns.append(column.to_numpy(dtype=np.float64))
@@ -216,11 +216,11 @@ def _columns_pandas(path, data, names, skip, header, text):
     return columns
 
 
-def _columns_numpy(path, data, names, skip, header, text):
+def _columns_numpy(path, data, names, skip, header, keep):
     options = {"delimiter": ",", "quotechar": '"', "skiprows": skip, "ndmin": 2,
                "encoding": "utf-8", "comments": None}
     try:  # all numbers: numpy's C parser straight to float64
-        if text:
+        if keep:
             raise ValueError("some columns are kept as text")
         cells = np.loadtxt(io.BytesIO(data), dtype=np.float64, **options)
     except UnicodeDecodeError:
@@ -243,7 +243,7 @@ def _columns_numpy(path, data, names, skip, header, text):
     for j in range(cells.shape[1]):
         cell_text = np.char.strip(cells[:, j])
         try:
-            if j in text:
+            if j in keep:
                 raise ValueError
             columns.append(cell_text.astype(np.float64))
         except ValueError:

@@ -125,3 +125,10 @@ def test_array_files(tmp_path):
     np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object))
     with pytest.raises(ValueError, match="pickled"):
         load_dataset(str(tmp_path / "obj.npy"))
+
+
+def test_a_text_column_before_numeric_ones(tmp_path, reader):
+    path = write(tmp_path, "y,a,b\ncat,1,2\ndog,3,4\n")
+    data = load_csv(path, target="y")
+    np.testing.assert_array_equal(data.X, [[1, 2], [3, 4]])
+    assert data.classes == ["cat", "dog"]
