@@ -72,8 +72,7 @@ class Table:
             ``data.csv, line 7, column 'b': expected a number, got 'x'``; also for an empty
             cell, a short row, NaN or infinity.
         """
-        X = np.empty((len(self), len(indices)), dtype=np.float64)
-        for k, j in enumerate(indices):
+        for j in indices:
             column = self.columns[j]
             if column.dtype.kind != "f":
                 bad = _first_non_number(column)
@@ -81,13 +80,17 @@ class Table:
                     raise self._empty(bad, j)
                 raise ValueError(f"{self._where(bad, j)}: expected a number, got "
                                  f"{str(column[bad])!r}")
-            X[:, k] = column
             finite = np.isfinite(column)
             if not finite.all():
                 bad = int(np.argmin(finite))
                 if np.isnan(column[bad]) and self.is_empty(bad, j):
                     raise self._empty(bad, j)
                 raise ValueError(f"{self._where(bad, j)}: NaN or infinity in the data")
+        X = np.empty((len(self), len(indices)), dtype=np.float64)
+        # row blocks that stay in cache: writing whole columns would stride through all of X
+        for start in range(0, len(self), 2**14):
+            stop = start + 2**14
+            X[start:stop] = np.stack([self.columns[j][start:stop] for j in indices], axis=1)
         return X
 
     def _where(self, row, j):
