@@ -277,6 +277,22 @@ class Layer:
             own.extend(child.named_buffers(prefix=f"{prefix}{i}."))
         return own
 
+    def clear_cache(self) -> Layer:
+        """Forget what ``forward`` kept for ``backward``, here and in every layer inside.
+
+        The cache is a layer's private array attributes (``_X``, ``_Y``, ``_mask``, ...):
+        the last batch and what was computed from it. Parameters, gradients and buffers live
+        in their dicts and stay. A fitted model that should not carry the rows it last saw
+        (in a pickle, or in memory) calls this; ``backward`` then raises, as before any
+        ``forward``.
+        """
+        for name, value in list(vars(self).items()):
+            if name.startswith("_") and (isinstance(value, np.ndarray) or sp.issparse(value)):
+                setattr(self, name, None)
+        for child in self.children():
+            child.clear_cache()
+        return self
+
     def n_params(self) -> int:
         """The number of learnable scalars."""
         return sum(p.value.size for p in self.parameters())

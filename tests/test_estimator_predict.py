@@ -88,3 +88,42 @@ def test_feature_name_warnings_are_kept(iris):
 def test_unfitted_estimator_is_refused_before_anything_else(iris):
     with pytest.raises(NotFittedError):
         mlp.MLPClassifier().predict_proba(iris[0][:1])
+
+
+def _cached_arrays(model):
+    """The private arrays the layers hold (what forward keeps for backward)."""
+    layers = list(model) + [model]
+    return [name for layer in layers for name, value in vars(layer).items()
+            if name.startswith("_") and isinstance(value, np.ndarray)]
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_a_fitted_model_keeps_no_rows_of_the_data_it_saw(iris, solver):
+    import pickle
+
+    X, y = iris
+    clf = mlp.MLPClassifier(hidden_layer_sizes=(16,), solver=solver, max_iter=3,
+                            shuffle=False, random_state=0).fit(X, y)
+    assert _cached_arrays(clf.model_) == []  # not the last training batch
+    size = len(pickle.dumps(clf))
+    big = np.random.default_rng(0).normal(size=(50000, 4))
+    clf.predict_proba(big)
+    assert _cached_arrays(clf.model_) == []  # nor the rows it predicted
+    assert len(pickle.dumps(clf)) == size
+    if solver == "adam":  # and training goes on from there
+        assert clf.partial_fit(X, y).n_iter_ == 1
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_predictions_from_many_threads_are_those_of_one(iris):
+    from concurrent.futures import ThreadPoolExecutor
+
+    X, y = iris
+    clf = mlp.MLPClassifier(hidden_layer_sizes=(64, 64), batch_norm=True, dropout=0.5,
+                            max_iter=5, random_state=0).fit(X, y)
+    expected = clf.predict_proba(X)
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: clf.predict_proba(X), range(100)))
+    assert all(np.array_equal(r, expected) for r in results)  # dropout off, statistics kept
+    np.testing.assert_array_equal(clf.predict_proba(X), expected)

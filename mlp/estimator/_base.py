@@ -7,7 +7,9 @@ solvers (:mod:`.stochastic`, :mod:`.lbfgs`) train ``model_``.
 from __future__ import annotations
 
 import sys
+import threading
 import warnings
+import weakref
 
 import numpy as np
 from sklearn.base import BaseEstimator
@@ -25,6 +27,18 @@ from .stochastic import fit_stochastic
 
 # the dtypes validate_data keeps as they are (anything else is converted)
 _FLOATS = (np.dtype(np.float64), np.dtype(np.float32))
+
+
+# One lock per network, kept outside it (a lock cannot be pickled or copied) and outside the
+# estimator (whose attributes scikit-learn expects predict to leave alone).
+_FORWARD_LOCKS = weakref.WeakKeyDictionary()
+_LOCKS_GUARD = threading.Lock()
+
+
+def _forward_lock(model):
+    """The lock that lets one prediction at a time run through ``model``."""
+    with _LOCKS_GUARD:
+        return _FORWARD_LOCKS.setdefault(model, threading.Lock())
 
 
 class _BaseMLP(BaseEstimator):
@@ -182,6 +196,8 @@ class _BaseMLP(BaseEstimator):
                 "Solver produced non-finite parameter weights. The input data may contain "
                 "large values and need to be preprocessed."
             )
+        # the fitted model keeps no rows of the training data, and predicts in evaluation mode
+        self.model_.clear_cache().eval()
         if unconverged:
             warnings.warn(unconverged, ConvergenceWarning, stacklevel=3)
         return self
@@ -236,15 +252,19 @@ class _BaseMLP(BaseEstimator):
             X = validate_data(self, X, accept_sparse="csr", reset=False,
                               dtype=(np.float64, np.float32))
             model = self.model_
-        model.eval()
-        try:
-            if not valid:
-                return model.forward(X)
-            for layer in model:  # X is checked: the layers without Sequential's checks
-                X = layer.forward(X)
-            return X
-        finally:
-            model.train()
+        # The layers keep each batch for a backward pass: one forward at a time, and nothing
+        # of X left behind in the model (or in its pickle) afterwards. Training switches the
+        # model back to training mode itself.
+        with _forward_lock(model):
+            model.eval()
+            try:
+                if not valid:
+                    return model.forward(X)
+                for layer in model:  # X is checked: the layers without Sequential's checks
+                    X = layer.forward(X)
+                return X
+            finally:
+                model.clear_cache()
 
     def _validation_set(self, validation_data):
         """``validation_data`` checked: (X_val, y_val, sample_weight_val or None)."""
