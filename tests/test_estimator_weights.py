@@ -191,3 +191,17 @@ def test_fit_with_validation_refuses_what_is_not_a_pipeline():
         fit_with_validation(MLPClassifier(), X, y, (X_val, y_val))
     with pytest.raises(ValueError, match=r"validation_data must be a tuple \(X_val, y_val\)"):
         fit_with_validation(make_pipeline(MLPClassifier()), X, y, X_val)
+
+
+@pytest.mark.parametrize(("n_samples", "batch_size", "incremental"),
+                         [(20, 1, False), (1, "auto", True), (1, 1, True)])
+def test_batch_norm_with_minibatches_of_one_sample_is_refused_by_name(n_samples, batch_size,
+                                                                     incremental):
+    X = np.random.default_rng(0).normal(size=(n_samples, 3))
+    y = np.arange(n_samples) % 2
+    clf = MLPClassifier(batch_norm=True, batch_size=batch_size, max_iter=2)
+    train = (lambda: clf.partial_fit(X, y, classes=[0, 1])) if incremental else \
+        (lambda: clf.fit(X, y))
+    with pytest.raises(ValueError, match=r"batch_norm=True needs minibatches of at least 2 "
+                                         r"samples, got 1 \(batch_size="):
+        train()

@@ -76,6 +76,11 @@ def fit_stochastic(est, X, y, y_enc, sample_weight, validation_data, incremental
             warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is "
                           "going to be clipped", stacklevel=4)
         batch_size = min(est.batch_size, n_samples)
+    if est.batch_norm and batch_size < 2:
+        # BatchNorm normalises by each minibatch's own mean and variance
+        raise ValueError(
+            f"batch_norm=True needs minibatches of at least 2 samples, got {batch_size} "
+            f"(batch_size={est.batch_size!r}, {n_samples} training sample(s))")
 
     if est._optimizer is None or not incremental:
         est._optimizer = optimizer_for(est, est.model_.parameters())
