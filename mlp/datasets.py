@@ -242,8 +242,9 @@ def load_mnist1d() -> Dataset:
     try:
         from mnist1d.data import get_dataset_args, make_dataset
     except ImportError:
-        raise ValueError("the mnist1d data needs the optional package mnist1d: "
-                         "pip install 'mlp[mnist1d]'") from None
+        raise ValueError("the mnist1d data needs the optional package mnist1d: pip install "
+                         "mnist1d (or, in a checkout of this project, "
+                         "pip install -e '.[mnist1d]')") from None
     # the package draws from the global generators; they are put back as they were
     numpy_state, python_state = np.random.get_state(), random.getstate()  # noqa: NPY002
     try:

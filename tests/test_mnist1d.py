@@ -80,7 +80,9 @@ def test_a_missing_package_is_one_clear_sentence(monkeypatch):
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_mnist1d)
-    with pytest.raises(ValueError, match=r"optional package mnist1d: pip install 'mlp\[mnist1d\]'"):
+    with pytest.raises(ValueError, match=r"optional package mnist1d: pip install mnist1d \(or, "
+                                         r"in a checkout of this project, pip install -e "
+                                         r"'\.\[mnist1d\]'\)"):
         load_mnist1d()
 
 
