@@ -51,7 +51,7 @@ requires = ["setuptools>=61", "wheel"]
 build-backend = "setuptools.build_meta"
 
 [project]
-name = "mlp"
+name = "mlp-backprop"
 version = "0.1.0"
 requires-python = ">=3.10"
 dependencies = ["numpy>=1.22", "scikit-learn>=1.6", "tqdm>=4.60"]
