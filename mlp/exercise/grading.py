@@ -17,6 +17,7 @@ import importlib.util
 import json
 import os
 import shutil
+import site
 import stat
 import subprocess
 import sys
@@ -34,6 +35,13 @@ from .markers import find_regions
 
 _loaded = 0
 MAX_FILES, MAX_BYTES = 200, 20 << 20
+
+
+# What the item's process runs on: the interpreter's and the environment's own folders (a
+# virtual environment may sit inside the protected checkout; numpy comes from there).
+_ENVIRONMENT = sorted({os.path.realpath(p) for p in (
+    sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix,
+    *site.getsitepackages())})
 
 
 def load_package(package_dir, alias=None):
@@ -296,7 +304,7 @@ class Grader:
                 "item": name, "seed": self.seed, "time_limit": self.time_limit,
                 "wall_limit": 2 * self.time_limit + 1, "memory_limit": self.memory_limit,
                 "file_limit": 1 << 20, "scratch": str(scratch),
-                "readable": [self._hosts[name], str(copy), str(scratch)],
+                "readable": [self._hosts[name], str(copy), str(scratch), *_ENVIRONMENT],
                 "unreadable": [*self.protected, str(self._root), *others]})
         finally:
             if not sandbox.alive():

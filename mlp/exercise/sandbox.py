@@ -53,6 +53,12 @@ def _under(path, roots):
     return any(path == root or path.startswith(root + os.sep) for root in roots)
 
 
+def _depth(path, roots):
+    """The length of the longest of ``roots`` that contains ``path``; -1 for none."""
+    return max((len(root) for root in roots if path == root or path.startswith(root + os.sep)),
+               default=-1)
+
+
 def install_guard(scratch, readable, unreadable):
     """Refuse, from inside the child, what a submission has no business doing.
 
@@ -73,7 +79,9 @@ def install_guard(scratch, readable, unreadable):
         parts = target.split(os.sep)
         if len(parts) > 2 and parts[1] == "proc" and parts[2].isdigit() and parts[2] not in own:
             refuse(f"reading {target}")
-        if _under(target, unreadable) and not _under(target, readable):
+        # the innermost root decides: the Python environment may sit inside a protected
+        # checkout (a venv in it), and a protected package inside the environment
+        if _depth(target, unreadable) > _depth(target, readable):
             refuse(f"reading {target}")
 
     def hook(event, args):
