@@ -26,12 +26,21 @@ import numpy as np
 
 from .base import Layer, as_generator
 from .finite_differences import (
-    KinkWatch, differences, float64_array, numerical_gradient, relative_error,
+    KinkWatch,
+    differences,
+    float64_array,
+    numerical_gradient,
+    relative_error,
 )
 from .gradcheck_autodiff import check_function
 from .gradcheck_guard import BackwardGuard, Mistake, repeat_problems, stale_cache_problems
 from .gradcheck_report import (
-    GradCheckReport, TensorCheck, central, compare, kink_notes, unusable,
+    GradCheckReport,
+    TensorCheck,
+    central,
+    compare,
+    kink_notes,
+    unusable,
 )
 from .losses import Loss
 

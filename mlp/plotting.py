@@ -1,6 +1,7 @@
 """Training figures: loss and score curves, and a decision boundary for 2-feature data.
 
-matplotlib is an optional dependency (``pip install matplotlib``, or ``pip install -e '.[plot]'`` in a checkout); :func:`require_matplotlib`
+matplotlib is an optional dependency (``pip install matplotlib``, or in a checkout of this
+project ``pip install -e '.[plot]'``); :func:`require_matplotlib`
 says so in one line when it is missing.
 """
 
@@ -19,7 +20,8 @@ def require_matplotlib():
         import matplotlib
     except ImportError:
         raise ImportError(
-            "plotting needs matplotlib: pip install matplotlib (or, in a checkout of this project, pip install -e '.[plot]')"
+            "plotting needs matplotlib: pip install matplotlib (or, in a checkout of this "
+            "project, pip install -e '.[plot]')"
         ) from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -13,7 +13,6 @@ import csv
 import io
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 

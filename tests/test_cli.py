@@ -422,7 +422,8 @@ def test_a_byte_order_mark_trains_and_predicts_like_a_plain_file(iris_files, tmp
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == "id,p(setosa),p(versicolor),p(virginica),prediction"
-    assert len(lines) == 151 and lines[1].startswith("1,")
+    assert len(lines) == 151
+    assert lines[1].startswith("1,")
     first = lines[1].split(",")
     assert first[-1] == max(zip(map(float, first[1:4]), meta["classes"]))[1] == "setosa"
 

@@ -51,7 +51,8 @@ def test_hooks_are_called_in_order_with_the_numbers():
     trainer = mlp.Trainer(model, mlp.SoftmaxCrossEntropyLoss(), mlp.SGD(model.parameters(), 0.1),
                           batch_size=4, shuffle=False,
                           callbacks=[recorder, lambda epoch, history: seen.append(epoch)])
-    assert recorder.trainer is trainer and recorder.model is model
+    assert recorder.trainer is trainer
+    assert recorder.model is model
     history = trainer.fit(X, y, epochs=2, validation_data=(X, y))
     kinds = [c[0] for c in recorder.calls]
     per_epoch = ["epoch_begin"] + ["batch_begin", "batch_end"] * 3 + ["epoch_end"]
@@ -71,7 +72,8 @@ def test_a_callback_returning_true_stops_training():
     recorder = Recorder(stop_after=1)
     history = mlp.fit(model, mlp.SoftmaxCrossEntropyLoss(), mlp.SGD(model.parameters(), 0.1),
                       X, y, epochs=10, callbacks=[recorder], rng=0)
-    assert history.epochs == 2 and history.stopped
+    assert history.epochs == 2
+    assert history.stopped
 
 
 def train_with_diagnostics(model, X, y, *, lr=0.1, epochs=1, every=1, batch_size=32,
@@ -94,7 +96,8 @@ def test_dead_relu_layer_is_100_percent_dead():
     assert relu[0]["mean"] == relu[0]["std"] == 0.0
     # no gradient reaches the first layer: its weights never change
     first = [r for r in diagnostics.rows if r["layer"].startswith("0:")]
-    assert first[0]["grad_norm"] == 0.0 and first[0]["update_ratio"] == 0.0
+    assert first[0]["grad_norm"] == 0.0
+    assert first[0]["update_ratio"] == 0.0
     said = " | ".join(diagnostics.advice())
     assert "1: ReLU(): 100% of the units are dead" in said
     assert "0: Linear(5 -> 8): each step changes the weights by only 0.0e+00" in said
@@ -216,7 +219,8 @@ def test_cli_train_with_diagnostics(tmp_path, capsys):
                  "--plot", str(figure)]) == 0
     out = capsys.readouterr().out
     assert "(expected 1.0986 = ln C with small weights)" in out
-    assert "0: Linear(4 -> 8)" in out and "1: ReLU()" in out
+    assert "0: Linear(4 -> 8)" in out
+    assert "1: ReLU()" in out
     stored = json.loads(metrics.read_text())["diagnostics"]
     assert stored["every"] == 5
     assert abs(stored["expected_initial_loss"] - math.log(3)) < 1e-12

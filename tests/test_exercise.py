@@ -201,6 +201,8 @@ def test_cli_make_grade_json(tmp_path, capsys):
     folder = tmp_path / "ex"
     assert main(["exercise", "make", str(folder), "--only", "Adam", "Softmax.backward"]) == 0
     assert "2 items, 4 points" in capsys.readouterr().out
+    assert main(["exercise", "make", str(tmp_path / "one"), "--only", "Tanh.backward"]) == 0
+    assert "1 item, 1 point\n" in capsys.readouterr().out
     replace_stub(folder, "Softmax.backward", """
 Y = self._cached(dY, self._Y)
 return Y * (dY - (dY * Y).sum(axis=1, keepdims=True))
@@ -239,7 +241,8 @@ def test_verify_takes_an_exercise_folder_and_refuses_a_missing_source(tmp_path, 
     with pytest.raises(SystemExit):
         main(["exercise", "verify", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    assert "scores 100 percent" in text and "%" not in text
+    assert "scores 100 percent" in text
+    assert "%" not in text
 
 
 def test_solution_readme_says_it_is_the_solution(tmp_path):
@@ -249,7 +252,8 @@ def test_solution_readme_says_it_is_the_solution(tmp_path):
     assert "removed" not in readme
     exercise.make(tmp_path / "student")
     readme = (tmp_path / "student" / "README.md").read_text()
-    assert "derivations removed" in readme and "python -m venv .venv" in readme
+    assert "derivations removed" in readme
+    assert "python -m venv .venv" in readme
 
 
 def test_verify_fails_for_unbalanced_markers_and_blind_tests(tmp_path):

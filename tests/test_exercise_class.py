@@ -58,7 +58,8 @@ def test_class_gradebook_feedback_and_json(course, capsys):
     assert main(["exercise", "grade", str(export), "--exercise", str(hw), "--out", str(out),
                  "--time-limit", "5"]) == 0
     printed = capsys.readouterr().out
-    assert "alice: 2/2" in printed and "bob: 1/2" in printed
+    assert "alice: 2/2" in printed
+    assert "bob: 1/2" in printed
     with open(out / "gradebook.csv", newline="") as f:
         rows = list(csv.reader(f))
     assert rows == [["student", *ITEMS, "total", "max"],
@@ -67,7 +68,8 @@ def test_class_gradebook_feedback_and_json(course, capsys):
                     ["carol", "0", "0", "0", "2"],
                     ["dave", "0", "0", "0", "2"]]
     carol = (out / "feedback" / "carol.txt").read_text()
-    assert "mlp/activations.py, line" in carol and "RuntimeError: crash" in carol
+    assert "mlp/activations.py, line" in carol
+    assert "RuntimeError: crash" in carol
     assert "total: 0/2" in carol
     bob = (out / "feedback" / "bob.txt").read_text()
     assert "Sigmoid.backward   0/1    not implemented" in bob

@@ -181,6 +181,7 @@ def test_a_formula_right_only_for_some_shapes_is_caught():
     assert "W on (6, 5)" not in [c.name for c in report.checks]  # backward raised there
 
     report = check_layer_shapes(lambda n: SqueezingReLU(), rng=0)
-    assert report["dX on (6, 5)"].ok and report["dX on (4, 4)"].ok
+    assert report["dX on (6, 5)"].ok
+    assert report["dX on (4, 4)"].ok
     assert "on input (5, 1): SqueezingReLU(): backward returned dX of shape (5, 5); it must " \
            "return dX of shape (5, 1)" in sentence(report)

@@ -450,8 +450,10 @@ def test_numpy_scalar_hyperparameters_are_saved_as_the_numbers_they_are(tmp_path
     est.set_params(max_iter=np.array([5, 10])[1], shuffle=np.bool_(False))
     loaded = load(save(est, tmp_path / "e.npz"))
     params = loaded.get_params()
-    assert params["max_iter"] == 10 and type(params["max_iter"]) is int
-    assert params["alpha"] == 1e-3 and type(params["alpha"]) is float
+    assert params["max_iter"] == 10
+    assert type(params["max_iter"]) is int
+    assert params["alpha"] == 1e-3
+    assert type(params["alpha"]) is float
     assert params["shuffle"] is False
     assert params["hidden_layer_sizes"] == (5,)
 

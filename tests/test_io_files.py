@@ -48,7 +48,8 @@ def test_a_symlink_stays_a_link_and_its_target_is_replaced(tmp_path):
     link = tmp_path / "link.csv"
     link.symlink_to(target)
     write_atomic(link, "after")
-    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert link.is_symlink()
+    assert os.readlink(link) == str(target)
     assert target.read_text() == "after"
     assert mode(target) == 0o604
     assert sorted(p.name for p in tmp_path.iterdir()) == ["link.csv", "real.csv"]
@@ -60,7 +61,8 @@ def test_devices_and_fifos_are_written_through_not_replaced(tmp_path):
     link = tmp_path / "null"
     link.symlink_to("/dev/null")
     write_atomic(link, b"discarded")
-    assert link.is_symlink() and stat.S_ISCHR(os.stat("/dev/null").st_mode)
+    assert link.is_symlink()
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
     reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE)

@@ -62,7 +62,8 @@ def test_messy_files_are_refused_naming_the_line(tmp_path, reader, text, message
 def test_no_header_names_the_columns_by_position(tmp_path, reader):
     path = write(tmp_path, "1.0,2.0,0\n3,4,1\n\n5,6,1\n")
     data = load_csv(path, header=False)
-    assert data.feature_names == ["x0", "x1"] and data.target_name == "x2"
+    assert data.feature_names == ["x0", "x1"]
+    assert data.target_name == "x2"
     np.testing.assert_array_equal(data.X, [[1, 2], [3, 4], [5, 6]])
     np.testing.assert_array_equal(data.y, [0, 1, 1])
 

@@ -9,8 +9,8 @@ import numpy as np
 
 from ..datasets import load_features
 from ..io import write_atomic
-from .common import UsageError, check_destination
 from ..sequential import Sequential
+from .common import UsageError, check_destination
 from .network import load_model
 
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import probes
-from .probes import error_message
 from .hints import compare
+from .probes import error_message
 
 #: points per item
 ITEMS: dict[str, int] = {

@@ -17,8 +17,9 @@ def run_make(args) -> int:
 
     manifest = make(args.outdir, only=args.only, include_forward=args.include_forward,
                     solution=args.solution)
-    points = sum(item["points"] for item in manifest["items"])
-    print(f"wrote {args.outdir}: {len(manifest['items'])} items, {points} points")
+    n_items, points = len(manifest["items"]), sum(item["points"] for item in manifest["items"])
+    print(f"wrote {args.outdir}: {n_items} item{'s' * (n_items != 1)}, "
+          f"{points} point{'s' * (points != 1)}")
     for item in manifest["items"]:
         print(f"  {item['name']} ({item['points']})")
     return 0

@@ -27,8 +27,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from queue import Queue
 
-import numpy as np
-
 from . import probes
 from .checks import ITEMS, judge
 from .markers import find_regions

@@ -9,7 +9,7 @@ from pathlib import Path
 from . import probes
 from .checks import ITEMS
 from .grading import reference_package
-from .markers import rewrite, find_regions
+from .markers import find_regions, rewrite
 
 # -- make -----------------------------------------------------------------------------------
 

@@ -74,6 +74,7 @@ def verify(source=None, *, items=None, include_forward=False, log=print) -> bool
             if check_item(item, host, host, reference)[0]:
                 ok = False
                 log(f"{item}: its test passes although the item is stubbed out")
-    log(f"{len(items)} items, {sum(ITEMS[i] for i in items)} points: "
+    points = sum(ITEMS[i] for i in items)
+    log(f"{len(items)} item{'s' * (len(items) != 1)}, {points} point{'s' * (points != 1)}: "
         + ("every test discriminates exactly its own item" if ok else "PROBLEMS FOUND"))
     return ok

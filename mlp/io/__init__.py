@@ -32,8 +32,7 @@ from . import archive as zipped
 from .errors import ModelFileError
 from .files import check_writable, write_atomic
 from .metadata import check_metadata
-from .spec import LAYER_TYPES, build_layer, check_spec, check_widths, declared_arrays, \
-    layer_spec
+from .spec import LAYER_TYPES, build_layer, check_spec, check_widths, declared_arrays, layer_spec
 from .state import estimator_state, restore_estimator
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "LAYER_TYPES", "ModelFileError", "check_writable",
