@@ -80,6 +80,25 @@ def test_a_loaded_estimator_keeps_training(tmp_path):
     assert loaded.t_ == 11 * 150
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_validation_curves_survive_a_file_and_a_warm_fit_extends_them(tmp_path):
+    X, y = load_iris(return_X_y=True)
+    est = mlp.MLPClassifier(hidden_layer_sizes=(8,), early_stopping=True, max_iter=6,
+                            n_iter_no_change=100, warm_start=True, random_state=0).fit(X, y)
+    loaded = load(save(est, tmp_path / "e.npz"))
+    assert loaded.validation_loss_curve_ == est.validation_loss_curve_
+    assert loaded.validation_scores_ == est.validation_scores_
+    loaded.fit(X, y)  # a warm fit goes on from the file's curves
+    assert len(loaded.validation_loss_curve_) == len(loaded.validation_scores_) == 12
+    assert loaded.validation_loss_curve_[:6] == est.validation_loss_curve_
+    # a file written before the curve was kept loads as a fit without validation would
+    config, arrays = archive_of(tmp_path / "e.npz")
+    del config["estimator"]["validation_loss_curve_"]
+    older = load(write_archive(tmp_path / "older.npz", config, arrays))
+    assert older.validation_loss_curve_ is None
+    assert len(older.fit(X, y).validation_loss_curve_) == 6
+
+
 def test_unfitted_estimator_and_foreign_objects_are_refused(tmp_path):
     from sklearn.exceptions import NotFittedError
 

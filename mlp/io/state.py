@@ -18,7 +18,8 @@ from .errors import ModelFileError, kind_of
 
 #: The fitted attributes of an estimator that a model file keeps (besides classes and weights).
 FITTED = ("n_features_in_", "n_outputs_", "n_iter_", "t_", "out_activation_", "loss_",
-          "loss_curve_", "best_loss_", "validation_scores_", "best_validation_score_")
+          "loss_curve_", "best_loss_", "validation_scores_", "validation_loss_curve_",
+          "best_validation_score_")
 _BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
 _SCALAR = (type(None), bool, int, float, str)
 
@@ -279,6 +280,8 @@ def restore_estimator(state, model, check_params, version):
     est.best_loss_ = fields.number("best_loss_", optional=True, finite=False)
     est.loss_curve_ = fields.numbers("loss_curve_")
     est.validation_scores_ = fields.numbers("validation_scores_", optional=True)
+    # absent from files written before it was kept: None, as for a fit without validation
+    est.validation_loss_curve_ = fields.numbers("validation_loss_curve_", optional=True)
     est.best_validation_score_ = fields.number("best_validation_score_", optional=True)
     if name == "MLPClassifier":
         est.classes_, est._multilabel = _classes(fields, n_out)
