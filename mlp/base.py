@@ -277,6 +277,22 @@ class Layer:
             own.extend(child.named_buffers(prefix=f"{prefix}{i}."))
         return own
 
+    def copy_weights(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Copies of every parameter value and buffer (BatchNorm's running statistics), in
+        the order of :meth:`parameters` and :meth:`named_buffers`; for :meth:`set_weights`."""
+        return ([p.value.copy() for p in self.parameters()],
+                [value.copy() for _, value in self.named_buffers()])
+
+    def set_weights(self, weights) -> Layer:
+        """Write back what :meth:`copy_weights` returned, in place (optimizers keep seeing
+        the same arrays)."""
+        values, buffers = weights
+        for p, value in zip(self.parameters(), values, strict=True):
+            p.value[...] = value
+        for (_, buffer), value in zip(self.named_buffers(), buffers, strict=True):
+            buffer[...] = value
+        return self
+
     def clear_cache(self) -> Layer:
         """Forget what ``forward`` kept for ``backward``, here and in every layer inside.
 

@@ -26,6 +26,7 @@ import numpy as np
 
 from .activations import ReLU, Sigmoid, Tanh
 from .callbacks import Callback
+from .callbacks.base import global_norm
 from .finite_differences import leaves, patched
 from .losses import BCEWithLogitsLoss, NLLLoss, SoftmaxCrossEntropyLoss
 
@@ -47,10 +48,6 @@ def expected_initial_loss(loss, n_outputs):
     if isinstance(loss, BCEWithLogitsLoss):
         return math.log(2.0)
     return None
-
-
-def _norm(arrays):
-    return math.sqrt(sum(float(np.vdot(a, a)) for a in arrays))
 
 
 class Diagnostics(Callback):
@@ -153,10 +150,10 @@ class Diagnostics(Callback):
                 row["saturated"] = float(np.mean(np.abs(X) > SATURATION))
         weights = self._weights(layer)
         if weights:
-            W_norm = _norm(p.value for p in weights)
-            change = _norm(p.value - old for p, old in zip(weights, self._before[label],
+            W_norm = global_norm(p.value for p in weights)
+            change = global_norm(p.value - old for p, old in zip(weights, self._before[label],
                                                            strict=True))
-            row["grad_norm"] = _norm(p.grad for p in weights)
+            row["grad_norm"] = global_norm(p.grad for p in weights)
             row["weight_norm"] = W_norm
             row["update_ratio"] = change / W_norm if W_norm > 0 else None
         return row

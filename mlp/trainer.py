@@ -349,15 +349,10 @@ class Trainer:
         return patience is not None and self._no_improvement > patience
 
     def _snapshot(self):
-        return ([p.value.copy() for p in self.params],
-                [value.copy() for _, value in self.model.named_buffers()])
+        return self.model.copy_weights()
 
     def _restore(self, state):
-        values, buffers = state
-        for p, value in zip(self.params, values, strict=True):
-            p.value[...] = value
-        for (_, buffer), value in zip(self.model.named_buffers(), buffers, strict=True):
-            buffer[...] = value
+        self.model.set_weights(state)
 
 
 def fit(model, loss, optimizer, X, y, *, epochs=100, batch_size=32, shuffle=True, rng=None,

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 __all__ = ["Callback"]
 
 
@@ -65,18 +67,9 @@ class Callback:
 
 
 
-def _weights(model):
-    """A copy of the model's parameter values and buffers (BatchNorm's running statistics)."""
-    return ([p.value.copy() for p in model.parameters()],
-            [value.copy() for _, value in model.named_buffers()])
-
-
-def _set_weights(model, state):
-    values, buffers = state
-    for p, value in zip(model.parameters(), values, strict=True):
-        p.value[...] = value
-    for (_, buffer), value in zip(model.named_buffers(), buffers, strict=True):
-        buffer[...] = value
+def global_norm(arrays):
+    """‖g‖ over several arrays at once: the square root of the sum of all their squares."""
+    return math.sqrt(sum(float(np.vdot(a, a)) for a in arrays))
 
 
 class _Monitor:

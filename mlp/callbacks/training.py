@@ -8,7 +8,7 @@ import numpy as np
 
 from ..optim import _check
 from ..schedules import LRSchedule
-from .base import Callback, _Monitor, _set_weights, _weights
+from .base import Callback, _Monitor, global_norm
 
 __all__ = ["EarlyStopping", "GradientClipping", "LRScheduler", "ReduceLROnPlateau",
            "TerminateOnNaN"]
@@ -70,7 +70,7 @@ class EarlyStopping(Callback):
             self._watch.best = self.best = value
             self.best_epoch, self.wait = epoch, 0
             if self.restore_best:
-                self._best_weights = _weights(self.model)
+                self._best_weights = self.model.copy_weights()
             return False
         self.wait += 1
         if self.wait >= self.patience:
@@ -80,7 +80,7 @@ class EarlyStopping(Callback):
 
     def on_train_end(self, logs=None):
         if self.restore_best and self._best_weights is not None:
-            _set_weights(self.model, self._best_weights)
+            self.model.set_weights(self._best_weights)
 
     def __repr__(self):
         w = self._watch
@@ -201,7 +201,7 @@ class GradientClipping(Callback):
 
     def on_gradients(self, batch, logs=None):
         grads = [p.grad for p in self.model.parameters()]
-        norm = math.sqrt(sum(float(np.vdot(g, g)) for g in grads))
+        norm = global_norm(grads)
         self.norms.append(norm)
         if norm > self.max_norm:
             scale = self.max_norm / norm
@@ -235,14 +235,14 @@ class TerminateOnNaN(Callback):
         self._epoch = epoch
 
     def on_batch_begin(self, batch, logs=None):
-        self._last = _weights(self.model)
+        self._last = self.model.copy_weights()
 
     def on_batch_end(self, batch, logs=None):
         loss = float(logs.get("loss", 0.0))
         finite = math.isfinite(loss) and all(np.isfinite(p.value).all()
                                              for p in self.model.parameters())
         if not finite:
-            _set_weights(self.model, self._last)
+            self.model.set_weights(self._last)
             self.stopped_at = (self._epoch, batch)
             self.message = (f"training stopped: a non-finite loss or weights at epoch "
                             f"{self._epoch}, batch {batch} (loss {loss}); the weights are "
