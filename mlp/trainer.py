@@ -25,6 +25,7 @@ from .history import History
 from .layers import BatchNorm1d
 from .losses import DivergedError, L2Penalty, Loss
 from .optim import Optimizer
+from .threads import check_threads, threads_during_fit
 
 __all__ = ["History", "Trainer", "fit"]
 
@@ -93,6 +94,11 @@ class Trainer:
         a plain function is called as ``callback(epoch, history)`` after every epoch.
         Returning True from either stops training, as does a callback setting
         :attr:`stop_training` (then after the current step). Progress reporting hooks in here.
+    threads : int, "auto" or None, default None
+        BLAS threads during :meth:`fit`: a positive count as given; None or "auto" chooses
+        (one thread for small networks, and no more than the cores other processes leave
+        free) and keeps a limit the caller set (environment variable or an enclosing
+        ``threadpool_limits``); see :mod:`mlp.threads`.
 
     Attributes
     ----------
@@ -106,7 +112,7 @@ class Trainer:
     def __init__(self, model, loss, optimizer, *, batch_size=32, shuffle=True, rng=None, l2=0.0,
                  l2_per_weight=False, score: Callable | None = None, early_stopping=False, tol=1e-4,
                  n_iter_no_change=None, keep_best=None, on_plateau: Callable | None = None,
-                 callbacks=()):
+                 callbacks=(), threads=None):
         if not isinstance(model, Layer):
             raise TypeError(f"Trainer: model must be a Layer, got {type(model).__name__}")
         if not isinstance(loss, Loss):
@@ -121,6 +127,8 @@ class Trainer:
         self.batch_size = batch_size
         _batch_size(batch_size, 1)  # validate now rather than at the first epoch
         self.shuffle = bool(shuffle)
+        self.threads = threads
+        check_threads(threads, "Trainer: threads")
         self.rng = as_generator(rng)
         self.params = model.parameters()
         self.penalty = L2Penalty(l2) if l2 else None
@@ -208,6 +216,7 @@ class Trainer:
         return self.penalty.forward(self.params)
 
     # -- many epochs ---------------------------------------------------------------------
+    @threads_during_fit
     def fit(self, X, y, *, epochs=100, sample_weight=None, validation_data=None) -> History:
         """Train for up to ``epochs`` epochs, stopping early as configured.
 
@@ -357,7 +366,7 @@ class Trainer:
 
 def fit(model, loss, optimizer, X, y, *, epochs=100, batch_size=32, shuffle=True, rng=None,
         sample_weight=None, validation_data=None, l2=0.0, score=None, early_stopping=False,
-        tol=1e-4, n_iter_no_change=None, keep_best=None, callbacks=()) -> History:
+        tol=1e-4, n_iter_no_change=None, keep_best=None, callbacks=(), threads=None) -> History:
     """Train ``model`` by minibatch gradient descent: :class:`Trainer` in one call.
 
     Every step runs ``model.forward`` on a batch, ``loss.forward`` and ``loss.backward``,
@@ -373,7 +382,7 @@ def fit(model, loss, optimizer, X, y, *, epochs=100, batch_size=32, shuffle=True
         Targets as ``loss`` takes them.
     epochs : int, default 100
     batch_size, shuffle, rng, l2, score, early_stopping, tol, n_iter_no_change, keep_best,
-    callbacks
+    callbacks, threads
         As for :class:`Trainer`.
     sample_weight, validation_data
         As for :meth:`Trainer.fit`.
@@ -385,6 +394,6 @@ def fit(model, loss, optimizer, X, y, *, epochs=100, batch_size=32, shuffle=True
     trainer = Trainer(model, loss, optimizer, batch_size=batch_size, shuffle=shuffle, rng=rng,
                       l2=l2, score=score, early_stopping=early_stopping, tol=tol,
                       n_iter_no_change=n_iter_no_change, keep_best=keep_best,
-                      callbacks=callbacks)
+                      callbacks=callbacks, threads=threads)
     return trainer.fit(X, y, epochs=epochs, sample_weight=sample_weight,
                        validation_data=validation_data)

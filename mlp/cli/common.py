@@ -54,6 +54,12 @@ def batch_size(text):
     return _number(text, int, lambda v: v >= 0, "a non-negative integer or 'full'")
 
 
+def threads(text):
+    if text == "auto":
+        return text
+    return _number(text, int, lambda v: v >= 1, "a positive integer or 'auto'")
+
+
 # -- outputs ----------------------------------------------------------------------------------
 
 

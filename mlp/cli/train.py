@@ -21,6 +21,7 @@ from .common import (
     non_negative_float,
     positive_float,
     positive_int,
+    threads,
 )
 from .data import add_data_options, prepare, targets_for_loss
 from .network import activations, add_model_options, build_model
@@ -47,6 +48,10 @@ def add_training_options(parser):
                        default=None, metavar="PATIENCE",
                        help="stop when the validation score has not improved for PATIENCE "
                             "epochs (default 10) and keep the best epoch's weights")
+    group.add_argument("--threads", type=threads, default="auto", metavar="N",
+                       help="BLAS threads while training: N, or 'auto' (default): one for "
+                            "small networks, else the cores other processes leave free; "
+                            "OMP_NUM_THREADS and the like in the environment are kept")
 
 
 def add_parser(commands):
@@ -182,7 +187,8 @@ def run(args) -> int:
                       score=score if validation is not None else None,
                       early_stopping=args.early_stopping is not None,
                       n_iter_no_change=args.early_stopping, tol=1e-4, keep_best=True,
-                      callbacks=[end_of_epoch] + ([diagnostics] if diagnostics else []))
+                      callbacks=[end_of_epoch] + ([diagnostics] if diagnostics else []),
+                      threads=args.threads)
     start = time.perf_counter()
     try:
         history = trainer.fit(X_train, y_train, epochs=args.epochs, validation_data=validation)

@@ -20,6 +20,7 @@ from ..activations import get_activation
 from ..layers import BatchNorm1d, Dropout, Linear
 from ..losses import DivergedError
 from ..sequential import Sequential
+from ..threads import blas_threads
 from ._params import check_params, invalid, is_int
 from ._state import LayerArrays, assign, batchnorm_statistics, relink
 from .lbfgs import fit_lbfgs, lbfgs_objective
@@ -50,7 +51,7 @@ class _BaseMLP(BaseEstimator):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 dropout=0.0, batch_norm=False):
+                 dropout=0.0, batch_norm=False, n_threads=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -76,6 +77,7 @@ class _BaseMLP(BaseEstimator):
         self.max_fun = max_fun
         self.dropout = dropout
         self.batch_norm = batch_norm
+        self.n_threads = n_threads
 
     # -- parameter validation ------------------------------------------------------------
     def _check_params(self):
@@ -179,7 +181,9 @@ class _BaseMLP(BaseEstimator):
         # A run that diverges overflows on the way: it is reported once, below, rather than
         # through numpy's warnings or the loss's complaint about the network's output.
         try:
-            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"), \
+                    blas_threads(self.n_threads, model=self.model_,
+                                 batch_size=self._rows_per_batch(X.shape[0])):
                 if self.solver == "lbfgs":
                     X_fit, w_fit, unconverged = fit_lbfgs(self, X, y_enc, sample_weight)
                 else:
@@ -201,6 +205,12 @@ class _BaseMLP(BaseEstimator):
         if unconverged:
             warnings.warn(unconverged, ConvergenceWarning, stacklevel=3)
         return self
+
+    def _rows_per_batch(self, n_samples):
+        """The rows of the largest batch a solver multiplies: all of them for lbfgs."""
+        if self.solver == "lbfgs":
+            return n_samples
+        return min(200 if self.batch_size == "auto" else self.batch_size, n_samples)
 
     def _lbfgs_objective(self, X, y_enc, sample_weight):
         """``(objective, theta)`` of the lbfgs solver; see :func:`.lbfgs.lbfgs_objective`."""

@@ -11,6 +11,7 @@ import numbers
 import numpy as np
 
 from ..activations import HIDDEN_ACTIVATIONS
+from ..threads import check_threads
 
 SOLVERS = ("lbfgs", "sgd", "adam")
 LEARNING_RATES = ("constant", "invscaling", "adaptive")
@@ -117,6 +118,11 @@ def check_params(est):
                  "batch_norm"):
         if not isinstance(getattr(est, name), (bool, np.bool_)):
             raise invalid(est, name, "an instance of 'bool'", getattr(est, name))
+    try:
+        check_threads(est.n_threads)
+    except ValueError:
+        raise invalid(est, "n_threads", "an int in the range [1, inf), 'auto' or None",
+                      est.n_threads) from None
     if est.solver == "lbfgs" and any(drops):
         raise ValueError(
             "dropout is not supported with solver='lbfgs', whose line searches need a "

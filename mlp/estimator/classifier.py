@@ -69,6 +69,13 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         BatchNorm1d after every hidden Linear layer.
     class_weight : None, "balanced" or dict, default None
         Weights per class, multiplied into ``sample_weight``.
+    n_threads : int, "auto" or None, default None
+        BLAS threads while fitting: a positive count as given; None or "auto" chooses one
+        thread for small networks (the largest per-batch product below
+        :data:`mlp.threads.BREAK_EVEN`), else as many as there are cores other processes
+        leave free, and keeps a limit the caller set (``OMP_NUM_THREADS`` and the like, or
+        an enclosing ``threadpoolctl.threadpool_limits``). Results differ between counts by
+        round-off only. Not in scikit-learn; see :mod:`mlp.threads`.
 
     Attributes
     ----------
@@ -97,7 +104,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 dropout=0.0, batch_norm=False, class_weight=None):
+                 dropout=0.0, batch_norm=False, class_weight=None, n_threads=None):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver,
             alpha=alpha, batch_size=batch_size, learning_rate=learning_rate,
@@ -106,7 +113,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             warm_start=warm_start, momentum=momentum, nesterovs_momentum=nesterovs_momentum,
             early_stopping=early_stopping, validation_fraction=validation_fraction,
             beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, n_iter_no_change=n_iter_no_change,
-            max_fun=max_fun, dropout=dropout, batch_norm=batch_norm)
+            max_fun=max_fun, dropout=dropout, batch_norm=batch_norm,
+            n_threads=n_threads)
         self.class_weight = class_weight
 
     def fit(self, X, y, sample_weight=None, *, validation_data=None):

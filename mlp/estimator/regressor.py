@@ -53,7 +53,7 @@ class MLPRegressor(RegressorMixin, MultiOutputMixin, _BaseMLP):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 dropout=0.0, batch_norm=False):
+                 dropout=0.0, batch_norm=False, n_threads=None):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver,
             alpha=alpha, batch_size=batch_size, learning_rate=learning_rate,
@@ -62,7 +62,8 @@ class MLPRegressor(RegressorMixin, MultiOutputMixin, _BaseMLP):
             warm_start=warm_start, momentum=momentum, nesterovs_momentum=nesterovs_momentum,
             early_stopping=early_stopping, validation_fraction=validation_fraction,
             beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, n_iter_no_change=n_iter_no_change,
-            max_fun=max_fun, dropout=dropout, batch_norm=batch_norm)
+            max_fun=max_fun, dropout=dropout, batch_norm=batch_norm,
+            n_threads=n_threads)
         self.loss = loss
 
     def _check_params(self):

@@ -1,0 +1,256 @@
+"""The BLAS thread policy: whose limit stands, what "auto" picks, and that it is round-off only.
+
+The suite runs with one BLAS thread set through the environment (conftest). A test of what
+"auto" itself decides removes those variables and puts the BLAS at what looks like its
+default count (the cores, pinned to 2 here), as in a process nobody limited.
+"""
+
+import contextlib
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
+from threadpoolctl import threadpool_info, threadpool_limits
+
+import mlp
+from mlp import threads
+from mlp.cli import main
+from mlp.threads import BREAK_EVEN, blas_threads, check_threads, choose_threads
+from mlp.trainer import Trainer
+
+
+def blas_counts():
+    return {info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"}
+
+
+@pytest.fixture
+def unlimited(monkeypatch):
+    """A process nobody limited: no variables, the BLAS at its default of 2 threads, idle."""
+    for name in threads.ENVIRONMENT_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(threads, "_cores", lambda: 2)
+    monkeypatch.setattr(threads, "busy_cores", lambda: 0)
+    with threadpool_limits(2, user_api="blas"):
+        yield
+
+
+def net(*widths, seed=0):
+    rng = np.random.default_rng(seed)
+    layers = []
+    for n_in, n_out in zip(widths[:-1], widths[1:], strict=True):
+        layers += [mlp.Linear(n_in, n_out, rng=rng), mlp.ReLU()]
+    return mlp.Sequential(layers[:-1])
+
+
+SMALL = net(64, 64, 10)  # digits: 200·64·64 = 819,200 at batch 200
+LARGE = net(784, 256, 256, 10)
+
+
+@pytest.mark.parametrize("value, expected", [(None, None), ("auto", None), (3, 3),
+                                             (np.int64(2), 2)])
+def test_thread_counts_accepted(value, expected):
+    assert check_threads(value) == expected
+
+
+@pytest.mark.parametrize("value", [0, -1, True, 1.5, "2", "all"])
+def test_thread_counts_refused_by_name(value):
+    with pytest.raises(ValueError, match=r"threads must be a positive integer, 'auto' or None"):
+        check_threads(value)
+
+
+def test_largest_product_is_batch_times_the_widest_layer():
+    assert threads.largest_product(SMALL, 200) == 200 * 64 * 64 < BREAK_EVEN
+    assert threads.largest_product(LARGE, 256) == 256 * 784 * 256
+    nested = mlp.Sequential(mlp.Linear(4, 8), mlp.Residual(mlp.Sequential(mlp.Linear(8, 8))))
+    assert threads.largest_product(nested, 10) == 640
+    assert threads.largest_product(mlp.ReLU(), 10) == 0
+
+
+def test_auto_gives_small_networks_one_thread(unlimited):
+    decision = choose_threads(None, model=SMALL, batch_size=200)
+    assert decision.threads == 1
+    assert "below the break-even" in decision.reason
+
+
+def test_auto_gives_large_networks_the_free_cores(unlimited, monkeypatch):
+    assert choose_threads("auto", model=LARGE, batch_size=256).threads == 2
+    monkeypatch.setattr(threads, "busy_cores", lambda: 1)
+    decision = choose_threads("auto", model=LARGE, batch_size=256)
+    assert decision.threads == 1
+    assert "1 of 2 cores busy" in decision.reason
+    monkeypatch.setattr(threads, "busy_cores", lambda: 2)
+    assert choose_threads("auto", model=LARGE, batch_size=256).threads == 1
+
+
+@pytest.mark.parametrize("name", ["OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"])
+def test_a_limit_in_the_environment_is_kept(unlimited, monkeypatch, name):
+    monkeypatch.setenv(name, "2")
+    for model, batch in ((SMALL, 200), (LARGE, 256)):
+        decision = choose_threads(None, model=model, batch_size=batch)
+        assert decision.threads is None
+        assert f"{name}=2 set in the environment" in decision.reason
+    with blas_threads(None, model=SMALL, batch_size=200):
+        assert blas_counts() == {2}  # not lowered to 1
+
+
+def test_an_outer_threadpool_limit_is_kept(unlimited):
+    with threadpool_limits(1, user_api="blas"):
+        decision = choose_threads(None, model=LARGE, batch_size=256)
+        assert decision.threads is None
+        assert "set by the caller (1)" in decision.reason
+        with blas_threads(None, model=LARGE, batch_size=256):
+            assert blas_counts() == {1}  # not raised to the free cores
+
+
+@pytest.mark.parametrize("count", [1, 2, 3])
+def test_an_explicit_count_is_honoured_even_over_the_environment(unlimited, monkeypatch, count):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert choose_threads(count, model=SMALL, batch_size=200).threads == count
+    with blas_threads(count, model=SMALL, batch_size=200):
+        assert blas_counts() == {count}
+    assert blas_counts() == {2}
+
+
+def test_the_previous_count_comes_back_after_an_error(unlimited):
+    with contextlib.suppress(RuntimeError), blas_threads(None, model=SMALL, batch_size=200):
+        assert blas_counts() == {1}
+        raise RuntimeError("training failed")
+    assert blas_counts() == {2}
+
+
+def test_an_inner_training_run_keeps_the_outer_choice(unlimited):
+    with blas_threads(2, model=SMALL, batch_size=200):
+        inner = choose_threads(None, model=SMALL, batch_size=200)
+        assert inner.threads is None
+        assert "enclosing" in inner.reason
+        assert choose_threads(1, model=SMALL, batch_size=200).threads == 1
+
+
+def test_busy_cores_is_a_count_of_cores():
+    assert 0 <= threads.busy_cores() <= threads._cores()
+
+
+# -- where training applies it ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return X[:600] / 16.0, y[:600]
+
+
+def counts_during(trainer):
+    """Record the BLAS thread counts in effect during each epoch of ``trainer.fit``."""
+    seen = []
+    trainer.callbacks.append(lambda epoch, history: seen.append(blas_counts()) and False)
+    return seen
+
+
+@pytest.mark.parametrize("hidden, expected", [(32, 1), (256, 2)])
+def test_trainer_fit_uses_the_chosen_count_and_restores_it(unlimited, digits, hidden, expected):
+    X, y = digits
+    model = net(64, hidden, 10)
+    trainer = Trainer(model, mlp.SoftmaxCrossEntropyLoss(), mlp.Adam(model.parameters()),
+                      batch_size=200, rng=0)
+    seen = counts_during(trainer)
+    trainer.fit(X, y, epochs=2)
+    assert seen == [{expected}] * 2
+    assert blas_counts() == {2}
+
+
+def test_trainer_refuses_a_bad_count():
+    with pytest.raises(ValueError, match="Trainer: threads must be a positive integer"):
+        Trainer(SMALL, mlp.SoftmaxCrossEntropyLoss(), mlp.Adam(SMALL.parameters()), threads=0)
+
+
+def test_auto_threads_train_as_one_thread_does_to_round_off(unlimited, digits):
+    # 200·64·256 is above the break-even: "auto" trains with 2 threads here, which sum the
+    # products in another order; a few epochs agree to round-off (float64). Plain SGD: its
+    # step is linear in the gradient, where Adam's g/√v would blow up the round-off of a
+    # gradient component that is nearly zero.
+    X, y = digits
+    weights = {}
+    for count in (None, 1):
+        model = net(64, 256, 10)
+        trainer = Trainer(model, mlp.SoftmaxCrossEntropyLoss(),
+                          mlp.SGD(model.parameters(), lr=0.1), batch_size=200, rng=0,
+                          threads=count)
+        seen = counts_during(trainer)
+        trainer.fit(X, y, epochs=3)
+        assert seen == [{2 if count is None else 1}] * 3
+        weights[count] = [p.value.copy() for p in model.parameters()]
+    for auto, one in zip(weights[None], weights[1], strict=True):
+        np.testing.assert_allclose(auto, one, rtol=1e-8, atol=1e-10)
+
+
+def test_estimator_n_threads_is_a_plain_parameter():
+    clf = mlp.MLPClassifier(n_threads=2)
+    assert clf.get_params()["n_threads"] == 2
+    assert clone(clf).n_threads == 2
+    assert mlp.MLPRegressor().get_params()["n_threads"] is None
+    with pytest.raises(ValueError, match=r"The 'n_threads' parameter of MLPClassifier must be "
+                                         r"an int in the range \[1, inf\), 'auto' or None"):
+        mlp.MLPClassifier(n_threads=0).fit([[0.0], [1.0]], [0, 1])
+
+
+@pytest.mark.parametrize("solver, expected", [("adam", 2), ("lbfgs", 2), ("sgd", 1)])
+def test_estimator_solvers_fit_with_the_chosen_count(unlimited, digits, monkeypatch, solver,
+                                                      expected):
+    from mlp.estimator import _base
+
+    X, y = digits
+    seen = []
+    chosen = _base.blas_threads
+
+    @contextlib.contextmanager
+    def recording(*args, **kwargs):
+        with chosen(*args, **kwargs) as decision:
+            seen.append((decision.threads, blas_counts()))
+            yield decision
+
+    monkeypatch.setattr(_base, "blas_threads", recording)
+    # sgd with batches of 10: 10·64·256 is below the break-even; lbfgs multiplies all 600 rows
+    clf = mlp.MLPClassifier(hidden_layer_sizes=(256,), solver=solver, max_iter=2,
+                            batch_size=10 if solver == "sgd" else "auto", random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, y)
+    assert seen == [(expected, {expected})]
+    assert blas_counts() == {2}
+
+
+def test_estimator_auto_fits_as_one_thread_does_to_round_off(unlimited, digits):
+    X, y = digits
+    fitted = []
+    for count in (None, 1):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            fitted.append(mlp.MLPClassifier(hidden_layer_sizes=(256,), solver="sgd",
+                                            momentum=0.0, max_iter=3, random_state=0,
+                                            n_threads=count).fit(X, y))
+    for auto, one in zip(fitted[0].coefs_, fitted[1].coefs_, strict=True):
+        np.testing.assert_allclose(auto, one, rtol=1e-8, atol=1e-10)
+
+
+def test_estimator_with_n_threads_round_trips_through_a_model_file(digits, tmp_path):
+    X, y = digits
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf = mlp.MLPClassifier(hidden_layer_sizes=(4,), max_iter=2, n_threads=1,
+                                random_state=0).fit(X, y)
+    mlp.io.save(clf, tmp_path / "clf.npz")
+    assert mlp.io.load(tmp_path / "clf.npz").n_threads == 1
+
+
+def test_cli_threads(capsys):
+    assert main(["train", "--data", "iris", "--epochs", "5", "--quiet", "--threads", "2"]) == 0
+    assert "test accuracy" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "--data", "iris", "--threads", "0"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["mlp train: error: argument --threads: expected a positive integer or "
+                   "'auto', got '0' (see 'mlp train --help')"]
