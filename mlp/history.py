@@ -50,6 +50,17 @@ class History:
         Wall-clock seconds of each epoch, validation included.
     diagnostics : list of dict
         Rows of per-layer statistics recorded by :class:`mlp.diagnostics.Diagnostics`.
+    metrics : dict of str to list of float
+        Any other number a callback added to the epoch's logs (e.g. a training score), one
+        entry per epoch from the epoch it first appeared.
+    stop_reason : str or None
+        Why the last ``fit`` call ended: ``"epochs"`` (all were run), ``"converged"``,
+        ``"early stopping"``, ``"non-finite"``, ``"interrupted"`` or ``"callback"``.
+    stop_message : str or None
+        The same in words, for people (e.g. "no improvement of val_score for 5 epochs").
+    kept_epoch : int or None
+        The epoch whose weights the model holds after ``fit``: the last one, unless a
+        callback (early stopping, a kept best) put back an earlier one.
     """
 
     loss: list[float] = field(default_factory=list)
@@ -65,6 +76,10 @@ class History:
     lr: list[float] = field(default_factory=list)
     time: list[float] = field(default_factory=list)
     diagnostics: list[dict] = field(default_factory=list)
+    metrics: dict[str, list[float]] = field(default_factory=dict)
+    stop_reason: str | None = None
+    stop_message: str | None = None
+    kept_epoch: int | None = None
 
     @property
     def epochs(self) -> int:

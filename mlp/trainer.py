@@ -1,14 +1,11 @@
 """The training loop: epochs of shuffled minibatches, each a forward, a backward and a step.
 
-:class:`Trainer` holds what outlives one epoch (the history, the best weights seen, the
-count of epochs without improvement), so training can be resumed (``partial_fit``,
-``warm_start``). :func:`fit` is the one-call form.
-
-Stopping follows scikit-learn's MLP: after every epoch the monitored number (the training
-loss, or with ``early_stopping`` the validation score) is compared with the best so far; when
-it has failed to improve by at least ``tol`` for more than ``n_iter_no_change`` epochs in a row,
-training has converged and stops (or ``on_plateau`` is asked whether to go on, e.g. after
-lowering the learning rate). With early stopping the weights of the best epoch are restored.
+:class:`Trainer` runs the loop and records the :class:`~mlp.history.History`; everything that
+steers it — stopping early, keeping the best weights, learning-rate schedules, clipping,
+logging — is a callback (:mod:`mlp.callbacks`) called at fixed points of the loop. The
+``early_stopping``/``n_iter_no_change``/``keep_best``/``on_plateau`` arguments are a short way
+to ask for one of them, :class:`~mlp.callbacks.Convergence` (scikit-learn's stopping rule).
+:func:`fit` is the one-call form.
 """
 
 from __future__ import annotations
@@ -20,7 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .base import Layer, as_generator
-from .callbacks import Callback
+from .callbacks import Callback, Convergence
 from .history import History
 from .layers import BatchNorm1d
 from .losses import DivergedError, L2Penalty, Loss
@@ -75,16 +72,17 @@ class Trainer:
         ``score(model, X, y) -> float``, higher is better; evaluated on the validation data
         after every epoch (the model is in eval mode).
     early_stopping : bool, default False
-        Monitor the validation score instead of the training loss, and restore the weights
+        Stop by the validation score instead of the training loss, and restore the weights
         of the best epoch at the end. Needs validation data and ``score``.
     tol : float, default 1e-4
         The improvement that counts.
     n_iter_no_change : int or None, default None
         Epochs without improvement tolerated; None never stops early.
     keep_best : bool, optional
-        Keep a copy of the weights of the best epoch (by validation score when there is
-        one, else by training loss), restored at the end with early stopping and after an
-        interruption. Defaults to ``early_stopping``.
+        Keep a copy of the weights of the best epoch (by the monitored number: the
+        validation score with ``early_stopping``, else the training loss), restored at the
+        end with early stopping and after an interruption or a divergence. Defaults to
+        ``early_stopping``.
     on_plateau : callable, optional
         Called as ``on_plateau(trainer)`` when the monitored value has stopped improving;
         returning True resets the count and continues (e.g. after lowering the learning rate),
@@ -99,6 +97,12 @@ class Trainer:
         (one thread for small networks, and no more than the cores other processes leave
         free) and keeps a limit the caller set (environment variable or an enclosing
         ``threadpool_limits``); see :mod:`mlp.threads`.
+
+    Notes
+    -----
+    ``early_stopping``, ``tol``, ``n_iter_no_change``, ``keep_best`` and ``on_plateau``
+    build one :class:`~mlp.callbacks.Convergence` callback, called before those given in
+    ``callbacks``; the same behaviour is had by passing that callback yourself.
 
     Attributes
     ----------
@@ -142,6 +146,12 @@ class Trainer:
         self.keep_best = self.early_stopping if keep_best is None else bool(keep_best)
         self.on_plateau = on_plateau
         self.callbacks = list(callbacks)
+        if self.early_stopping or n_iter_no_change is not None or self.keep_best:
+            restore = True if self.early_stopping else "on_interrupt" if self.keep_best \
+                else False
+            self.callbacks.insert(0, Convergence(
+                "val_score" if self.early_stopping else "loss", n_iter_no_change=n_iter_no_change,
+                tol=tol, restore_best=restore, on_plateau=on_plateau))
         for callback in self.callbacks:
             if isinstance(callback, Callback):
                 callback.set_trainer(self)
@@ -149,8 +159,6 @@ class Trainer:
         self.stop_training = False
         self.history = History()
         self.samples_seen = 0
-        self._no_improvement = 0
-        self._best_state = None
 
     # -- one epoch -----------------------------------------------------------------------
     def run_epoch(self, X, y, sample_weight=None) -> float:
@@ -259,8 +267,9 @@ class Trainer:
 
         history = self.history
         history.converged = history.stopped = history.interrupted = history.diverged = False
-        self._no_improvement = 0
+        history.stop_reason = history.stop_message = history.kept_epoch = None
         self.stop_training = False
+        diverged = None
         self._hook("on_train_begin", {})
         try:
             for _ in range(int(epochs)):
@@ -269,33 +278,56 @@ class Trainer:
                 self._hook("on_epoch_begin", epoch, {})
                 try:
                     loss = self.run_epoch(X, y, sample_weight)
-                except DivergedError:
-                    if self._best_state is None:
-                        raise  # nothing finite to go back to
-                    loss, history.diverged = np.nan, True
-                history.loss.append(loss)
-                if validation_data is not None:
-                    self._validate(*validation_data)
-                history.lr.append(float(self.optimizer.lr))
-                history.time.append(time.perf_counter() - started)
-                if self._plateaued(epoch):
-                    if self.on_plateau is not None and self.on_plateau(self):
-                        self._no_improvement = 0
-                    else:
-                        history.converged = True
+                except DivergedError as exc:
+                    loss, diverged = np.nan, exc
+                    history.diverged = True
+                    history.stop_reason = "non-finite"
+                    history.stop_message = f"the network's output became non-finite at " \
+                                           f"epoch {epoch + 1}"
+                self._record(epoch, loss, validation_data, started)
                 if any(self._epoch_end(epoch)) or self.stop_training:
-                    history.stopped = True
+                    history.stopped = not history.converged
+                    history.stop_reason = history.stop_reason or "callback"
                 if history.converged or history.stopped or history.diverged:
                     break
         except KeyboardInterrupt:
             # Ctrl-C ends training, not the program: the caller decides what comes next
             history.interrupted = True
-        if (self.early_stopping or history.interrupted or history.diverged) \
-                and self._best_state is not None:
-            self._restore(self._best_state)
+            history.stop_reason, history.stop_message = "interrupted", None
+        if history.stop_reason is None:
+            history.stop_reason = "epochs"
+        # interrupted, the weights are those of an unfinished epoch, unless a callback puts
+        # back a finished one
+        history.kept_epoch = history.epochs - 1 if history.epochs and not history.interrupted \
+            else None
         self.model.train()
         self._hook("on_train_end", {})
+        if diverged is not None and history.kept_epoch == history.epochs - 1:
+            raise diverged  # nothing finite was kept to go back to
         return history
+
+    def _record(self, epoch, loss, validation_data, started):
+        """Append epoch ``epoch``'s numbers to the history, and note the best so far."""
+        history = self.history
+        history.loss.append(loss)
+        if validation_data is not None:
+            self._validate(*validation_data)
+        history.lr.append(float(self.optimizer.lr))
+        history.time.append(time.perf_counter() - started)
+        if loss < history.best_loss:
+            history.best_loss = loss
+            if not history.val_score:
+                history.best_epoch = epoch
+        score = history.val_score[-1] if history.val_score else np.nan
+        if not np.isnan(score) and (history.best_val_score is None
+                                    or score > history.best_val_score):
+            history.best_val_score = score
+            history.best_epoch = epoch
+
+    def stop(self, reason="callback", message=None):
+        """End training after the current step, saying why (see :attr:`History.stop_reason`)."""
+        self.stop_training = True
+        self.history.stop_reason, self.history.stop_message = reason, message
 
     def _hook(self, name, *args):
         for callback in self.callbacks:
@@ -303,7 +335,11 @@ class Trainer:
                 getattr(callback, name)(*args)
 
     def _epoch_end(self, epoch):
-        """Each callback's verdict (True: stop) after epoch ``epoch``."""
+        """Each callback's verdict (True: stop) after epoch ``epoch``.
+
+        The callbacks share one ``logs`` dict, in order: a number one adds (a training
+        score, say) is seen by those after it, and kept in ``history.metrics``.
+        """
         history = self.history
         logs = {"loss": history.loss[-1]}
         if history.val_loss:
@@ -311,8 +347,12 @@ class Trainer:
         if history.val_score:
             logs["val_score"] = history.val_score[-1]
         logs["lr"], logs["time"] = history.lr[-1], history.time[-1]
-        return [callback.on_epoch_end(epoch, dict(logs)) if isinstance(callback, Callback)
-                else callback(epoch, history) for callback in self.callbacks]
+        known = set(logs)
+        verdicts = [callback.on_epoch_end(epoch, logs) if isinstance(callback, Callback)
+                    else callback(epoch, history) for callback in self.callbacks]
+        for key in logs.keys() - known:
+            history.metrics.setdefault(key, []).append(logs[key])
+        return verdicts
 
     def _validate(self, X_val, y_val, sample_weight=None):
         history, model = self.history, self.model
@@ -328,40 +368,6 @@ class Trainer:
             history.val_score.append(float(self.score(model, X_val, y_val)) if finite
                                      else np.nan)
         model.train()
-
-    def _plateaued(self, epoch) -> bool:
-        """Record the best values; True when the monitored value has stopped improving."""
-        history = self.history
-        loss = history.loss[-1]
-        score = history.val_score[-1] if history.val_score else None
-        # a NaN score (a diverged model) is never an improvement nor the best
-        finite_score = score is not None and not np.isnan(score)
-        if self.early_stopping:
-            best = history.best_val_score
-            improved = finite_score and (best is None or score >= best + self.tol)
-        else:
-            improved = loss <= history.best_loss - self.tol
-        self._no_improvement = 0 if improved else self._no_improvement + 1
-        by_score = score is not None
-        if loss < history.best_loss:
-            history.best_loss = loss
-            if not by_score:
-                history.best_epoch = epoch
-                if self.keep_best:
-                    self._best_state = self._snapshot()
-        if finite_score and (history.best_val_score is None or score > history.best_val_score):
-            history.best_val_score = score
-            history.best_epoch = epoch
-            if self.keep_best:
-                self._best_state = self._snapshot()
-        patience = self.n_iter_no_change
-        return patience is not None and self._no_improvement > patience
-
-    def _snapshot(self):
-        return self.model.copy_weights()
-
-    def _restore(self, state):
-        self.model.set_weights(state)
 
 
 def fit(model, loss, optimizer, X, y, *, epochs=100, batch_size=32, shuffle=True, rng=None,

@@ -23,7 +23,8 @@ reached through the trainer the callback is attached to (:attr:`Callback.model`,
 A plain function ``f(epoch, history)`` in ``callbacks=`` is still called after every epoch,
 and returning True stops training, as before.
 
-The callbacks shipped here: :class:`EarlyStopping`, :class:`ReduceLROnPlateau`,
+The callbacks shipped here: :class:`EarlyStopping` and :class:`Convergence` (scikit-learn's
+stopping rule, which the estimators and the trainer's own arguments use), :class:`ReduceLROnPlateau`,
 :class:`LRScheduler`, :class:`GradientClipping`, :class:`TerminateOnNaN` (in
 ``training.py``), :class:`CSVLogger` and :class:`ProgressBar` (in ``output.py``);
 :class:`mlp.diagnostics.Diagnostics` records per-layer statistics.
@@ -32,6 +33,7 @@ The callbacks shipped here: :class:`EarlyStopping`, :class:`ReduceLROnPlateau`,
 from .base import Callback
 from .output import CSVLogger, ProgressBar
 from .training import (
+    Convergence,
     EarlyStopping,
     GradientClipping,
     LRScheduler,
@@ -39,5 +41,5 @@ from .training import (
     TerminateOnNaN,
 )
 
-__all__ = ["Callback", "CSVLogger", "EarlyStopping", "GradientClipping", "LRScheduler",
+__all__ = ["Callback", "Convergence", "CSVLogger", "EarlyStopping", "GradientClipping", "LRScheduler",
            "ProgressBar", "ReduceLROnPlateau", "TerminateOnNaN"]

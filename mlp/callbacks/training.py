@@ -10,7 +10,7 @@ from ..optim import _check
 from ..schedules import LRSchedule
 from .base import Callback, _Monitor, global_norm
 
-__all__ = ["EarlyStopping", "GradientClipping", "LRScheduler", "ReduceLROnPlateau",
+__all__ = ["Convergence", "EarlyStopping", "GradientClipping", "LRScheduler", "ReduceLROnPlateau",
            "TerminateOnNaN"]
 
 
@@ -18,6 +18,13 @@ def _patience(owner, value):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
         raise ValueError(f"{owner}: patience must be a non-negative integer, got {value!r}")
     return int(value)
+
+
+def _restore_when(owner, value):
+    if value in (True, False, "on_interrupt"):
+        return value
+    raise ValueError(f"{owner}: restore_best must be True, False or 'on_interrupt', "
+                     f"got {value!r}")
 
 
 class EarlyStopping(Callback):
@@ -31,20 +38,27 @@ class EarlyStopping(Callback):
     mode : {"auto", "min", "max"}, default "auto"
         Whether lower or higher is better; "auto" takes "max" for names ending in "score"
         or "accuracy", else "min".
-    patience : int, default 10
+    patience : int or None, default 10
         Training stops after this many epochs in a row without improvement (0 or 1: at
-        the first such epoch).
+        the first such epoch); None never stops (the callback then only keeps the best
+        weights).
     min_delta : float, default 0
         The smallest change that counts as an improvement.
-    restore_best : bool, default True
-        At the end of training (stopped here or not), put back the weights and buffers of
-        the best epoch.
+    restore_best : bool or "on_interrupt", default True
+        True: at the end of training (stopped here or not), put back the weights and
+        buffers of the best epoch. "on_interrupt": only when training was interrupted
+        (Ctrl-C) or its network's output became non-finite; otherwise the last epoch's
+        weights stay. False: never.
+    baseline : float, optional
+        The value to beat: epochs count as improvements only once they do better than it.
 
     Attributes
     ----------
     best : float or None
     best_epoch, stopped_epoch : int or None
         Counted as the trainer counts epochs (from 0, across ``fit`` calls).
+    wait : int
+        Epochs in a row without improvement so far.
 
     Raises
     ------
@@ -52,41 +66,152 @@ class EarlyStopping(Callback):
         At the end of an epoch whose logs lack ``monitor``.
     """
 
+    reason = "early stopping"
+
     def __init__(self, monitor="val_loss", mode="auto", patience=10, min_delta=0.0,
-                 restore_best=True):
-        self._watch = _Monitor("EarlyStopping", monitor, mode, min_delta)
-        self.patience = _patience("EarlyStopping", patience)
-        self.restore_best = bool(restore_best)
+                 restore_best=True, baseline=None):
+        name = type(self).__name__
+        self._watch = _Monitor(name, monitor, mode, min_delta)
+        self.patience = None if patience is None else _patience(name, patience)
+        self.restore_best = _restore_when(name, restore_best)
+        self.baseline = None if baseline is None else float(baseline)
         self.best = self.best_epoch = self.stopped_epoch = None
+        self.wait = 0
+
+    @property
+    def monitor(self):
+        return self._watch.monitor
 
     def on_train_begin(self, logs=None):
-        self._watch.best = self.best = self.best_epoch = self.stopped_epoch = None
+        self._watch.best = self.baseline
+        self.best = self.best_epoch = self.stopped_epoch = None
         self.wait = 0
         self._best_weights = None
 
+    def _counts(self, value):
+        """Whether ``value`` counts as an improvement (resets the wait)."""
+        return self._watch.improved(value)
+
+    def _is_best(self, value, counts):
+        """Whether ``value`` becomes the best, whose weights are kept."""
+        return counts
+
+    def _stalled(self):
+        """Whether the wait has run out."""
+        return self.patience is not None and self.wait >= self.patience
+
     def on_epoch_end(self, epoch, logs=None):
         value = self._watch.value(logs)
-        if self._watch.improved(value):
+        counts = self._counts(value)
+        if self._is_best(value, counts):
             self._watch.best = self.best = value
-            self.best_epoch, self.wait = epoch, 0
+            self.best_epoch = epoch
             if self.restore_best:
                 self._best_weights = self.model.copy_weights()
+        self.wait = 0 if counts else self.wait + 1
+        if not self._stalled():
             return False
-        self.wait += 1
-        if self.wait >= self.patience:
-            self.stopped_epoch = epoch
-            return True
+        if self._go_on():
+            self.wait = 0
+            return False
+        self.stopped_epoch = epoch
+        history = self.history
+        history.stop_reason = self.reason
+        history.stop_message = (f"no improvement of {self.monitor} for {self.wait} epochs "
+                                f"(best {self.best:.6g} at epoch {self.best_epoch + 1})"
+                                if self.best_epoch is not None else
+                                f"no improvement of {self.monitor} for {self.wait} epochs")
+        return True
+
+    def _go_on(self):
+        """Asked when the wait runs out: True continues training (the wait restarts)."""
         return False
 
     def on_train_end(self, logs=None):
-        if self.restore_best and self._best_weights is not None:
+        history = self.history
+        failed = history.interrupted or history.diverged
+        if self._best_weights is not None and (self.restore_best is True or failed):
             self.model.set_weights(self._best_weights)
+            history.kept_epoch = self.best_epoch
 
     def __repr__(self):
         w = self._watch
-        return (f"EarlyStopping(monitor={w.monitor!r}, mode={w.mode!r}, "
+        return (f"{type(self).__name__}(monitor={w.monitor!r}, mode={w.mode!r}, "
                 f"patience={self.patience}, min_delta={w.min_delta:g}, "
-                f"restore_best={self.restore_best})")
+                f"restore_best={self.restore_best!r})")
+
+
+class Convergence(EarlyStopping):
+    """scikit-learn's stopping rule for its MLP, as an :class:`EarlyStopping`.
+
+    After each epoch the monitored number is compared with the best so far: it counts as
+    an improvement when it beats the best by at least ``tol`` (≥, so with ``tol=0`` a tie
+    counts), and it becomes the best whenever it is strictly better. After more than
+    ``n_iter_no_change`` epochs in a row without improvement training has converged and
+    stops — unless ``on_plateau(trainer)`` returns True (e.g. after lowering the learning
+    rate, scikit-learn's "adaptive" rate), which restarts the count.
+
+    Parameters
+    ----------
+    monitor : str, default "loss"
+    mode : {"auto", "min", "max"}, default "auto"
+    n_iter_no_change : int, float("inf") or None, default 10
+        None or infinity never stops.
+    tol : float, default 1e-4
+    restore_best : bool or "on_interrupt", default False
+        As for :class:`EarlyStopping`; scikit-learn restores with ``early_stopping=True``.
+    baseline : float, optional
+        The best value of earlier training (scikit-learn's ``best_loss_`` under
+        ``warm_start`` and ``partial_fit``).
+    wait : int, default 0
+        Epochs without improvement carried over from earlier training.
+    on_plateau : callable, optional
+        ``on_plateau(trainer) -> bool``.
+    """
+
+    reason = "converged"
+
+    def __init__(self, monitor="loss", mode="auto", n_iter_no_change=10, tol=1e-4,
+                 restore_best=False, baseline=None, wait=0, on_plateau=None):
+        patience = n_iter_no_change
+        if patience is not None and patience == math.inf:
+            patience = None
+        super().__init__(monitor, mode, None, tol, restore_best, baseline)
+        self.n_iter_no_change = None if patience is None else _patience("Convergence", patience)
+        self.initial_wait = _patience("Convergence", wait)
+        self.on_plateau = on_plateau
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        self.wait = self.initial_wait
+
+    def _counts(self, value):
+        best, tol = self._watch.best, self._watch.min_delta
+        if math.isnan(value):
+            return False
+        if best is None:
+            return True
+        return value <= best - tol if self._watch.mode == "min" else value >= best + tol
+
+    def _is_best(self, value, counts):
+        best = self._watch.best
+        if math.isnan(value):
+            return False
+        if best is None:
+            return True
+        return value < best if self._watch.mode == "min" else value > best
+
+    def _stalled(self):
+        return self.n_iter_no_change is not None and self.wait > self.n_iter_no_change
+
+    def _go_on(self):
+        return self.on_plateau is not None and bool(self.on_plateau(self.trainer))
+
+    def on_epoch_end(self, epoch, logs=None):
+        stop = super().on_epoch_end(epoch, logs)
+        if stop:
+            self.history.converged = True
+        return stop
 
 
 class ReduceLROnPlateau(Callback):
@@ -150,7 +275,10 @@ class LRScheduler(Callback):
     ----------
     schedule : LRSchedule
         Built on the trainer's optimizer.
-    per : {"epoch", "step"}, default "epoch"
+    per : {"epoch", "step", "sample"}, default "epoch"
+        What the schedule's count t counts: epochs, optimizer steps, or samples seen (t
+        advanced by the epoch's number of samples at the end of each epoch, as
+        scikit-learn's "invscaling" counts).
 
     Raises
     ------
@@ -162,14 +290,18 @@ class LRScheduler(Callback):
         if not isinstance(schedule, LRSchedule):
             raise TypeError(f"LRScheduler: expected a schedule of mlp.schedules, "
                             f"got {type(schedule).__name__}")
-        if per not in ("epoch", "step"):
-            raise ValueError(f"LRScheduler: per must be 'epoch' or 'step', got {per!r}")
+        if per not in ("epoch", "step", "sample"):
+            raise ValueError(f"LRScheduler: per must be 'epoch', 'step' or 'sample', "
+                             f"got {per!r}")
         self.schedule, self.per = schedule, per
 
     def on_train_begin(self, logs=None):
         if self.schedule.optimizer is not self.optimizer:
             raise ValueError("LRScheduler: the schedule was built on another optimizer than "
                              "the trainer's")
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._seen = self.trainer.samples_seen
 
     def on_batch_end(self, batch, logs=None):
         if self.per == "step":
@@ -178,7 +310,14 @@ class LRScheduler(Callback):
     def on_epoch_end(self, epoch, logs=None):
         if self.per == "epoch":
             self.schedule.step()
+        elif self.per == "sample":
+            # step() advances t by one: the epoch's other samples first
+            self.schedule.t += self.trainer.samples_seen - self._seen - 1
+            self.schedule.step()
         return False
+
+    def __repr__(self):
+        return f"LRScheduler({self.schedule!r}, per={self.per!r})"
 
 
 class GradientClipping(Callback):
@@ -247,4 +386,6 @@ class TerminateOnNaN(Callback):
             self.message = (f"training stopped: a non-finite loss or weights at epoch "
                             f"{self._epoch}, batch {batch} (loss {loss}); the weights are "
                             "those before that step")
-            self.trainer.stop_training = True
+            self.trainer.stop("non-finite", f"a non-finite loss or weights at epoch "
+                                            f"{self._epoch + 1}, batch {batch + 1}; the "
+                                            "weights are those before that step")

@@ -51,7 +51,8 @@ class _BaseMLP(BaseEstimator):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 dropout=0.0, batch_norm=False, n_threads=None):
+                 dropout=0.0, batch_norm=False, n_threads=None,
+                 callbacks=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -78,6 +79,7 @@ class _BaseMLP(BaseEstimator):
         self.dropout = dropout
         self.batch_norm = batch_norm
         self.n_threads = n_threads
+        self.callbacks = callbacks
 
     # -- parameter validation ------------------------------------------------------------
     def _check_params(self):

@@ -11,6 +11,7 @@ import numbers
 import numpy as np
 
 from ..activations import HIDDEN_ACTIVATIONS
+from ..callbacks import Callback
 from ..threads import check_threads
 
 SOLVERS = ("lbfgs", "sgd", "adam")
@@ -123,9 +124,25 @@ def check_params(est):
     except ValueError:
         raise invalid(est, "n_threads", "an int in the range [1, inf), 'auto' or None",
                       est.n_threads) from None
+    _check_callbacks(est)
     if est.solver == "lbfgs" and any(drops):
         raise ValueError(
             "dropout is not supported with solver='lbfgs', whose line searches need a "
             "deterministic objective; use solver='adam' or 'sgd'"
         )
     return sizes, list(acts), [float(p) for p in drops]
+
+
+def _check_callbacks(est):
+    """``callbacks``: None, or a list or tuple of :class:`mlp.callbacks.Callback`, for the
+    stochastic solvers."""
+    callbacks = est.callbacks
+    if callbacks is None:
+        return
+    if not isinstance(callbacks, (list, tuple)) or not all(
+            isinstance(c, Callback) for c in callbacks):
+        raise invalid(est, "callbacks", "None or a list of mlp.callbacks.Callback",
+                      callbacks)
+    if callbacks and est.solver == "lbfgs":
+        raise ValueError("callbacks are called by the training loop of solver='sgd' or "
+                         "'adam'; solver='lbfgs' has none")

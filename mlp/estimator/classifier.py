@@ -67,6 +67,15 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         Dropout probability after each hidden layer (not with lbfgs).
     batch_norm : bool, default False
         BatchNorm1d after every hidden Linear layer.
+    callbacks : list of mlp.callbacks.Callback, optional
+        Library callbacks (:mod:`mlp.callbacks`: ``EarlyStopping``, ``CSVLogger``,
+        ``GradientClipping``, ...) called by the training loop of the "sgd" and "adam"
+        solvers, after the estimator's own rules (``early_stopping``, ``learning_rate``);
+        one returning True stops training. A constructor parameter, as skorch has it, so
+        ``clone``, ``get_params`` and grid searches carry it (each clone gets its own copy)
+        and ``fit`` keeps scikit-learn's signature; model files do not keep it.
+        scikit-learn's own callbacks (``sklearn.callback``, scikit-learn ≥ 1.9) are set
+        with ``set_callbacks`` instead.
     class_weight : None, "balanced" or dict, default None
         Weights per class, multiplied into ``sample_weight``.
     n_threads : int, "auto" or None, default None
@@ -104,7 +113,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 dropout=0.0, batch_norm=False, class_weight=None, n_threads=None):
+                 dropout=0.0, batch_norm=False, class_weight=None, n_threads=None,
+                 callbacks=None):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver,
             alpha=alpha, batch_size=batch_size, learning_rate=learning_rate,
@@ -114,7 +124,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             early_stopping=early_stopping, validation_fraction=validation_fraction,
             beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, n_iter_no_change=n_iter_no_change,
             max_fun=max_fun, dropout=dropout, batch_norm=batch_norm,
-            n_threads=n_threads)
+            n_threads=n_threads, callbacks=callbacks)
         self.class_weight = class_weight
 
     def fit(self, X, y, sample_weight=None, *, validation_data=None):

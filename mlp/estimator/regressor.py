@@ -53,7 +53,8 @@ class MLPRegressor(RegressorMixin, MultiOutputMixin, _BaseMLP):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 dropout=0.0, batch_norm=False, n_threads=None):
+                 dropout=0.0, batch_norm=False, n_threads=None,
+                 callbacks=None):
         super().__init__(
             hidden_layer_sizes=hidden_layer_sizes, activation=activation, solver=solver,
             alpha=alpha, batch_size=batch_size, learning_rate=learning_rate,
@@ -63,7 +64,7 @@ class MLPRegressor(RegressorMixin, MultiOutputMixin, _BaseMLP):
             early_stopping=early_stopping, validation_fraction=validation_fraction,
             beta_1=beta_1, beta_2=beta_2, epsilon=epsilon, n_iter_no_change=n_iter_no_change,
             max_fun=max_fun, dropout=dropout, batch_norm=batch_norm,
-            n_threads=n_threads)
+            n_threads=n_threads, callbacks=callbacks)
         self.loss = loss
 
     def _check_params(self):

@@ -1,7 +1,11 @@
 """The stochastic solvers ("sgd", "adam"): epochs of minibatches run by :class:`mlp.Trainer`.
 
-scikit-learn's schedules ("invscaling", "adaptive"), its stopping rule and its
-``ConvergenceWarning`` are reproduced on top of the trainer's epoch loop.
+scikit-learn's behaviour is made of the library's callbacks: its stopping rule (with or
+without early stopping) is :class:`~mlp.callbacks.Convergence`, "invscaling" an
+:class:`~mlp.callbacks.LRScheduler` over :class:`~mlp.schedules.InverseScaling` counted in
+samples, "adaptive" Convergence's ``on_plateau``; the fitted attributes (``n_iter_``,
+``loss_curve_``, ...) and ``verbose`` lines are kept by :class:`EstimatorRecord`. The
+estimator's own ``callbacks`` come after these.
 """
 
 from __future__ import annotations
@@ -11,7 +15,9 @@ import warnings
 import numpy as np
 from sklearn.model_selection import train_test_split
 
+from ..callbacks import Callback, Convergence, LRScheduler
 from ..optim import SGD, Adam
+from ..schedules import InverseScaling
 from ..trainer import Trainer
 
 
@@ -89,53 +95,30 @@ def fit_stochastic(est, X, y, y_enc, sample_weight, validation_data, incremental
     def score(model, X_v, y_v):
         return est._score(model.forward(X_v), y_val, w_val)
 
-    def on_plateau(trainer):
-        # scikit-learn's "adaptive" rate: divide by 5 on a plateau, down to 1e-6
-        if est.solver == "sgd" and est.learning_rate == "adaptive" \
-                and optimizer.lr > 1e-6:
-            optimizer.lr /= 5.0
-            est._report(f"Setting learning rate to {optimizer.lr:f}")
-            return True
-        return False
-
-    previous_best = est.best_loss_ if est.best_loss_ is not None else np.inf
     if not incremental:
         est._no_improvement_count = 0
-
-    def count_plateau(loss):
-        # scikit-learn counts epochs without improvement across partial_fit calls too: after
-        # n_iter_no_change of them the "adaptive" rate is divided by 5
-        stalled = loss > previous_best - est.tol
-        est._no_improvement_count = getattr(est, "_no_improvement_count", 0) + 1 if stalled \
-            else 0
-        if est._no_improvement_count > est.n_iter_no_change and on_plateau(trainer):
-            est._no_improvement_count = 0
-
-    def end_of_epoch(epoch, history):
-        est.n_iter_ += 1
-        est.t_ += n_samples
-        est.loss_curve_.append(history.loss[-1])
-        est._report(f"Iteration {est.n_iter_}, loss = {history.loss[-1]:.8f}")
-        if history.val_score:
-            est._report(f"Validation score: {history.val_score[-1]:f}")
-        if est.solver == "sgd" and est.learning_rate == "invscaling":
-            optimizer.lr = est.learning_rate_init / (est.t_ + 1) ** est.power_t
-        if incremental:
-            count_plateau(history.loss[-1])
-        return False
+    # scikit-learn's rule: the training loss, or with early stopping the validation score
+    # (whose best epoch is restored); partial_fit counts the epochs without improvement
+    # across calls, and continues from the best loss of earlier calls
+    convergence = Convergence(
+        "val_score" if early_stopping else "loss", n_iter_no_change=est.n_iter_no_change,
+        tol=est.tol, restore_best=bool(early_stopping),
+        baseline=None if early_stopping or est.best_loss_ is None else est.best_loss_,
+        wait=getattr(est, "_no_improvement_count", 0), on_plateau=_adaptive(est, optimizer))
+    callbacks = [EstimatorRecord(est, n_samples), convergence]
+    if est.solver == "sgd" and est.learning_rate == "invscaling":
+        callbacks.append(_invscaling(est, optimizer))
+    callbacks += list(est.callbacks or ())
 
     # scikit-learn's objective for every batch: Σ sᵢℓᵢ / Σ sᵢ + α/(2 Σ sᵢ)·Σ‖W‖²
     trainer = Trainer(
         est.model_, est._loss, optimizer, batch_size=batch_size, shuffle=est.shuffle,
         rng=est._rng_, l2=est.alpha / 2.0, l2_per_weight=True,
-        score=score if validate is not None else None, early_stopping=early_stopping,
-        tol=est.tol, n_iter_no_change=None if incremental else est.n_iter_no_change,
-        on_plateau=on_plateau, callbacks=[end_of_epoch],
+        score=score if validate is not None else None, callbacks=callbacks,
     )
-    # continue from the best loss of earlier calls, as scikit-learn does with warm_start
-    trainer.history.best_loss = est.best_loss_ if est.best_loss_ is not None else np.inf
     history = trainer.fit(X, y_enc, epochs=1 if incremental else est.max_iter,
                           sample_weight=sample_weight, validation_data=validate)
+    est._no_improvement_count = convergence.wait
 
     if history.interrupted:
         warnings.warn("Training interrupted by user.", stacklevel=4)
@@ -157,3 +140,41 @@ def fit_stochastic(est, X, y, y_enc, sample_weight, validation_data, incremental
         unconverged = (f"Stochastic Optimizer: Maximum iterations ({est.max_iter}) reached and "
                        "the optimization hasn't converged yet.")
     return X, sample_weight, unconverged
+
+
+class EstimatorRecord(Callback):
+    """Keeps an estimator's fitted attributes after every epoch, as scikit-learn's MLP does:
+    ``n_iter_``, ``t_`` (samples seen), ``loss_curve_``, and the ``verbose`` lines."""
+
+    def __init__(self, est, n_samples):
+        self.est, self.n_samples = est, n_samples
+
+    def on_epoch_end(self, epoch, logs=None):
+        est = self.est
+        est.n_iter_ += 1
+        est.t_ += self.n_samples
+        est.loss_curve_.append(logs["loss"])
+        est._report(f"Iteration {est.n_iter_}, loss = {logs['loss']:.8f}")
+        if "val_score" in logs:
+            est._report(f"Validation score: {logs['val_score']:f}")
+        return False
+
+
+def _invscaling(est, optimizer):
+    """scikit-learn's "invscaling": ε = ε₀ / (t + 1)^power_t after each epoch, t the samples
+    seen over every call."""
+    schedule = InverseScaling(optimizer, power_t=est.power_t)
+    schedule.base_lr, schedule.t = est.learning_rate_init, est.t_
+    return LRScheduler(schedule, per="sample")
+
+
+def _adaptive(est, optimizer):
+    """scikit-learn's "adaptive" rate, Convergence's ``on_plateau``: on a plateau divide the
+    rate by 5 and go on, until it is 1e-6 or less."""
+    def on_plateau(trainer):
+        if est.solver == "sgd" and est.learning_rate == "adaptive" and optimizer.lr > 1e-6:
+            optimizer.lr /= 5.0
+            est._report(f"Setting learning rate to {optimizer.lr:f}")
+            return True
+        return False
+    return on_plateau

@@ -145,7 +145,9 @@ def _plain(value):
 def estimator_state(est) -> dict:
     """Parameters and fitted attributes of an MLPClassifier / MLPRegressor, JSON-ready."""
     owner = type(est).__name__
-    params = {key: encode_param(value, key, owner) for key, value in est.get_params().items()}
+    # callbacks steer a training run and are not part of the model: not kept
+    params = {key: encode_param(None if key == "callbacks" else value, key, owner)
+              for key, value in est.get_params().items()}
     state = {"class": owner, "params": params,
              **{key: _plain(getattr(est, key)) for key in FITTED}}
     if hasattr(est, "classes_"):
