@@ -23,18 +23,92 @@ def test_quick_benchmark_runs_and_reports_every_target(tmp_path, capsys):
     names = [t["target"] for t in results["targets"]]
     with_mnist1d = "workload 7 (mnist1d)" in results
     assert with_mnist1d == bench.mnist1d_installed()
-    assert len(names) == 9 + 2 * bool(results["torch"]) + 2 * with_mnist1d
-    assert "W4 1-sample estimator predict_proba <= 0.3x sklearn" in names
+    expected = {"§1 digits busy <= 1.2x idle (default threads)",
+                "W1 float32 samples/s >= 1.4x sklearn", "W1 epoch <= 1.4x GEMM floor",
+                "W2 float32 samples/s >= 1.75x sklearn", "W3 wall time <= 0.4x sklearn",
+                "W4 1-sample latency <= 0.3x sklearn",
+                "W4 1-sample estimator predict_proba <= 0.3x sklearn",
+                "W5 at most one extra copy of the data", "W6 accuracy >= sklearn - 0.5 points",
+                "W8 reading a CSV <= 2x pandas.read_csv"}
+    if results["torch"]:
+        expected |= {"W1 float32 samples/s >= 1.2x torch", "W2 float32 samples/s >= 1.4x torch"}
+    if with_mnist1d:
+        expected |= {"W7 MNIST-1D accuracy >= sklearn - 1 point",
+                     "W7 MNIST-1D wall time <= 0.6x sklearn"}
+    assert expected <= set(names)
     assert {"mlp", "pandas", "mlp numpy"} == set(results["workload 8 (csv)"])
     assert all(math.isfinite(t["value"]) for t in results["targets"])
-    assert len(results["reference"]) == 4
+    references = {r["ratio"] for r in results["reference"]}
+    assert {"W1 mlp float32 / numpy loop (time)", "W2 sklearn / numpy loop (samples/s)",
+            "§1 digits busy / idle, 2 threads forced",
+            "§4 Adam step split in 2 threads / whole (time)"} <= references
     assert all(math.isfinite(r["value"]) for r in results["reference"])
     workload = results["workload 1 (batch 256)"]
     assert {"mlp float32", "mlp float64", "sklearn", "gemm floor"} <= set(workload)
     assert results["workload 5 (memory)"]["data_bytes"] > 0
+    break_even = results["§1 threads: break-even"]
+    assert {row["width"] for row in break_even["float64"]["rows"]} == {32, 128}
+    assert results["§1 threads: busy vs idle"]["decision"][0] is None  # the suite's 1 thread
+    assert results["machine"]["cores"] >= 1
     out = capsys.readouterr().out
     assert "targets" in out
     assert out.count("PASS") + out.count("FAIL") == len(names)
+
+
+def test_a_registered_workload_is_run_and_reported(monkeypatch, capsys):
+    # adding a workload is adding a module that registers one: nothing else changes
+    bench = load_bench()
+    from benchlib import registry
+
+    def run(context):
+        return {"seconds": 0.5, "quick": context.quick}
+
+    monkeypatch.setitem(registry.WORKLOADS, "workload 99 (example)", registry.Workload(
+        key="workload 99 (example)", order=99, run=run,
+        targets=lambda r: [registry.Target("W99 example <= 1 s", r["seconds"], "<=", 1.0)],
+        report=lambda r: [f"workload 99: {r['seconds']} s"],
+        references=lambda r: [("W99 example, reference", 2.0)]))
+    results = bench.run_once(bench.parse(["--quick", "--only", "workload 99"]))
+    assert results["workloads"] == ["workload 99 (example)"]
+    assert results["workload 99 (example)"] == {"seconds": 0.5, "quick": True}
+    assert results["targets"] == [{"target": "W99 example <= 1 s", "value": 0.5, "op": "<=",
+                                   "goal": 1.0, "pass": True}]
+    assert results["reference"] == [{"ratio": "W99 example, reference", "value": 2.0}]
+    out = capsys.readouterr().out
+    assert "workload 99: 0.5 s" in out
+    assert "PASS  W99 example <= 1 s" in out
+
+
+def test_several_runs_are_fresh_processes_summarised_by_medians(monkeypatch, capsys):
+    bench = load_bench()
+    from benchlib import runs
+
+    commands = []
+
+    def run(argv, check):  # stands in for a whole benchmark process
+        commands.append(argv)
+        value = [1.5, 1.2, 1.3][len(commands) - 1]
+        result = {"machine": {"load_before": 0.5, "load_after": 0.7},
+                  "targets": [{"target": "W1 float32 samples/s >= 1.4x sklearn",
+                               "value": value, "op": ">=", "goal": 1.4, "pass": value >= 1.4}],
+                  "reference": [{"ratio": "W1 mlp float32 / numpy loop (time)",
+                                 "value": 2 * value}]}
+        Path(argv[-1]).write_text(json.dumps(result))
+
+    monkeypatch.setattr(runs.subprocess, "run", run)
+    summary = runs.run_several(bench.parse(["--runs", "3", "--threads", "2", "--only", "W1"]),
+                               SCRIPT)
+    assert len(commands) == 3
+    assert commands[0][1:8] == [str(SCRIPT), "--threads", "2", "--repeats", "5", "--only", "W1"]
+    assert len(summary["runs"]) == 3
+    (target,) = summary["targets"]
+    assert target["values"] == [1.5, 1.2, 1.3]
+    assert target["value"] == 1.3
+    assert target["pass"] is False  # the median misses 1.4, though one run passed
+    assert summary["reference"][0]["value"] == 2.6
+    out = capsys.readouterr().out
+    assert "medians of 3 runs, 2 thread(s)" in out
+    assert "FAIL  W1 float32 samples/s >= 1.4x sklearn" in out
 
 
 def test_ratios_pair_the_candidates_of_each_round():

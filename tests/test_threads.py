@@ -49,7 +49,7 @@ SMALL = net(64, 64, 10)  # digits: 200·64·64 = 819,200 at batch 200
 LARGE = net(784, 256, 256, 10)
 
 
-@pytest.mark.parametrize("value, expected", [(None, None), ("auto", None), (3, 3),
+@pytest.mark.parametrize(("value", "expected"), [(None, None), ("auto", None), (3, 3),
                                              (np.int64(2), 2)])
 def test_thread_counts_accepted(value, expected):
     assert check_threads(value) == expected
@@ -149,7 +149,7 @@ def counts_during(trainer):
     return seen
 
 
-@pytest.mark.parametrize("hidden, expected", [(32, 1), (256, 2)])
+@pytest.mark.parametrize(("hidden", "expected"), [(32, 1), (256, 2)])
 def test_trainer_fit_uses_the_chosen_count_and_restores_it(unlimited, digits, hidden, expected):
     X, y = digits
     model = net(64, hidden, 10)
@@ -196,7 +196,7 @@ def test_estimator_n_threads_is_a_plain_parameter():
         mlp.MLPClassifier(n_threads=0).fit([[0.0], [1.0]], [0, 1])
 
 
-@pytest.mark.parametrize("solver, expected", [("adam", 2), ("lbfgs", 2), ("sgd", 1)])
+@pytest.mark.parametrize(("solver", "expected"), [("adam", 2), ("lbfgs", 2), ("sgd", 1)])
 def test_estimator_solvers_fit_with_the_chosen_count(unlimited, digits, monkeypatch, solver,
                                                       expected):
     from mlp.estimator import _base

@@ -1,0 +1,1 @@
+"""One module per group of workloads; each registers its workloads when imported."""
