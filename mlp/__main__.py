@@ -2,6 +2,10 @@
 
 import sys
 
-from .cli import main
+try:
+    from .cli import main
+except KeyboardInterrupt:  # Ctrl-C while the command is still loading
+    sys.stderr.write("mlp: interrupted\n")
+    sys.exit(130)
 
 sys.exit(main())

@@ -44,8 +44,9 @@ def plot_training(path, curves, *, metric="accuracy", boundary=None, dpi=100):
     ----------
     path : str or Path
     curves : dict of str to list of float
-        ``"loss"``, ``"val_loss"``, ``"train_score"``, ``"val_score"`` per epoch; missing or
-        empty entries are left out.
+        ``"loss"``, ``"val_loss"``, ``"train_score"``, ``"val_score"`` and ``"lr"`` (the
+        learning rate, in a panel of its own) per epoch; missing or empty entries are left
+        out.
     metric : str, default "accuracy"
         Name of the score, for the axis label.
     boundary : tuple (predict, X, y, feature_names, class_names), optional
@@ -54,7 +55,8 @@ def plot_training(path, curves, *, metric="accuracy", boundary=None, dpi=100):
     dpi : int, default 100
     """
     plt = require_matplotlib()
-    panels = 2 + (boundary is not None)
+    with_lr = bool(curves.get("lr"))
+    panels = 2 + with_lr + (boundary is not None)
     fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 4), dpi=dpi)
     epochs = np.arange(1, len(curves.get("loss", [])) + 1)
 
@@ -73,9 +75,14 @@ def plot_training(path, curves, *, metric="accuracy", boundary=None, dpi=100):
     if ax.lines:
         ax.legend()
 
+    if with_lr:
+        ax = axes[2]
+        ax.plot(epochs[:len(curves["lr"])], curves["lr"])
+        ax.set(xlabel="epoch", ylabel="learning rate", title="learning rate")
+
     if boundary is not None:
         predict, X, y, feature_names, class_names = boundary
-        ax = axes[2]
+        ax = axes[-1]
         pad = 0.5
         x0 = np.linspace(X[:, 0].min() - pad, X[:, 0].max() + pad, 300)
         x1 = np.linspace(X[:, 1].min() - pad, X[:, 1].max() + pad, 300)

@@ -315,25 +315,34 @@ def test_predictions_to_standard_output_devices_and_symlinks(trained, tmp_path):
     assert (tmp_path / "real.csv").read_text().splitlines()[0] == "prediction"
 
 
-def test_sigterm_stops_cleanly_and_loses_nothing(tmp_path):
+def test_sigterm_stops_training_cleanly_and_saves_the_best_model(tmp_path):
     model_path = tmp_path / "model.npz"
     model_path.write_bytes(b"the previous model")
     proc = subprocess.Popen(
         [sys.executable, "-u", "-m", "mlp", "train", "--data", "digits", "--epochs", "100000",
-         "--verbose", "--save", str(model_path)],
+         "--verbose", "--val-fraction", "0.2", "--save", str(model_path)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         for line in proc.stdout:
             if line.startswith("epoch 2/"):
                 break
         proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=120)
+        out, err = proc.communicate(timeout=120)
     finally:
         proc.kill()
-    assert proc.returncode == 143
-    assert err.strip().splitlines() == ["mlp train: terminated"]
-    assert model_path.read_bytes() == b"the previous model"
-    assert [p.name for p in tmp_path.iterdir()] == ["model.npz"]
+    assert proc.returncode == 143, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert re.fullmatch(r"terminated by SIGTERM after \d+ epochs: keeping the best model so "
+                        r"far \(epoch \d+\)", lines[0]), lines[0]
+    assert "stopped: terminated (SIGTERM)" in out
+    val = float(re.search(r"val accuracy: ([0-9.]+)", out).group(1))
+    model, meta = load(model_path, with_metadata=True)
+    assert meta["metrics"]["interrupted"] is True
+    assert meta["metrics"]["stop_reason"] == "interrupted"
+    assert meta["metrics"]["val_accuracy"] == pytest.approx(val, abs=5e-5)
+    assert val > 0.8
+    assert [p.name for p in tmp_path.iterdir()] == ["model.npz"]  # no temporary files
 
 
 # -- one line, always --------------------------------------------------------------------------

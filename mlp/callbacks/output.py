@@ -53,19 +53,33 @@ class ProgressBar(Callback):
         The bar's total (the ``epochs`` passed to ``fit``).
     file : file object, optional
         Where to draw (tqdm's default, standard error).
+    leave : bool, default True
+        Keep the finished bar on the screen.
+    disable : bool or None, default False
+        None: no bar when ``file`` is not a terminal (logs, pipes).
+    keys : sequence of str, optional
+        The logged numbers to show, in this order (default: all of them).
     """
 
-    def __init__(self, epochs=None, file=None):
-        self.epochs, self.file = epochs, file
+    def __init__(self, epochs=None, file=None, leave=True, disable=False, keys=None):
+        self.epochs, self.file, self.leave, self.disable = epochs, file, leave, disable
+        self.keys = None if keys is None else tuple(keys)
         self._bar = None
+
+    @property
+    def active(self):
+        """Whether a bar is being drawn now."""
+        return self._bar is not None and not self._bar.disable
 
     def on_train_begin(self, logs=None):
         from tqdm.auto import tqdm
 
-        self._bar = tqdm(total=self.epochs, file=self.file, unit="epoch", leave=True)
+        self._bar = tqdm(total=self.epochs, file=self.file, unit="epoch", leave=self.leave,
+                         disable=self.disable, dynamic_ncols=True)
 
     def on_epoch_end(self, epoch, logs=None):
-        self._bar.set_postfix({k: f"{v:.4g}" for k, v in logs.items()}, refresh=False)
+        keys = logs if self.keys is None else [k for k in self.keys if k in logs]
+        self._bar.set_postfix({k: f"{logs[k]:.4g}" for k in keys}, refresh=False)
         self._bar.update(1)
         return False
 

@@ -331,12 +331,21 @@ class GradientClipping(Callback):
     Attributes
     ----------
     norms : list of float
-        ‖g‖ before clipping, one per step.
+        ‖g‖ before clipping, one per step; the largest of each epoch is also logged, as
+        ``grad_norm``.
     """
 
     def __init__(self, max_norm):
         self.max_norm = _check("GradientClipping", "max_norm", max_norm, 0.0, low_open=True)
         self.norms = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._first = len(self.norms)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if len(self.norms) > self._first:
+            logs["grad_norm"] = max(self.norms[self._first:])
+        return False
 
     def on_gradients(self, batch, logs=None):
         grads = [p.grad for p in self.model.parameters()]

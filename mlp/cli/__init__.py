@@ -7,7 +7,8 @@ Every error ends in one line on stderr and a non-zero exit: status 2 for a mista
 command line or its inputs (also out of memory and numerical overflow, with a hint), 1 for a
 failed gradient check or an internal error (``--debug`` shows its traceback); Ctrl-C during
 training stops it cleanly (the best model so far is kept and, with ``--save``, saved) and exits
-with 130; SIGTERM and SIGHUP stop at once, removing any half-written file, with 143 / 129.
+with 130, and so do SIGTERM and SIGHUP during training (143 / 129); elsewhere they stop at
+once, removing any half-written file, with the same statuses.
 """
 
 from __future__ import annotations
@@ -97,8 +98,12 @@ def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     argv = [arg for arg in argv if arg != "--debug"]
-    parser = build_parser()
-    args, unknown = parser.parse_known_args(argv)
+    try:
+        parser = build_parser()
+        args, unknown = parser.parse_known_args(argv)
+    except KeyboardInterrupt:  # Ctrl-C while starting up: no traceback either
+        print("mlp: interrupted", file=sys.stderr)
+        return 130
     if unknown:  # point to the subcommand's help, where its flags are listed
         parser.commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     command = args.command + (f" {args.step}" if getattr(args, "step", None) else "")

@@ -25,6 +25,13 @@ from .common import (
 )
 from .data import add_data_options, prepare, targets_for_loss
 from .network import activations, add_model_options, build_model
+from .steering import (
+    SCHEDULE_HELP,
+    lr_schedule,
+    signal_words,
+    signals_interrupt,
+    training_callbacks,
+)
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam")
 
@@ -48,6 +55,11 @@ def add_training_options(parser):
                        default=None, metavar="PATIENCE",
                        help="stop when the validation score has not improved for PATIENCE "
                             "epochs (default 10) and keep the best epoch's weights")
+    group.add_argument("--lr-schedule", type=lr_schedule, metavar="SPEC",
+                       help=f"change the learning rate as training goes: {SCHEDULE_HELP}")
+    group.add_argument("--clip-grad", type=positive_float, metavar="NORM",
+                       help="rescale each step's gradients so that their global norm is at "
+                            "most NORM (their direction is kept)")
     group.add_argument("--threads", type=threads, default="auto", metavar="N",
                        help="BLAS threads while training: N, or 'auto' (default): one for "
                             "small networks, else the cores other processes leave free; "
@@ -66,9 +78,13 @@ def add_parser(commands):
     out.add_argument("--verbose", action="store_true", help="print a line per epoch")
     out.add_argument("--save", metavar="MODEL.npz", help="write the trained model")
     out.add_argument("--plot", metavar="OUT.png",
-                     help="write loss and score curves (and the decision regions for "
-                          "2-feature data); needs matplotlib")
+                     help="write the loss, score and learning-rate curves (and the "
+                          "decision regions for 2-feature data); needs matplotlib")
     out.add_argument("--json", metavar="METRICS.json", help="write the final metrics as JSON")
+    out.add_argument("--log-csv", metavar="PATH",
+                     help="write a row per epoch (losses, scores, learning rate, seconds); the "
+                          "file is rewritten whole and atomically after every epoch, so it is "
+                          "complete up to the last finished epoch even if training stops")
     out.add_argument("--diagnostics", type=positive_int, nargs="?", const=10, metavar="EVERY",
                      help="record per-layer gradient, update and activation statistics every "
                           "EVERY steps (default 10): print the table and advice, store them in "
@@ -99,16 +115,6 @@ def _score(model, task, X, y_loss):
     return float(r2_score(y_loss, output[:, 0]))
 
 
-def _progress_bar(args):
-    if args.quiet:
-        return None
-    from tqdm.auto import tqdm
-
-    # disable=None: no bar when stderr is not a terminal (logs, pipes, tests)
-    return tqdm(total=args.epochs, unit="epoch", file=sys.stderr, leave=False, disable=None,
-                dynamic_ncols=True)
-
-
 def _flow_path(plot):
     """Where --diagnostics draws the gradient flow: beside the --plot figure."""
     path = Path(plot)
@@ -131,11 +137,46 @@ def _report_diagnostics(diagnostics, metrics):
                               "advice": advice, "rows": diagnostics.rows}
 
 
+def _report_stop(history, keeper, signum, elapsed, metric):
+    """Say why training stopped and whose weights the model holds, with that epoch's losses.
+
+    One line on stderr when a signal or Ctrl-C stopped it; the rest on stdout.
+    """
+    label = {"val_score": f"validation {metric}", "loss": "training loss"}[keeper.monitor]
+    done = f"{history.epochs} epoch{'s' * (history.epochs != 1)} in {elapsed:.2f}s"
+    reason = history.stop_reason
+    if history.interrupted:
+        word, name = signal_words(signum) if signum else ("interrupted", "Ctrl-C")
+        print(f"stopped: {word} ({name}) after {done}")
+        best = "" if history.kept_epoch is None else f" (epoch {history.kept_epoch + 1})"
+        how = f"{word} by {name}" if signum else "interrupted"
+        print(f"{how} after {history.epochs} epochs: keeping the best model so far{best}",
+              file=sys.stderr)
+    elif reason == "early stopping":
+        print(f"stopped: early stopping at epoch {keeper.stopped_epoch + 1}: the {label} did "
+              f"not improve for {keeper.wait} epochs ({done})")
+    elif reason == "non-finite":
+        print(f"stopped: {history.stop_message} ({done})")
+    else:
+        print(f"stopped: all {done}")
+    kept = history.kept_epoch
+    if kept is None:
+        print("kept: the weights reached in the unfinished epoch" if history.interrupted
+              else "kept: the initial weights")
+        return
+    which = "the last" if kept == history.epochs - 1 else f"the best by {label}"
+    line = f"kept: the weights of epoch {kept + 1} ({which}): training loss " \
+           f"{history.loss[kept]:.4f}"
+    if history.val_loss:
+        line += f", validation loss {history.val_loss[kept]:.4f}"
+    print(line)
+
+
 def run(args) -> int:
     # refuse unwritable destinations now, not after a long training run
     flow = _flow_path(args.plot) if args.plot and args.diagnostics else None
     for flag, path in (("--save", args.save), ("--json", args.json), ("--plot", args.plot),
-                       ("--plot", flow)):
+                       ("--plot", flow), ("--log-csv", args.log_csv)):
         if path:
             check_destination(path, flag)
     if args.plot:
@@ -154,6 +195,7 @@ def run(args) -> int:
     model = build_model(args, X_train.shape[1], n_out, rng)
     loss = SoftmaxCrossEntropyLoss() if task == "classification" else MSELoss()
     metric = "accuracy" if task == "classification" else "R²"
+    optimizer = _optimizer(args, model.parameters())
 
     def score(model_, X, y_loss):
         return _score(model_, task, X, y_loss)
@@ -161,58 +203,38 @@ def run(args) -> int:
     y_train, y_val, y_test = (None if y is None else targets_for_loss(task, y, preprocessing)
                               for y in (y_train, y_val, y_test))
 
-    curves = {"train_score": []}
-    track_train = bool(args.plot or args.json or args.verbose)
-    bar = _progress_bar(args)
-
-    def end_of_epoch(epoch, history):
-        if track_train:
-            curves["train_score"].append(score(model, X_train, y_train))
-        line = f"epoch {epoch + 1}/{args.epochs}  loss {history.loss[-1]:.4f}"
-        if track_train:
-            line += f"  train {metric} {curves['train_score'][-1]:.4f}"
-        if history.val_score:
-            line += f"  val {metric} {history.val_score[-1]:.4f}"
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix_str(line.split("  ", 1)[1])
-        if args.verbose:
-            (bar.write if bar is not None else print)(line)
-        return False
+    data = prep["data"]
+    print(f"data: {args.data} ({len(data.X)} samples, {data.X.shape[1]} features, "
+          + (f"{n_out} classes)" if task == "classification" else "numeric target)")
+          + f": {len(X_train)} to train on, {0 if X_val is None else len(X_val)} to validate, "
+          f"{0 if X_test is None else len(X_test)} to test")
+    widths = [X_train.shape[1], *args.hidden, n_out]
+    print(f"model: {' -> '.join(map(str, widths))}, {', '.join(activations(args)) or 'linear'}"
+          f", {args.optimizer} lr={args.lr:g}, up to {args.epochs} epochs", flush=True)
 
     diagnostics = Diagnostics(every=args.diagnostics) if args.diagnostics else None
     validation = None if X_val is None else (X_val, y_val)
-    trainer = Trainer(model, loss, _optimizer(args, model.parameters()),
-                      batch_size=args.batch_size, rng=rng, l2=args.l2,
+    callbacks, keeper = training_callbacks(args, optimizer, score=score,
+                                           train=(X_train, y_train), validation=validation,
+                                           metric=metric)
+    trainer = Trainer(model, loss, optimizer, batch_size=args.batch_size, rng=rng, l2=args.l2,
                       score=score if validation is not None else None,
-                      early_stopping=args.early_stopping is not None,
-                      n_iter_no_change=args.early_stopping, tol=1e-4, keep_best=True,
-                      callbacks=[end_of_epoch] + ([diagnostics] if diagnostics else []),
+                      callbacks=callbacks + ([diagnostics] if diagnostics else []),
                       threads=args.threads)
     start = time.perf_counter()
-    try:
+    with signals_interrupt() as received:
         history = trainer.fit(X_train, y_train, epochs=args.epochs, validation_data=validation)
-    finally:
-        if bar is not None:
-            bar.close()
     elapsed = time.perf_counter() - start
     model.eval()
+    signum = received[0] if received and history.interrupted else None
+    _report_stop(history, keeper, signum, elapsed, metric)
 
-    data = prep["data"]
-    print(f"data: {args.data} ({len(data.X)} samples, {data.X.shape[1]} features, "
-          + (f"{n_out} classes)" if task == "classification" else "numeric target)"))
-    widths = [X_train.shape[1], *args.hidden, n_out]
-    print(f"model: {' -> '.join(map(str, widths))}, {', '.join(activations(args)) or 'linear'}"
-          f", {args.optimizer} lr={args.lr:g}, {history.epochs} epochs in {elapsed:.2f}s")
-    if history.interrupted:
-        best = "" if history.best_epoch is None else f" (epoch {history.best_epoch + 1})"
-        print(f"interrupted after {history.epochs} epochs: keeping the best model so far{best}",
-              file=sys.stderr)
+    kept = history.kept_epoch
     metrics = {"task": task, "epochs": history.epochs, "seconds": round(elapsed, 3),
-               "loss": history.loss[-1] if history.loss else None,
+               "stop_reason": history.stop_reason,
+               "kept_epoch": None if kept is None else kept + 1,
+               "loss": None if kept is None else history.loss[kept],
                "interrupted": history.interrupted}
-    if history.loss:
-        print(f"final training loss: {history.loss[-1]:.4f}")
     for name, (X, y) in (("train", (X_train, y_train)), ("val", (X_val, y_val)),
                          ("test", (X_test, y_test))):
         if X is not None:
@@ -232,22 +254,32 @@ def run(args) -> int:
         print(f"model saved to {args.save}")
     if args.json:
         write_atomic(args.json, json.dumps(metrics, indent=2) + "\n")
+    if args.log_csv:
+        print(f"epoch log written to {args.log_csv}")
     if args.plot:
-        from ..plotting import plot_training
+        _plot(args, history, metric, flow, task, (model, X_train, y_train, data, classes))
+    if history.interrupted:
+        return 128 + signum if signum else 130
+    return 0
 
-        curves.update(loss=history.loss, val_loss=history.val_loss,
-                      val_score=history.val_score)
-        boundary = None
-        if task == "classification" and X_train.shape[1] == 2:
-            def predict(points):
-                return model.forward(points).argmax(axis=1)
 
-            boundary = (predict, X_train, y_train, data.feature_names, classes)
-        plot_training(args.plot, curves, metric=metric, boundary=boundary)
-        print(f"figure saved to {args.plot}")
-        if flow is not None and history.diagnostics:
-            from ..plotting import plot_gradient_flow
+def _plot(args, history, metric, flow, task, fitted):
+    from ..plotting import plot_training
 
-            plot_gradient_flow(flow, history.diagnostics)
-            print(f"gradient-flow figure saved to {flow}")
-    return 130 if history.interrupted else 0
+    model, X_train, y_train, data, classes = fitted
+    curves = {"loss": history.loss, "val_loss": history.val_loss,
+              "train_score": history.metrics.get("train_score", []),
+              "val_score": history.val_score, "lr": history.lr}
+    boundary = None
+    if task == "classification" and X_train.shape[1] == 2:
+        def predict(points):
+            return model.forward(points).argmax(axis=1)
+
+        boundary = (predict, X_train, y_train, data.feature_names, classes)
+    plot_training(args.plot, curves, metric=metric, boundary=boundary)
+    print(f"figure saved to {args.plot}")
+    if flow is not None and history.diagnostics:
+        from ..plotting import plot_gradient_flow
+
+        plot_gradient_flow(flow, history.diagnostics)
+        print(f"gradient-flow figure saved to {flow}")
