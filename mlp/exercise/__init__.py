@@ -23,15 +23,16 @@ after the colon is the hint. Each marked function is one *item*, named ``Class.m
 
 
 from .checks import ITEMS, check_item, judge
-from .classroom import collect_submissions, grade_class
+from .classroom import grade_class
 from .gradescope import make_bundle
 from .grading import Grader, exercise_items, grade, load_package
 from .make import make
 from .markers import MarkerError, Region, find_regions
 from .reports import format_results, gradebook_csv, results_json
+from .submissions import Rejected, collect_submissions
 from .verify import verify
 
-__all__ = ["ITEMS", "Grader", "MarkerError", "Region", "check_item", "collect_submissions",
+__all__ = ["ITEMS", "Grader", "MarkerError", "Region", "Rejected", "check_item", "collect_submissions",
            "exercise_items", "find_regions", "format_results", "grade", "grade_class",
            "gradebook_csv", "judge", "load_package", "make", "make_bundle", "results_json",
            "verify"]

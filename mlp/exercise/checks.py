@@ -50,7 +50,7 @@ def judge(item, got, want):
             if value is None or compare(key, value, expected):
                 return False, f"changed its input ({key.split(': ')[-1]}) in place"
         elif " in place " in key:
-            if value is None or float(np.asarray(value).reshape(-1)[0]) != 1.0:
+            if value is None or np.size(value) != 1 or float(np.ravel(value)[0]) != 1.0:
                 mode, name = key.split(" in place ")
                 messages.append(f"{mode} backward replaced the gradient array of {name} "
                                 "instead of writing into it (grads[...][...] = ...): an "

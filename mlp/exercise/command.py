@@ -28,7 +28,8 @@ def run_make(args) -> int:
 def run_grade(args) -> int:
     import tempfile
 
-    from .classroom import collect_submissions, grade_students
+    from .classroom import grade_students
+    from .submissions import collect_submissions
     from .grading import exercise_items, grade
     from .reports import format_results, results_json
 

@@ -1,12 +1,15 @@
 """Grading submissions: each item of each submission runs in a sandboxed fork, the verdict here.
 
-The grader never imports submitted code. For each item it builds, once, a *host* package: the
-reference with that item's solution removed (what ``make --only ITEM`` writes). A sandbox
-process (:mod:`.sandbox`), warmed up with numpy, forks one child per item; the child imports
-the host as ``mlp``, then the one submitted module that defines the item, runs the item's
-probe and hands back raw arrays. This process compares them with the reference's arrays,
-computed here on the same inputs. Each submission is graded from a private copy of its
-Python files, so that it cannot change the folder it came from, or anything else.
+The grader never imports submitted code. It writes, once, a *host* package: the student's
+skeleton, every exercised item's solution removed (what ``make`` gives the student), so that
+the process running submitted code holds no solution to show. A sandbox process
+(:mod:`.sandbox`), warmed up with numpy, forks one child per item; the child imports the host
+as ``mlp``, then the one submitted module that defines the item, runs the item's probe with
+the submitted functions put in and hands back raw arrays. This process reads them as hostile
+data (:mod:`.answers`) and compares them with the reference's arrays, computed here on the
+same inputs. Each submission is graded from a private copy of its modules, so that it cannot
+change the folder it came from, or anything else; a submission that cannot be read costs
+only itself (:mod:`.submissions`).
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ import json
 import os
 import shutil
 import site
-import stat
 import subprocess
 import sys
 import tempfile
@@ -28,11 +30,12 @@ from pathlib import Path
 from queue import Queue
 
 from . import probes
-from .checks import ITEMS, judge
+from .answers import verdict
+from .checks import ITEMS
 from .markers import find_regions
+from .submissions import Rejected, file_identities, find_package, private_copy
 
 _loaded = 0
-MAX_FILES, MAX_BYTES = 200, 20 << 20
 
 
 # What the item's process runs on: the interpreter's and the environment's own folders (a
@@ -123,37 +126,6 @@ def exercise_items(exercise=None, source=None) -> list[tuple[str, int]]:
     return entries
 
 
-def private_copy(folder, destination):
-    """Copy the submission's ``mlp/*.py`` (regular files only, no links) to ``destination``.
-
-    Raises
-    ------
-    ValueError
-        When ``mlp/`` is missing or a link, or holds more than 200 files or 20 MB.
-    """
-    package = Path(folder) / "mlp"
-    if package.is_symlink() or not package.is_dir():
-        raise ValueError(f"{folder}: no mlp/ folder (a symbolic link does not count)")
-    count = size = 0
-    for root, dirs, files in os.walk(package, followlinks=False):
-        dirs[:] = [d for d in dirs if d != "__pycache__" and not os.path.islink(
-            os.path.join(root, d))]
-        for name in files:
-            path = Path(root) / name
-            info = os.lstat(path)
-            if not name.endswith(".py") or not stat.S_ISREG(info.st_mode):
-                continue
-            count, size = count + 1, size + info.st_size
-            if count > MAX_FILES or size > MAX_BYTES:
-                raise ValueError(f"{folder}: mlp/ holds more than {MAX_FILES} files or "
-                                 f"{MAX_BYTES >> 20} MB of Python")
-            target = Path(destination) / path.relative_to(package)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with open(path, "rb") as src:
-                target.write_bytes(src.read(MAX_BYTES))
-    return Path(destination)
-
-
 class _Sandbox:
     """One warmed-up sandbox process (see :mod:`.sandbox`), serving one job at a time."""
 
@@ -194,22 +166,6 @@ _PRELOAD = ["scipy.special", "dataclasses", "numbers", "contextlib", "collection
             "csv", "json", "math", "warnings", "types", "inspect"]
 
 
-def _decode(answer):
-    """The child's raw result as arrays, or an error message (always a failure)."""
-    if answer["result"] is None or not answer["result"]:
-        if answer["ended"] == "timeout" or "SIGXCPU" in answer["ended"]:
-            return "time limit exceeded: an endless loop?"
-        tail = (answer["output"].strip().splitlines()[-1:] or [""])[0][:200]
-        return f"the item's process ended without a result ({answer['ended']}) {tail}".strip()
-    try:
-        status = json.loads(answer["result"])
-        if "error" in status:
-            return str(status["error"])[:500]
-        return probes.decode(status["arrays"])
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return "the item's process returned something unreadable"
-
-
 class Grader:
     """Grades submissions of one exercise; use as a context manager (it owns processes).
 
@@ -220,7 +176,7 @@ class Grader:
     source : path, optional
         The reference package; default the installed ``mlp``.
     time_limit : float
-        Seconds of CPU per item; the wall-clock limit is twice that plus one second.
+        Seconds per item, of CPU time and (plus one second to start) of wall-clock time.
     memory_limit : int
         Bytes of address space per item.
     workers : int, optional
@@ -233,41 +189,35 @@ class Grader:
                  memory_limit=4 << 30, workers=None, seed=1):
         self.source = reference_dir(source)
         self.items = exercise_items(exercise, self.source)
-        self.files = {r.item: r.file for r in find_regions(self.source)}
+        regions = find_regions(self.source)
+        self.files = {r.item: r.file for r in regions}
         self.time_limit, self.memory_limit, self.seed = time_limit, memory_limit, seed
         self.workers = workers or os.cpu_count() or 2
         self._root = Path(tempfile.mkdtemp(prefix="mlp-grader-"))
-        self._hosts = self._build_hosts()
+        self._host = self._build_host(regions)
         self._reference = self._reference_values()
         self._sandboxes = Queue()
         self._all = []
         self._lock = threading.Lock()
-        self.protected = [str(self.source)]
+        installed = Path(__file__).resolve().parent.parent  # with the grader's own files
+        # what a submission may not lead to; a class folder inside the checkout stays gradable
+        self._guarded = [str(self.source), str(installed), str(self._root)]
+        self._identities = file_identities({self.source, installed})
+        self._modules = frozenset(p.name for p in self.source.glob("*.py"))
+        self.protected = [str(self.source), str(installed)]
         if any((self.source.parent / f).exists() for f in ("setup.cfg", "pyproject.toml")):
             self.protected.append(str(self.source.parent))  # the checkout with its history
 
-    def _build_hosts(self):
-        """One host per item: the full solution, that item's region stubbed, byte-compiled."""
-        from .make import make
-        from .markers import rewrite
+    def _build_host(self, regions):
+        """The student's skeleton (every exercised item stubbed), byte-compiled."""
+        from .make import write_package
 
-        base = self._root / "solution"
-        make(base, solution=True, include_forward=True, source=self.source)
-        compileall.compile_dir(base / "mlp", quiet=2)
-        regions = find_regions(self.source)
-        hosts = {}
-        for name, _ in self.items:
-            folder = self._root / "hosts" / name
-            shutil.copytree(base / "mlp", folder / "mlp", copy_function=os.link)
-            mine = [r for r in regions if r.item == name]
-            target = folder / "mlp" / mine[0].file
-            text = (self.source / mine[0].file).read_text(encoding="utf-8")
-            target.unlink()  # a link to the solution's file: replace, never write through
-            target.write_text(rewrite(text, [r for r in regions if r.file == mine[0].file],
-                                      set(mine)), encoding="utf-8")
-            compileall.compile_file(target, quiet=2)
-            hosts[name] = str(folder)
-        return hosts
+        exercised = {name for name, _ in self.items}
+        folder = self._root / "host"
+        write_package(folder / "mlp", self.source, regions,
+                      [r for r in regions if r.item in exercised])
+        compileall.compile_dir(folder / "mlp", quiet=2)
+        return str(folder)
 
     def _reference_values(self):
         ref = reference_package(self.source)
@@ -293,16 +243,23 @@ class Grader:
                     self._sandboxes.put(self._all[-1])
         return self._sandboxes.get()
 
+    def _methods(self, name):
+        """The other exercised methods of the item's class: the probe uses the student's."""
+        cls = name.split(".")[0]
+        return [other.split(".")[1] for other, _ in self.items
+                if other != name and other.split(".")[0] == cls]
+
     def _grade_item(self, name, copy, others):
         sandbox = self._sandbox()
         scratch = Path(tempfile.mkdtemp(dir=self._root / "scratch"))
         try:
             answer = sandbox.run({
-                "host": self._hosts[name], "package": str(copy), "file": self.files[name],
-                "item": name, "seed": self.seed, "time_limit": self.time_limit,
-                "wall_limit": 2 * self.time_limit + 1, "memory_limit": self.memory_limit,
-                "file_limit": 1 << 20, "scratch": str(scratch),
-                "readable": [self._hosts[name], str(copy), str(scratch), *_ENVIRONMENT],
+                "host": self._host, "package": str(copy), "file": self.files[name],
+                "item": name, "methods": self._methods(name), "seed": self.seed,
+                "time_limit": self.time_limit, "wall_limit": self.time_limit + 1,
+                "memory_limit": self.memory_limit, "file_limit": 1 << 20,
+                "scratch": str(scratch),
+                "readable": [self._host, str(copy), str(scratch), *_ENVIRONMENT],
                 "unreadable": [*self.protected, str(self._root), *others]})
         finally:
             if not sandbox.alive():
@@ -312,29 +269,36 @@ class Grader:
             else:
                 self._sandboxes.put(sandbox)
             shutil.rmtree(scratch, ignore_errors=True)
-        if answer["ended"] == "timeout" or "SIGXCPU" in answer["ended"]:
-            return False, f"time limit exceeded ({self.time_limit:g} s): an endless loop?"
-        return judge(name, _decode(answer), self._reference[name])
+        return verdict(name, answer, self._reference[name], self.time_limit)
+
+    def _copy(self, i, submission):
+        """The submission's private copy, or the reason it cannot be graded (a str)."""
+        if isinstance(submission, Rejected):
+            return submission.reason
+        work = self._root / "copies" / str(i)
+        try:
+            package = find_package(submission, self._modules, work / "unpacked")
+            return private_copy(package, work / "mlp", set(self.files.values()),
+                                self._guarded, self._identities)
+        except (ValueError, OSError) as exc:
+            return str(exc)
 
     def grade_many(self, folders) -> list[list[dict]]:
-        """Grade each folder; one result list per folder, in order (see :func:`grade`)."""
-        folders = [Path(f).resolve() for f in folders]
+        """Grade each submission; one result list per submission, in order (see :func:`grade`).
+
+        A submission is a folder (with ``mlp/``, or the library's files loose, see
+        :func:`.submissions.find_package`) or a :class:`.submissions.Rejected`, which scores
+        0 on every item with its reason.
+        """
         (self._root / "scratch").mkdir(exist_ok=True)
-        copies, problems = [], []
-        for i, folder in enumerate(folders):
-            try:
-                copies.append(private_copy(folder, self._root / "copies" / str(i) / "mlp"))
-                problems.append(None)
-            except (ValueError, OSError) as exc:
-                copies.append(None)
-                problems.append(str(exc))
-        others = [str(f) for f in folders]
+        copies = [self._copy(i, f) for i, f in enumerate(folders)]
+        others = [os.path.realpath(f) for f in folders if not isinstance(f, Rejected)]
         jobs = [(i, name) for i in range(len(folders)) for name, _ in self.items]
 
         def run(job):
             i, name = job
-            if copies[i] is None:
-                return False, problems[i]
+            if isinstance(copies[i], str):
+                return False, copies[i]
             return self._grade_item(name, copies[i], others)
 
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
@@ -345,7 +309,7 @@ class Grader:
 
 
 def grade(directory, *, exercise=None, time_limit=60.0, workers=None, **options) -> list[dict]:
-    """Grade every item of one submission (a folder with the student's ``mlp/``).
+    """Grade every item of one submission (a folder with the student's ``mlp/``, or files).
 
     Items and points come from ``exercise`` (the instructor's folder or manifest, see
     :func:`exercise_items`), never from the submission. Each item runs in a fork of a

@@ -37,6 +37,26 @@ def _selected(regions, only, include_forward):
     return chosen
 
 
+def write_package(package, source, regions, stubbed):
+    """Write the library from ``source`` into the new folder ``package``, the ``stubbed``
+    regions replaced by a raise and every other marker removed (the grader's host package is
+    written so too: the student's skeleton)."""
+    package = Path(package)
+    package.mkdir(parents=True)
+    for path in sorted(source.glob("*.py")):
+        mine = [r for r in regions if r.file == path.name]
+        text = path.read_text(encoding="utf-8")
+        package.joinpath(path.name).write_text(rewrite(text, mine, set(stubbed)),
+                                               encoding="utf-8")
+    if (source / "py.typed").exists():
+        shutil.copy(source / "py.typed", package / "py.typed")
+    for sub in sorted(source.iterdir()):  # subpackages (the exercise kit itself) as they are
+        if (sub / "__init__.py").is_file():
+            shutil.copytree(sub, package / sub.name,
+                            ignore=shutil.ignore_patterns("__pycache__"))
+    return package
+
+
 def make(outdir, *, only=None, include_forward=False, solution=False, source=None) -> dict:
     """Write a student package: the library with the selected solution regions stubbed.
 
@@ -65,19 +85,7 @@ def make(outdir, *, only=None, include_forward=False, solution=False, source=Non
     outdir = Path(outdir)
     if outdir.exists() and any(outdir.iterdir()):
         raise ValueError(f"{outdir} exists and is not empty")
-    package = outdir / "mlp"
-    package.mkdir(parents=True)
-    for path in sorted(source.glob("*.py")):
-        mine = [r for r in regions if r.file == path.name]
-        text = path.read_text(encoding="utf-8")
-        package.joinpath(path.name).write_text(rewrite(text, mine, set(stubbed)),
-                                               encoding="utf-8")
-    if (source / "py.typed").exists():
-        shutil.copy(source / "py.typed", package / "py.typed")
-    for sub in sorted(source.iterdir()):  # subpackages (the exercise kit itself) as they are
-        if (sub / "__init__.py").is_file():
-            shutil.copytree(sub, package / sub.name,
-                            ignore=shutil.ignore_patterns("__pycache__"))
+    write_package(outdir / "mlp", source, regions, stubbed)
 
     graded = sorted({r.item for r in stubbed}) if not solution else sorted(
         {r.item for r in _selected(regions, only, include_forward)})

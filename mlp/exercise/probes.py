@@ -10,6 +10,7 @@ without importing any ``mlp``.
 
 from __future__ import annotations
 
+import base64
 import types
 import warnings
 
@@ -22,33 +23,59 @@ class Unstable(Exception):
     """The item's code raised a numpy warning (an overflow): numerically unstable."""
 
 
+class TooLarge(Exception):
+    """The item's code returned more numbers than any answer holds."""
+
+
+class Needs(Exception):
+    """The item's probe needs another item (its class's forward) that is not implemented."""
+
+
+#: numbers one answer may hold in all (the largest probe returns a few hundred)
+MAX_NUMBERS = 100_000
+
+
 def error_message(exc):
     """What a failing item's exception says, in one line."""
     if isinstance(exc, NotImplementedError):
         return "not implemented"
-    if isinstance(exc, Unstable):
+    if isinstance(exc, (Unstable, TooLarge, Needs)):
         return str(exc)
     first = str(exc).splitlines()[0] if str(exc) else ""
     return f"raised {type(exc).__name__}: {first}"
 
 
 def encode(arrays):
-    """The arrays as JSON-ready data (None stays None); :func:`decode` reverses it."""
-    return {key: None if value is None else {"shape": list(value.shape),
-                                             "data": value.ravel().tolist()}
-            for key, value in arrays.items()}
+    """The arrays as JSON-ready data (None stays None); :func:`decode` reverses it exactly.
+
+    Each array travels as its shape and its float64 values' bytes (little-endian, base64).
+
+    Raises
+    ------
+    TooLarge
+        When the arrays hold more than :data:`MAX_NUMBERS` numbers in all.
+    """
+    total = sum(int(np.size(v)) for v in arrays.values() if v is not None)
+    if total > MAX_NUMBERS:
+        raise TooLarge(f"the answer was too large: {total} numbers, where the reference's "
+                       f"answer has a few hundred (at most {MAX_NUMBERS} are read)")
+    return {str(key): None if value is None else {
+        "shape": [int(n) for n in np.shape(value)],
+        "data": base64.b64encode(np.ascontiguousarray(value, dtype="<f8").tobytes()).decode()}
+        for key, value in arrays.items()}
 
 
 def decode(data):
-    """Arrays from :func:`encode`'s data; raises ValueError, KeyError or TypeError if bad."""
-    return {str(key): None if value is None else np.asarray(
-        value["data"], dtype=np.float64).reshape([int(n) for n in value["shape"]])
-        for key, value in data.items()}
+    """Arrays from :func:`encode`'s data, for trusted data (see :mod:`.answers` otherwise)."""
+    return {str(key): None if value is None else np.frombuffer(
+        base64.b64decode(value["data"]), dtype="<f8").astype(np.float64).reshape(
+            value["shape"]) for key, value in data.items()}
 
 
-def patched(obj, method, fn):
-    """``obj`` with ``method`` replaced by the function ``fn`` (unchanged when None)."""
-    if fn is not None:
+def patched(obj, functions):
+    """``obj`` with each method named in ``functions`` replaced by its function (a dict of
+    method name to function; None or empty leaves ``obj`` as it is)."""
+    for method, fn in (functions or {}).items():
         setattr(obj, method, types.MethodType(fn, obj))
     return obj
 
@@ -75,7 +102,7 @@ def layer_probe(build, modes=("train",)):
         out = {}
         for mode in modes:
             X = rng.normal(0.0, 1.5, size=(batch_size(seed), FEATURES))
-            layer = patched(build(m), "backward", fn)
+            layer = patched(build(m), fn)
             if mode == "eval":
                 layer.eval()
             dY = rng.normal(size=np.shape(layer.forward(X)))
@@ -97,7 +124,7 @@ def loss_probe(build, targets):
     def probe(m, fn, seed):
         rng = np.random.default_rng(seed)
         shape = (batch_size(seed), 3)
-        loss = patched(build(m), "backward", fn)
+        loss = patched(build(m), fn)
         output = rng.normal(size=shape)
         if type(loss).__name__ == "NLLLoss":
             output = np.exp(output) / np.exp(output).sum(axis=1, keepdims=True)
@@ -129,9 +156,9 @@ def optimizer_probe(name, variants):
 
 
 def run_optimizer(m, name, kwargs, fn, theta0, grads):
-    """θ after one ``step()`` per gradient, with ``_update`` replaced by ``fn`` if given."""
+    """θ after one ``step()`` per gradient, with the optimizer's methods from ``fn`` if given."""
     p = m.Parameter("w", theta0.copy(), np.zeros_like(theta0), True)
-    opt = patched(getattr(m.optim, name)([p], **kwargs), "_update", fn)
+    opt = patched(getattr(m.optim, name)([p], **kwargs), fn)
     for g in grads:
         p.grad[...] = g
         opt.step()
@@ -142,7 +169,7 @@ def forward_probe(build, method, inputs):
     """The method's output for each input; a numpy warning raised on the way is a failure."""
 
     def probe(m, fn, seed):
-        obj = patched(build(m), method, fn)
+        obj = patched(build(m), fn)
         out = {}
         for i, args in enumerate(inputs(np.random.default_rng(seed), batch_size(seed))):
             out.update({f"input {i + 1}.{j}": np.asarray(a, dtype=float)
@@ -283,7 +310,21 @@ PROBES = {item: _probe_for(item) for item in [*BUILDS, *OPTIMIZERS]}
 
 
 def run(item, m, fn=None, seed=0):
-    """The raw arrays of ``item`` computed with package ``m`` (``fn`` in place of its method).
+    """The raw arrays of ``item`` computed with package ``m``, ``fn`` put in.
+
+    Parameters
+    ----------
+    item : str
+        ``"Class.method"``.
+    m : module
+        The package whose classes are built (the reference, or the grader's host package: the
+        student's skeleton).
+    fn : function or dict, optional
+        The function to put in place of the item's method, or a dict of method name to
+        function (the item's method and any other exercised method of its class the probe
+        calls, such as its ``forward``). None runs ``m``'s own classes.
+    seed : int
+        Draws the inputs and the batch size.
 
     Returns
     -------
@@ -295,4 +336,13 @@ def run(item, m, fn=None, seed=0):
     KeyError
         For an unknown item. Anything the item's code raises propagates.
     """
-    return PROBES[item](m, fn, seed)
+    if fn is not None and not isinstance(fn, dict):
+        fn = {item.split(".")[1]: fn}
+    try:
+        return PROBES[item](m, fn, seed)
+    except NotImplementedError as exc:  # a stub says which item it is: "Tanh.forward: ..."
+        needed = str(exc).split(":")[0]
+        if needed != item and needed in PROBES:
+            raise Needs(f"not implemented: the check runs {needed} first, which is not "
+                        "implemented yet") from None
+        raise

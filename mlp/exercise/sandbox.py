@@ -8,7 +8,7 @@ stdin it forks a child that
   redirects its output into a pipe this process caps, and installs an audit hook that refuses
   to start processes, send signals, load C libraries, raise the limits, write outside its own
   scratch folder or read the reference, the grader's files and other submissions;
-- imports the *host* package (the reference with this item's solution removed) as ``mlp``,
+- imports the *host* package (the student's skeleton: no exercised item's solution) as ``mlp``,
   then the submitted module that defines the item, and runs the item's probe;
 - writes the raw arrays to a pipe it did not choose and exits.
 
@@ -198,7 +198,7 @@ def _child(job, probes):
         install_guard(os.path.realpath(job["scratch"]),
                       [os.path.realpath(p) for p in job["readable"]],
                       [os.path.realpath(p) for p in job["unreadable"]])
-        import mlp as host  # the host: the reference without this item's solution
+        import mlp as host  # the host: the skeleton, holding no exercised solution
 
         try:
             module = _load_submitted(job["package"], job["file"])
@@ -206,7 +206,10 @@ def _child(job, probes):
             cls = getattr(module, cls_name, None)
             if not isinstance(cls, type) or method not in cls.__dict__:
                 raise Refused(f"{job['item']} is missing from mlp/{job['file']}")
-            arrays = probes.run(job["item"], host, cls.__dict__[method], seed=job["seed"])
+            # the item's method, and the other exercised methods of its class the probe calls
+            functions = {name: cls.__dict__[name] for name in [method, *job.get("methods", [])]
+                         if name in cls.__dict__}
+            arrays = probes.run(job["item"], host, functions, seed=job["seed"])
             status = {"arrays": probes.encode(arrays)}
         except Refused as exc:
             status = {"error": str(exc.args[0])}
