@@ -49,6 +49,21 @@ def course(tmp_path_factory):
     shutil.move(root / "carol", export / "carol")
     zip_folder(root / "bob", export / "bob.zip", "hw")  # an LMS zip nests the folder
     zip_folder(root / "dave", export / "dave.zip", "dave/hw")
+    # bad submissions cost only themselves: not a zip, too many entries, too large, escaping,
+    # a link out of the class folder to the installed package's checkout
+    (export / "erin.zip").write_text("plain text")
+    with zipfile.ZipFile(export / "frank.zip", "w") as archive:
+        for i in range(2001):
+            archive.writestr(f"hw/mlp/f{i}.py", "")
+    with zipfile.ZipFile(export / "gina.zip", "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("hw/mlp/activations.py", bytes(51 << 20))
+    with zipfile.ZipFile(export / "hugo.zip", "w") as archive:
+        archive.writestr("../outside.py", "x = 1\n")
+    (export / "ivan").symlink_to(Path(exercise.__file__).resolve().parent.parent.parent)
+    # the files loose, without their mlp/ folder
+    (export / "judy").mkdir()
+    for path in (root / "bob" / "mlp").glob("*.py"):
+        shutil.copy(path, export / "judy" / path.name)
     return root, hw, export
 
 
@@ -66,7 +81,21 @@ def test_class_gradebook_feedback_and_json(course, capsys):
                     ["alice", "1", "1", "2", "2"],
                     ["bob", "0", "1", "1", "2"],
                     ["carol", "0", "0", "0", "2"],
-                    ["dave", "0", "0", "0", "2"]]
+                    ["dave", "0", "0", "0", "2"],
+                    *([name, "0", "0", "0", "2"] for name in ("erin", "frank", "gina", "hugo",
+                                                              "ivan")),
+                    ["judy", "0", "1", "1", "2"]]
+    assert not (root / "outside.py").exists()
+    assert not (export / "outside.py").exists()
+    for name, reason in [
+        ("erin", "erin.zip: not a zip file (File is not a zip file)"),
+        ("frank", "frank.zip: more than 2000 files or 50 MB unpacked"),
+        ("gina", "gina.zip: more than 2000 files or 50 MB unpacked"),
+        ("hugo", "hugo.zip: entry '../outside.py' points outside the archive"),
+        ("ivan", "ivan is a symbolic link leading outside the class folder: not graded"),
+    ]:
+        feedback = (out / "feedback" / f"{name}.txt").read_text()
+        assert f"Tanh.backward      0/1    {reason}" in feedback, feedback
     carol = (out / "feedback" / "carol.txt").read_text()
     assert "mlp/activations.py, line" in carol
     assert "RuntimeError: crash" in carol
@@ -75,15 +104,29 @@ def test_class_gradebook_feedback_and_json(course, capsys):
     assert "Sigmoid.backward   0/1    not implemented" in bob
     everyone = json.loads((out / "results.json").read_text())
     assert {s: r["score"] for s, r in everyone["students"].items()} == {
-        "alice": 2, "bob": 1, "carol": 0, "dave": 0}
+        "alice": 2, "bob": 1, "carol": 0, "dave": 0, "erin": 0, "frank": 0, "gina": 0,
+        "hugo": 0, "ivan": 0, "judy": 1}
+    assert everyone["students"]["erin"]["output"] == (
+        "This submission could not be graded: erin.zip: not a zip file (File is not a zip "
+        "file)")
+    assert "output" not in everyone["students"]["carol"]
     assert everyone["students"]["dave"]["max_score"] == 2
 
 
-def test_gradescope_bundle_runs_on_a_fake_autograder(course, tmp_path):
-    root, hw, export = course
-    bundle = tmp_path / "autograder.zip"
-    assert main(["exercise", "gradescope", str(bundle), "--exercise", str(hw),
+@pytest.fixture(scope="module")
+def bundle(course, tmp_path_factory):
+    """The autograder bundle of an exercise whose Sigmoid.backward check is hidden."""
+    root, _, _ = course
+    hw = tmp_path_factory.mktemp("hidden") / "hw"
+    exercise.make(hw, only=ITEMS, hidden=["Sigmoid.backward"])
+    path = root / "autograder.zip"
+    assert main(["exercise", "gradescope", str(path), "--exercise", str(hw),
                  "--time-limit", "5"]) == 0
+    return path
+
+
+def run_autograder(bundle, tmp_path, upload):
+    """Unpack ``bundle`` into a fake autograder root, ``upload`` into its submission/, run."""
     fake = tmp_path / "autograder"
     with zipfile.ZipFile(bundle) as archive:
         names = set(archive.namelist())
@@ -93,32 +136,70 @@ def test_gradescope_bundle_runs_on_a_fake_autograder(course, tmp_path):
         archive.extractall(fake / "source")
     setup = (fake / "source" / "setup.sh").read_text()
     assert "pip install --no-cache-dir ./reference\nrm -rf ./reference\n" in setup
-    with zipfile.ZipFile(export / "bob.zip") as archive:
-        archive.extractall(fake / "submission")  # Gradescope unpacks an uploaded zip
+    (fake / "submission").mkdir()
+    upload(fake / "submission")
     env = {**os.environ, "AUTOGRADER_ROOT": str(fake),
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     run = subprocess.run(["bash", str(fake / "source" / "run_autograder")], env=env,
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
-    results = json.loads((fake / "results" / "results.json").read_text())
-    assert results == {
-        "score": 1, "max_score": 2,
-        "tests": [{"name": "Sigmoid.backward", "score": 0, "max_score": 1,
-                   "output": "not implemented", "visibility": "visible"},
-                  {"name": "Tanh.backward", "score": 1, "max_score": 1, "output": "ok",
-                   "visibility": "visible"}]}
+    return json.loads((fake / "results" / "results.json").read_text())
 
 
-def test_unsafe_zips_are_refused(tmp_path):
-    evil = tmp_path / "evil.zip"
-    with zipfile.ZipFile(evil, "w") as archive:
-        archive.writestr("../outside.py", "x = 1\n")
-    with pytest.raises(ValueError, match="points outside the archive"):
-        exercise.collect_submissions([evil], tmp_path / "work")
-    assert not (tmp_path / "outside.py").exists()
-    (tmp_path / "not.zip").write_text("plain text")
-    with pytest.raises(ValueError, match="not a zip file"):
-        exercise.collect_submissions([tmp_path / "not.zip"], tmp_path / "work")
+BOB = {"score": 1, "max_score": 2,
+       "tests": [{"name": "Sigmoid.backward", "score": 0, "max_score": 1,
+                  "output": "not implemented", "visibility": "after_published"},
+                 {"name": "Tanh.backward", "score": 1, "max_score": 1, "output": "ok",
+                  "visibility": "visible"}]}
+
+
+@pytest.mark.parametrize("layout", ["one folder down", "loose", "zip"])
+def test_gradescope_bundle_finds_the_files_where_the_student_put_them(course, bundle, tmp_path,
+                                                                    layout):
+    root, _, export = course
+
+    def upload(submission):
+        if layout == "one folder down":  # Gradescope unpacks an uploaded zip
+            with zipfile.ZipFile(export / "bob.zip") as archive:
+                archive.extractall(submission)
+        elif layout == "loose":
+            for path in (root / "bob" / "mlp").glob("*.py"):
+                shutil.copy(path, submission / path.name)
+        else:
+            shutil.copy(export / "bob.zip", submission / "homework.zip")
+
+    assert run_autograder(bundle, tmp_path, upload) == BOB
+
+
+def test_gradescope_says_why_a_submission_cannot_be_graded(bundle, tmp_path):
+    def upload(submission):
+        (submission / "notes.txt").write_text("I could not do it")
+
+    results = run_autograder(bundle, tmp_path, upload)
+    assert results["score"] == 0
+    assert results["output"].startswith(
+        "This submission could not be graded: no mlp/ folder and none of the library's "
+        "files (")
+    assert [t["score"] for t in results["tests"]] == [0, 0]
+    assert [t["visibility"] for t in results["tests"]] == ["after_published", "visible"]
+
+
+def test_hidden_checks_are_not_in_the_students_own_tests(bundle, tmp_path):
+    hw = tmp_path / "hw"
+    exercise.make(hw, only=ITEMS, hidden=["Sigmoid.backward"])
+    expected = json.loads((hw / "tests" / "reference_values.json").read_text())
+    assert set(expected) == {"Tanh.backward"}
+    manifest = json.loads((hw / "exercise.json").read_text())
+    assert [e["visibility"] for e in manifest["items"]] == ["after_published", "visible"]
+    assert "(checked at grading only)" in (hw / "README.md").read_text()
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+                         cwd=hw, env={**os.environ, "PYTHONPATH": str(hw)},
+                         capture_output=True, text=True, timeout=300)
+    assert "1 failed" in run.stdout and "passed" not in run.stdout, run.stdout
+    assert "test_item[Tanh.backward]" in run.stdout
+    assert "Sigmoid" not in run.stdout
+    with pytest.raises(ValueError, match=r"hidden items \['Adam._update'\] are not items"):
+        exercise.make(tmp_path / "bad", only=ITEMS, hidden=["Adam._update"])
 
 
 def test_kink_convention_is_named_only_where_q_is_zero():

@@ -28,6 +28,9 @@ def add_parser(commands):
                       help="also remove the marked forward passes")
     make.add_argument("--solution", action="store_true",
                       help="remove nothing: the full solution without markers")
+    make.add_argument("--hidden", nargs="+", metavar="ITEM",
+                      help="items checked only at grading: not in the student's own tests, "
+                           "shown on Gradescope after the grades are published")
     make.set_defaults(run=command.run_make)
 
     grade = steps.add_parser(

@@ -16,7 +16,7 @@ def run_make(args) -> int:
     from .make import make
 
     manifest = make(args.outdir, only=args.only, include_forward=args.include_forward,
-                    solution=args.solution)
+                    solution=args.solution, hidden=args.hidden)
     n_items, points = len(manifest["items"]), sum(item["points"] for item in manifest["items"])
     print(f"wrote {args.outdir}: {n_items} item{'s' * (n_items != 1)}, "
           f"{points} point{'s' * (points != 1)}")
@@ -29,23 +29,25 @@ def run_grade(args) -> int:
     import tempfile
 
     from .classroom import grade_students
-    from .submissions import collect_submissions
     from .grading import exercise_items, grade
     from .reports import format_results, results_json
+    from .submissions import collect_submissions, one_submission
 
     exercise_items(args.exercise)  # a bad manifest fails now, not after the work
     options = {"exercise": args.exercise, "time_limit": args.time_limit,
                "workers": args.workers}
     with tempfile.TemporaryDirectory(prefix="mlp-class-") as workdir:
+        if args.json:  # one submission (Gradescope's): its files wherever the student put them
+            if len(args.submissions) != 1 or args.out is not None:
+                raise ValueError("--json is for one submission; --out writes a class's results")
+            results = grade(one_submission(args.submissions[0], workdir), **options)
+            print(format_results(results))
+            write_atomic(args.json, json.dumps(results_json(results), indent=2) + "\n")
+            return 0
         students = collect_submissions(args.submissions, workdir)
-        if args.json and (len(students) != 1 or args.out is not None):
-            raise ValueError("--json is for one submission; --out writes a class's results")
         if len(students) == 1 and args.out is None:
             [folder] = students.values()
-            results = grade(folder, **options)
-            print(format_results(results))
-            if args.json:
-                write_atomic(args.json, json.dumps(results_json(results), indent=2) + "\n")
+            print(format_results(grade(folder, **options)))
             return 0
         out = Path(args.out or "grades")
         graded = grade_students(students, out, **options)

@@ -15,7 +15,7 @@ import zipfile
 from pathlib import Path
 
 from ..io import write_atomic
-from .grading import exercise_items, reference_dir
+from .grading import exercise_items, item_visibility, reference_dir
 
 SETUP = """\
 #!/usr/bin/env bash
@@ -30,18 +30,28 @@ rm -rf ./reference
 RUN = """\
 #!/usr/bin/env bash
 # Gradescope runs this for every submission. The reference and the items live in source/,
-# which the submission cannot change; the verdict is written to results/results.json.
+# which the submission cannot change; the verdict is written to results/results.json. The
+# submitted files are found wherever the student put them (mlp/, loose, one folder down, a zip).
 set -uo pipefail
 ROOT="${{AUTOGRADER_ROOT:-/autograder}}"
 mkdir -p "$ROOT/results"
 cd "$ROOT/source"
+errors="$(mktemp)"
 python3 -m mlp exercise grade "$ROOT/submission" --exercise "$ROOT/source/exercise.json" \\
-    --time-limit {time_limit} --json "$ROOT/results/results.json"
+    --time-limit {time_limit} --json "$ROOT/results/results.json" 2> "$errors"
 status=$?
+cat "$errors" >&2
 if [ ! -s "$ROOT/results/results.json" ]; then
-    echo '{{"score": 0, "output": "the autograder could not grade this submission", "tests": []}}' \\
-        > "$ROOT/results/results.json"
+    # the reason goes where the student reads it: the visible top-level output
+    python3 - "$ROOT/results/results.json" "$errors" <<'END'
+import json, sys
+reason = open(sys.argv[2], errors="replace").read().strip()[-1000:] or "no reason given"
+with open(sys.argv[1], "w") as f:
+    json.dump({{"score": 0, "output": "The autograder could not grade this submission: "
+               + reason, "tests": []}}, f)
+END
 fi
+rm -f "$errors"
 exit $status
 """
 
@@ -84,8 +94,11 @@ def make_bundle(out_zip, *, exercise=None, source=None, time_limit=60.0) -> Path
     """
     items = exercise_items(exercise, source)
     package = reference_dir(source)
+    visibility = item_visibility(exercise)
     manifest = {"format": "mlp-exercise", "version": 1,
-                "items": [{"name": name, "points": points} for name, points in items]}
+                "items": [{"name": name, "points": points,
+                           "visibility": visibility.get(name, "visible")}
+                          for name, points in items]}
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         _add(archive, "setup.sh", SETUP, 0o755)

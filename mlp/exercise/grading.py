@@ -86,6 +86,26 @@ def reference_package(source=None):
     return load_package(source)
 
 
+#: Gradescope's visibilities of a test; ``make --hidden`` marks items ``after_published``
+VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
+
+
+def _manifest(exercise):
+    """The items of an exercise folder's ``exercise.json`` (or of that file), checked."""
+    path = Path(exercise)
+    path = path / "exercise.json" if path.is_dir() else path
+    try:
+        items = json.loads(path.read_text(encoding="utf-8"))["items"]
+        entries = [(e["name"], e["points"], e.get("visibility", "visible")) for e in items]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"{path}: not a valid exercise manifest ({exc})") from None
+    for name, _, visibility in entries:
+        if visibility not in VISIBILITIES:
+            raise ValueError(f"exercise item {name!r}: visibility must be one of "
+                             f"{', '.join(VISIBILITIES)}, got {visibility!r}")
+    return entries
+
+
 def exercise_items(exercise=None, source=None) -> list[tuple[str, int]]:
     """``(item, points)`` from the instructor's side, never from a student's folder.
 
@@ -107,13 +127,7 @@ def exercise_items(exercise=None, source=None) -> list[tuple[str, int]]:
     if isinstance(exercise, (list, tuple)):
         entries = [(name, ITEMS.get(name)) for name in exercise]
     else:
-        path = Path(exercise)
-        path = path / "exercise.json" if path.is_dir() else path
-        try:
-            manifest = json.loads(path.read_text(encoding="utf-8"))
-            entries = [(e["name"], e["points"]) for e in manifest["items"]]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ValueError(f"{path}: not a valid exercise manifest ({exc})") from None
+        entries = [(name, points) for name, points, _ in _manifest(exercise)]
     names = [name for name, _ in entries]
     for name, points in entries:
         if name not in ITEMS:
@@ -124,6 +138,14 @@ def exercise_items(exercise=None, source=None) -> list[tuple[str, int]]:
             raise ValueError(f"exercise item {name!r}: points must be an integer in "
                              f"[0, 1000], got {points!r}")
     return entries
+
+
+def item_visibility(exercise=None) -> dict[str, str]:
+    """Item -> its visibility in Gradescope's results (``visible`` unless the instructor's
+    manifest says otherwise: ``hidden``, ``after_due_date`` or ``after_published``)."""
+    if exercise is None or isinstance(exercise, (list, tuple)):
+        return {}
+    return {name: visibility for name, _, visibility in _manifest(exercise)}
 
 
 class _Sandbox:
@@ -189,6 +211,7 @@ class Grader:
                  memory_limit=4 << 30, workers=None, seed=1):
         self.source = reference_dir(source)
         self.items = exercise_items(exercise, self.source)
+        self.visibility = item_visibility(exercise)
         regions = find_regions(self.source)
         self.files = {r.item: r.file for r in regions}
         self.time_limit, self.memory_limit, self.seed = time_limit, memory_limit, seed
@@ -201,7 +224,8 @@ class Grader:
         self._lock = threading.Lock()
         installed = Path(__file__).resolve().parent.parent  # with the grader's own files
         # what a submission may not lead to; a class folder inside the checkout stays gradable
-        self._guarded = [str(self.source), str(installed), str(self._root)]
+        self._guarded = [str(self.source), str(installed), self._host,
+                         str(self._root / "copies")]
         self._identities = file_identities({self.source, installed})
         self._modules = frozenset(p.name for p in self.source.glob("*.py"))
         self.protected = [str(self.source), str(installed)]
@@ -275,11 +299,10 @@ class Grader:
         """The submission's private copy, or the reason it cannot be graded (a str)."""
         if isinstance(submission, Rejected):
             return submission.reason
-        work = self._root / "copies" / str(i)
         try:
-            package = find_package(submission, self._modules, work / "unpacked")
-            return private_copy(package, work / "mlp", set(self.files.values()),
-                                self._guarded, self._identities)
+            package = find_package(submission, self._modules, self._root / "unpacked" / str(i))
+            return private_copy(package, self._root / "copies" / str(i) / "mlp",
+                                set(self.files.values()), self._guarded, self._identities)
         except (ValueError, OSError) as exc:
             return str(exc)
 
@@ -304,7 +327,9 @@ class Grader:
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
             verdicts = dict(zip(jobs, pool.map(run, jobs), strict=True))
         return [[{"name": name, "score": points if verdicts[i, name][0] else 0,
-                  "max_score": points, "output": verdicts[i, name][1]}
+                  "max_score": points, "output": verdicts[i, name][1],
+                  "visibility": self.visibility.get(name, "visible"),
+                  **({"submission": copies[i]} if isinstance(copies[i], str) else {})}
                  for name, points in self.items] for i in range(len(folders))]
 
 
@@ -319,7 +344,8 @@ def grade(directory, *, exercise=None, time_limit=60.0, workers=None, **options)
     Returns
     -------
     list of dict
-        One per item: ``name``, ``score``, ``max_score``, ``output`` (a short message).
+        One per item: ``name``, ``score``, ``max_score``, ``output`` (a short message) and
+        ``visibility``; and ``submission``, the reason, when the submission could not be read.
     """
     with Grader(exercise, time_limit=time_limit, workers=workers, **options) as grader:
         return grader.grade_many([directory])[0]

@@ -57,7 +57,8 @@ def write_package(package, source, regions, stubbed):
     return package
 
 
-def make(outdir, *, only=None, include_forward=False, solution=False, source=None) -> dict:
+def make(outdir, *, only=None, include_forward=False, solution=False, source=None,
+         hidden=None) -> dict:
     """Write a student package: the library with the selected solution regions stubbed.
 
     Parameters
@@ -73,6 +74,11 @@ def make(outdir, *, only=None, include_forward=False, solution=False, source=Non
         Stub nothing: the full solution, with the markers removed (for testing the grader).
     source : path, optional
         The package to copy; default the installed ``mlp``.
+    hidden : list of str, optional
+        Items whose check runs only at grading: the student's own tests leave them out (and
+        hold no reference values for them), Gradescope shows them after the grades are
+        published (``"visibility": "after_published"`` in ``exercise.json``, which may be
+        edited to ``"hidden"``, never shown).
 
     Returns
     -------
@@ -89,10 +95,16 @@ def make(outdir, *, only=None, include_forward=False, solution=False, source=Non
 
     graded = sorted({r.item for r in stubbed}) if not solution else sorted(
         {r.item for r in _selected(regions, only, include_forward)})
+    hidden = set(hidden or ())
+    if hidden - set(graded):
+        raise ValueError(f"hidden items {sorted(hidden - set(graded))} are not items of this "
+                         f"exercise; items are: {', '.join(graded)}")
     manifest = {
         "format": "mlp-exercise", "version": 1,
         "items": [{"name": name, "points": ITEMS.get(name, 1),
-                   "hint": next(r.hint for r in regions if r.item == name)} for name in graded],
+                   "hint": next(r.hint for r in regions if r.item == name),
+                   "visibility": "after_published" if name in hidden else "visible"}
+                  for name in graded],
     }
     (outdir / "exercise.json").write_text(json.dumps(manifest, indent=2) + "\n")
     (outdir / "pyproject.toml").write_text(_PYPROJECT)
@@ -100,7 +112,7 @@ def make(outdir, *, only=None, include_forward=False, solution=False, source=Non
     (outdir / "tests" / "test_exercises.py").write_text(_STUDENT_TESTS)
     reference = reference_package(source)
     expected = {name: probes.encode(probes.run(name, reference, None, seed=0))
-                for name in graded}
+                for name in graded if name not in hidden}
     (outdir / "tests" / "reference_values.json").write_text(json.dumps(expected) + "\n")
     (outdir / "README.md").write_text(_student_readme(manifest, solution))
     return manifest
@@ -133,7 +145,8 @@ _STUDENT_TESTS = '''\
 
 Run with `python -m pytest`. Each item runs your own classes on fixed inputs and compares the
 numbers with the reference's (stored in reference_values.json), with the grader's hints. The
-grader runs the same comparison on inputs you have not seen, each item with a time limit.
+grader runs the same comparison on inputs you have not seen, each item with a time limit,
+and the checks your instructor marked hidden (not run here).
 """
 
 import json
@@ -175,7 +188,8 @@ def time_limit(seconds):
         signal.signal(signal.SIGALRM, previous)
 
 
-@pytest.mark.parametrize("item", [entry["name"] for entry in MANIFEST["items"]])
+@pytest.mark.parametrize("item", [entry["name"] for entry in MANIFEST["items"]
+                                  if entry.get("visibility", "visible") == "visible"])
 def test_item(item):
     try:
         with time_limit(TIME_LIMIT):
@@ -188,7 +202,9 @@ def test_item(item):
 
 
 def _student_readme(manifest, solution=False):
-    rows = "\n".join(f"| `{e['name']}` | {e['points']} | {e['hint']} |" for e in manifest["items"])
+    rows = "\n".join(f"| `{e['name']}` | {e['points']} | {e['hint']}"
+                     + (" (checked at grading only)" if e["visibility"] != "visible" else "")
+                     + " |" for e in manifest["items"])
     total = sum(e["points"] for e in manifest["items"])
     if solution:
         what = ("This folder holds the complete `mlp` library, every derivation in place: the "

@@ -55,10 +55,11 @@ def encode(arrays):
     TooLarge
         When the arrays hold more than :data:`MAX_NUMBERS` numbers in all.
     """
-    total = sum(int(np.size(v)) for v in arrays.values() if v is not None)
-    if total > MAX_NUMBERS:
-        raise TooLarge(f"the answer was too large: {total} numbers, where the reference's "
-                       f"answer has a few hundred (at most {MAX_NUMBERS} are read)")
+    sizes = {key: int(np.size(v)) for key, v in arrays.items() if v is not None}
+    if sum(sizes.values()) > MAX_NUMBERS:
+        key = max(sizes, key=sizes.get)
+        raise TooLarge(f"the answer was too large: {key} has {sizes[key]} numbers, where the "
+                       f"reference's answer has a few hundred (at most {MAX_NUMBERS} are read)")
     return {str(key): None if value is None else {
         "shape": [int(n) for n in np.shape(value)],
         "data": base64.b64encode(np.ascontiguousarray(value, dtype="<f8").tobytes()).decode()}

@@ -22,12 +22,19 @@ def results_json(results, visibility="visible") -> dict:
     """Gradescope's ``results.json``: ``score``, ``max_score`` and one test per item.
 
     Each test has ``name``, ``score``, ``max_score``, ``output`` and ``visibility``
-    (``visible``, ``hidden``, ``after_due_date`` or ``after_published``).
+    (``visible``, ``hidden``, ``after_due_date`` or ``after_published``: the item's own, else
+    ``visibility``). When the submission could not be read at all, the top-level ``output``
+    (always shown to the student) says why.
     """
-    return {"score": sum(r["score"] for r in results),
-            "max_score": sum(r["max_score"] for r in results),
-            "tests": [{"name": r["name"], "score": r["score"], "max_score": r["max_score"],
-                       "output": r["output"], "visibility": visibility} for r in results]}
+    report = {"score": sum(r["score"] for r in results),
+              "max_score": sum(r["max_score"] for r in results),
+              "tests": [{"name": r["name"], "score": r["score"], "max_score": r["max_score"],
+                         "output": r["output"], "visibility": r.get("visibility", visibility)}
+                        for r in results]}
+    problem = next((r["submission"] for r in results if r.get("submission")), None)
+    if problem:
+        report["output"] = f"This submission could not be graded: {problem}"
+    return report
 
 
 def gradebook_csv(graded) -> str:

@@ -41,8 +41,8 @@ def refuse_protected(path, protected, what):
     for root in protected:
         root = Path(os.path.realpath(root))
         if _inside(real, root) or _inside(root, real):
-            raise ValueError(f"{what} leads to {real}, which holds the grader's own files or "
-                             "the reference: not graded")
+            raise ValueError(f"{what} leads into the reference or the grader's own files: "
+                             "not graded")
     return real
 
 
@@ -154,8 +154,7 @@ def private_copy(package, destination, names, protected=(), protected_files=froz
     package = Path(package)
     shown = "mlp/" if package.name == "mlp" else "the submission"
     if package.is_symlink():
-        raise ValueError(f"{shown} is a symbolic link (to {os.path.realpath(package)}): "
-                         "submit the files themselves")
+        raise ValueError(f"{shown} is a symbolic link: submit the files themselves")
     real = refuse_protected(package, protected, shown)
     destination = Path(destination)
     destination.mkdir(parents=True, exist_ok=True)
@@ -167,7 +166,7 @@ def private_copy(package, destination, names, protected=(), protected_files=froz
         if path.is_symlink():
             target = refuse_protected(path, protected, f"mlp/{name}")
             if not _inside(target, real):
-                raise ValueError(f"mlp/{name} is a symbolic link to {target}, outside the "
+                raise ValueError(f"mlp/{name} is a symbolic link leading outside the "
                                  "submission: not graded")
         try:
             info = os.stat(path)
@@ -247,9 +246,8 @@ def collect_submissions(paths, workdir) -> dict[str, Path | Rejected]:
             top = Path(os.path.realpath(path))
             for child in _visible(path):
                 if child.is_symlink() and not _inside(Path(os.path.realpath(child)), top):
-                    add(child.stem, Rejected(f"{child.name} is a symbolic link to "
-                                             f"{os.path.realpath(child)}, outside the class "
-                                             "folder: not graded"))
+                    add(child.stem, Rejected(f"{child.name} is a symbolic link leading "
+                                             "outside the class folder: not graded"))
                 elif child.is_file() and child.suffix.lower() == ".zip":
                     add(child.stem, unpack(child))
                 elif child.is_dir():
@@ -259,6 +257,26 @@ def collect_submissions(paths, workdir) -> dict[str, Path | Rejected]:
     if not found:
         raise ValueError("no submissions found")
     return found
+
+
+def one_submission(path, workdir) -> Path | Rejected:
+    """``path`` as one submission: a folder as it is, a zip unpacked into ``workdir`` (or
+    :class:`Rejected` when it cannot be).
+
+    Raises
+    ------
+    ValueError
+        When ``path`` is neither a folder nor a file.
+    """
+    path = Path(path)
+    if path.is_dir():
+        return path
+    if not path.is_file():
+        raise ValueError(f"{path}: no such submission folder or zip file")
+    try:
+        return extract_zip(path, Path(workdir) / "submission")
+    except ValueError as exc:
+        return Rejected(str(exc))
 
 
 def _module_names():
