@@ -88,7 +88,8 @@ def _submissions(root, instructor, reference):
     folder = new("by_path")
     replace_stub(folder, "Tanh.backward", f"""
         import importlib.util
-        spec = importlib.util.spec_from_file_location("mlp.stolen", {str(reference / "activations.py")!r})
+        spec = importlib.util.spec_from_file_location(
+            "mlp.stolen", {str(reference / "activations.py")!r})
         stolen = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(stolen)
         return stolen.Tanh.backward(self, dY, input_grad)
@@ -287,7 +288,8 @@ def test_killing_every_descendant_finds_new_sessions(tmp_path):
     script = tmp_path / "reaper.py"
     script.write_text(textwrap.dedent(f"""
         import importlib.util, subprocess, sys
-        spec = importlib.util.spec_from_file_location("sandbox", {str(SOURCE / "exercise" / "sandbox.py")!r})
+        spec = importlib.util.spec_from_file_location(
+            "sandbox", {str(SOURCE / "exercise" / "sandbox.py")!r})
         sandbox = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(sandbox)
         sandbox._become_subreaper()

@@ -12,12 +12,14 @@ after the colon is the hint. Each marked function is one *item*, named ``Class.m
 - :mod:`.markers` finds the regions; :func:`make` writes the student folder, each selected
   region replaced by ``raise NotImplementedError(<hint>)``.
 - :mod:`.probes` runs an item on fixed inputs and returns its raw arrays; :mod:`.checks`
-  judges them against the reference's (:mod:`.hints` says what went wrong), or, on a
-  student's machine, by finite differences and known values.
+  judges them against the reference's (:mod:`.hints` says what went wrong), on the grader's
+  hidden inputs, or on a student's machine against reference values stored by ``make``.
 - :mod:`.grading` grades submissions: every item in a fork of a sandbox process
-  (:mod:`.sandbox`) with limits, on a host package without that item's solution; the verdict
-  is given outside. :mod:`.classroom` grades a class, :mod:`.reports` writes the gradebook,
-  the feedback and Gradescope's JSON, :mod:`.gradescope` the autograder bundle.
+  (:mod:`.sandbox`) with limits, on the student's skeleton (no exercised item's solution);
+  the answer is read as hostile data (:mod:`.answers`) and judged outside.
+  :mod:`.submissions` finds and reads what students handed in; :mod:`.classroom` grades a
+  class, :mod:`.reports` writes the gradebook, the feedback and Gradescope's JSON,
+  :mod:`.gradescope` the autograder bundle.
 - :func:`verify` confirms that each item's full solution passes and its stub fails.
 """
 
@@ -32,7 +34,7 @@ from .reports import format_results, gradebook_csv, results_json
 from .submissions import Rejected, collect_submissions
 from .verify import verify
 
-__all__ = ["ITEMS", "Grader", "MarkerError", "Region", "Rejected", "check_item", "collect_submissions",
-           "exercise_items", "find_regions", "format_results", "grade", "grade_class",
-           "gradebook_csv", "judge", "load_package", "make", "make_bundle", "results_json",
-           "verify"]
+__all__ = ["ITEMS", "Grader", "MarkerError", "Region", "Rejected", "check_item",
+           "collect_submissions", "exercise_items", "find_regions", "format_results", "grade",
+           "grade_class", "gradebook_csv", "judge", "load_package", "make", "make_bundle",
+           "results_json", "verify"]

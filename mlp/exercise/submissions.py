@@ -124,8 +124,8 @@ def find_package(folder, modules, workdir, depth=2) -> Path:
                     continue
     zips = [p for p in entries if p.suffix.lower() == ".zip" and p.is_file()]
     if not found and len(zips) == 1 and workdir is not None:
-        unpacked = extract_zip(zips[0], Path(workdir) / f"unzipped-{len(list(Path(workdir).glob('unzipped-*')))}")
-        return find_package(unpacked, modules, None, depth)
+        # unpacked once: the zip's own zips are not opened
+        return find_package(extract_zip(zips[0], workdir), modules, None, depth)
     if len(found) == 1:
         return found[0]
     if found:
