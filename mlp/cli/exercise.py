@@ -46,6 +46,10 @@ def add_parser(commands):
                        help="one submission: write Gradescope's results.json")
     grade.add_argument("--workers", type=positive_int, default=None, metavar="N",
                        help="items graded in parallel (default: the number of CPUs)")
+    grade.add_argument("--no-isolation", action="store_true",
+                       help="where the kernel refuses namespaces: grade with resource limits "
+                            "and an audit hook only, which submitted code can disable to read "
+                            "the reference and other submissions (unsafe)")
     grade.set_defaults(run=run_grade)
 
     bundle = steps.add_parser(

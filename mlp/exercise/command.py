@@ -7,9 +7,12 @@ turns into one line on stderr and exit status 2.
 from __future__ import annotations
 
 import json
+import sys
+import warnings
 from pathlib import Path
 
 from ..io import write_atomic
+from .isolation import UnisolatedWarning
 
 
 def run_make(args) -> int:
@@ -36,7 +39,13 @@ def run_grade(args) -> int:
     exercise_items(args.exercise)  # a bad manifest fails now, not after the work
     options = {"exercise": args.exercise, "time_limit": args.time_limit,
                "workers": args.workers}
-    with tempfile.TemporaryDirectory(prefix="mlp-class-") as workdir:
+    if getattr(args, "no_isolation", False):
+        options["isolation"] = "none"
+        print("mlp exercise grade: warning: grading without isolation (--no-isolation): "
+              "submitted code can read the reference and other submissions", file=sys.stderr)
+    with tempfile.TemporaryDirectory(prefix="mlp-class-") as workdir, \
+            warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnisolatedWarning)  # said once, above
         if args.json:  # one submission (Gradescope's): its files wherever the student put them
             if len(args.submissions) != 1 or args.out is not None:
                 raise ValueError("--json is for one submission; --out writes a class's results")

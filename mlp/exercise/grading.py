@@ -25,10 +25,12 @@ import subprocess
 import sys
 import tempfile
 import threading
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from queue import Queue
 
+from . import isolation as kernel
 from . import probes
 from .answers import verdict
 from .checks import ITEMS
@@ -151,10 +153,10 @@ def item_visibility(exercise=None) -> dict[str, str]:
 class _Sandbox:
     """One warmed-up sandbox process (see :mod:`.sandbox`), serving one job at a time."""
 
-    def __init__(self):
+    def __init__(self, isolation):
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
         env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-        config = {"probes": probes.__file__, "preload": _PRELOAD}
+        config = {"probes": probes.__file__, "preload": _PRELOAD, "isolation": isolation}
         self._neutral = tempfile.mkdtemp(prefix="mlp-sandbox-")
         self._process = subprocess.Popen(
             [sys.executable, "-I", str(Path(__file__).with_name("sandbox.py")),
@@ -205,10 +207,35 @@ class Grader:
         Sandboxes running in parallel; default the number of CPUs.
     seed : int
         Draws the grading inputs (and batch sizes), unlike those of the student's own tests.
+    isolation : {"auto", "user", "none"}
+        How submitted code is kept from everything else (see :mod:`.isolation`): "auto",
+        the kernel's namespaces (as root, then an unprivileged uid; otherwise in a user
+        namespace); "user", always in a user namespace (the route without root, to test it
+        as root); "none", only the audit hook and resource limits, which code that
+        disables the hook escapes: an ``isolation.UnisolatedWarning`` says so.
+
+    Raises
+    ------
+    OSError
+        (``isolation.Unavailable``) When the kernel refuses the namespaces (the message
+        says why), unless ``isolation="none"``.
     """
 
     def __init__(self, exercise=None, *, source=None, time_limit=60.0,
-                 memory_limit=4 << 30, workers=None, seed=1):
+                 memory_limit=4 << 30, workers=None, seed=1, isolation="auto"):
+        if isolation not in ("auto", "user", "none"):
+            raise ValueError(f"isolation must be 'auto', 'user' or 'none', got {isolation!r}")
+        if isolation == "none":
+            warnings.warn("grading without isolation: submitted code that disables the "
+                          "audit hook can read the reference and other submissions",
+                          kernel.UnisolatedWarning, stacklevel=2)
+        else:
+            reason = kernel.unavailable(user=isolation == "user" or os.geteuid() != 0)
+            if reason:
+                raise kernel.Unavailable(
+                    f"submitted code cannot be isolated here ({reason}): grade where Linux "
+                    "allows user namespaces, or pass --no-isolation to grade without (unsafe)")
+        self.isolation = isolation
         self.source = reference_dir(source)
         self.items = exercise_items(exercise, self.source)
         self.visibility = item_visibility(exercise)
@@ -263,7 +290,7 @@ class Grader:
         if self._sandboxes.empty():
             with self._lock:
                 if len(self._all) < self.workers:
-                    self._all.append(_Sandbox())
+                    self._all.append(_Sandbox(self.isolation))
                     self._sandboxes.put(self._all[-1])
         return self._sandboxes.get()
 

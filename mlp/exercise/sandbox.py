@@ -2,19 +2,25 @@
 
 Started by the grader as a script (``python -I sandbox.py CONFIG``), never as part of ``mlp``:
 this process imports numpy and the probes, never the reference solution. For each job line on
-stdin it forks a child that
+stdin it forks a child, which (see :mod:`.isolation`) enters new namespaces and forks the
+item's process, process 1 of a new pid namespace. That process
 
-- limits itself with kernel resource limits (CPU time, address space, file size, processes),
-  redirects its output into a pipe this process caps, and installs an audit hook that refuses
-  to start processes, send signals, load C libraries, raise the limits, write outside its own
-  scratch folder or read the reference, the grader's files and other submissions;
+- sees a root of its own: the Python installation, the host package and this submission's
+  files, all read-only, and a small scratch tmpfs; no network; nothing of other processes;
+- gives up every privilege, limits itself with kernel resource limits (CPU time, address
+  space, file size, processes, ...), redirects its output into a pipe this process caps,
+  and installs an audit hook as a second line of defence (the only one with
+  ``"isolation": "none"``): no processes, signals, C libraries, writes outside scratch or
+  reads of the reference, the grader's files and other submissions;
 - imports the *host* package (the student's skeleton: no exercised item's solution) as ``mlp``,
   then the submitted module that defines the item, and runs the item's probe;
-- writes the raw arrays to a pipe it did not choose and exits.
+- writes the raw arrays to a pipe it did not choose and exits; when it ends, the kernel
+  ends every process it started.
 
-This process answers with one JSON line (the child's raw result or how it ended) and then kills
-every descendant of its own (it is a child subreaper, so processes that started a new session
-are found too). The verdict is given by the grader, which never runs submitted code.
+This process reads at most a bounded answer per job and answers with one JSON line (the
+answer, which the grader reads as hostile data, or how the item ended); it then kills every
+descendant of its own (it is a child subreaper). The verdict is given by the grader, which
+never runs submitted code.
 """
 
 import importlib.machinery
@@ -28,115 +34,42 @@ import sys
 import time
 import traceback
 
-FORBIDDEN = frozenset({
-    "os.fork", "os.forkpty", "os.exec", "os.posix_spawn", "os.spawn", "os.system",
-    "os.startfile", "subprocess.Popen", "pty.spawn", "os.kill", "os.killpg",
-    "signal.pthread_kill", "resource.setrlimit", "resource.prlimit", "ctypes.dlopen",
-    "ctypes.dlsym", "ctypes.dlsym/handle", "os.symlink", "os.link", "sys.remote_exec",
-})
-FORBIDDEN_IMPORTS = frozenset({"_posixsubprocess", "ctypes", "_ctypes"})
-PATH_EVENTS = {"os.remove": 1, "os.rmdir": 1, "os.rename": 2, "os.mkdir": 1, "os.chmod": 1,
-               "os.chown": 1, "os.truncate": 1, "os.utime": 1, "shutil.rmtree": 1,
-               "os.chflags": 1, "os.lchflags": 1, "os.setxattr": 1, "os.removexattr": 1}
-_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
-MAX_RESULT = 4 << 20
+import numpy  # noqa: F401  (warm: every item starts with numpy loaded)
+
+MAX_RESULT = 8 << 20  # bytes of an item's answer read (the grader reads as many: answers.py)
 MAX_OUTPUT = 4096
-MAX_WRITES = 64
 RESULT_FD = 3
+IDLE_LIMIT = 2.0  # seconds asleep without using CPU: the item waits for nothing that comes
+SCRATCH_BYTES = 16 << 20
 
 
 class Refused(Exception):
     """The submission cannot be graded on this item (missing, or its module does not import)."""
 
 
-def _under(path, roots):
-    return any(path == root or path.startswith(root + os.sep) for root in roots)
+def _sibling(name):
+    """A module of this folder, loaded by path: this script never imports ``mlp``."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"_mlp_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
-def _depth(path, roots):
-    """The length of the longest of ``roots`` that contains ``path``; -1 for none."""
-    return max((len(root) for root in roots if path == root or path.startswith(root + os.sep)),
-               default=-1)
-
-
-def install_guard(scratch, readable, unreadable):
-    """Refuse, from inside the child, what a submission has no business doing.
-
-    The hook runs before the operation; an exception stops it. Limits that need no
-    cooperation (CPU, memory, files, processes) are set as resource limits besides.
-    """
-    own = {str(os.getpid()), "self", "thread-self"}
-    busy, written = [], []
-
-    def real(path):
-        return os.path.realpath(os.fsdecode(path))
-
-    def refuse(what):
-        raise PermissionError(f"not allowed while grading: {what}")
-
-    def check_read(path):
-        target = real(path)
-        parts = target.split(os.sep)
-        if len(parts) > 2 and parts[1] == "proc" and parts[2].isdigit() and parts[2] not in own:
-            refuse(f"reading {target}")
-        # the innermost root decides: the Python environment may sit inside a protected
-        # checkout (a venv in it), and a protected package inside the environment
-        if _depth(target, unreadable) > _depth(target, readable):
-            refuse(f"reading {target}")
-
-    def hook(event, args):
-        if busy:
-            return
-        if event in FORBIDDEN:
-            refuse(event)
-        if event == "import" and args[0] in FORBIDDEN_IMPORTS:
-            refuse(f"import {args[0]}")
-        if event != "open" and event not in PATH_EVENTS:
-            return
-        busy.append(1)
-        try:
-            if event == "open":
-                path, mode, flags = args
-                if path is None or isinstance(path, int):
-                    return
-                writing = bool(flags & _WRITE_FLAGS) if mode is None else any(
-                    c in mode for c in "wax+")
-                if mode is None and not os.path.isabs(os.fsdecode(path)):
-                    refuse("os.open with a relative path")
-                if writing and not _under(real(path), (scratch,)):
-                    refuse(f"writing {real(path)}")
-                if writing:  # each file is capped by RLIMIT_FSIZE; their number here
-                    written.append(1)
-                    if len(written) > MAX_WRITES:
-                        refuse(f"writing more than {MAX_WRITES} files")
-                check_read(path)
-            else:
-                for path in args[:PATH_EVENTS[event]]:
-                    if not isinstance(path, int) and not _under(real(path), (scratch,)):
-                        refuse(f"{event} {real(path)}")
-        finally:
-            busy.pop()
-
-    sys.addaudithook(hook)
-
-
-def _refused_fork_exec(*args, **kwargs):
-    raise PermissionError("not allowed while grading: starting a process")
-
-
-def _take_away_fork_exec():
-    """``_posixsubprocess.fork_exec`` starts processes without an audit event (multiprocessing
-    calls it directly): replace it, and the guard refuses to import the module afresh."""
-    module = sys.modules.get("_posixsubprocess")
-    if module is not None:
-        module.fork_exec = _refused_fork_exec
+isolation, guard = _sibling("isolation"), _sibling("guard")
+probes = None  # loaded by path from the grader's copy of the library (see _prepare)
+_setup = {"isolate": False}
 
 
 def _limit(job):
+    """Kernel resource limits; lowering them needs no privilege, raising them is refused."""
     cpu = max(1, int(job["time_limit"] + 0.999))
     limits = [(resource.RLIMIT_CPU, cpu, cpu + 1), (resource.RLIMIT_CORE, 0, 0),
               (resource.RLIMIT_FSIZE, job["file_limit"], job["file_limit"]),
-              (resource.RLIMIT_NPROC, 0, 0), (resource.RLIMIT_NOFILE, 64, 64)]
+              (resource.RLIMIT_NPROC, 0, 0), (resource.RLIMIT_NOFILE, 64, 64),
+              (resource.RLIMIT_MEMLOCK, 0, 0), (resource.RLIMIT_MSGQUEUE, 0, 0),
+              (resource.RLIMIT_RTPRIO, 0, 0)]
     if job["memory_limit"]:
         limits.append((resource.RLIMIT_AS, job["memory_limit"], job["memory_limit"]))
     for which, soft, hard in limits:
@@ -187,17 +120,17 @@ def _load_submitted(package, relative):
     return module
 
 
-def _child(job, probes):
-    """Runs in the fork: never returns."""
+def _child(job):
+    """Runs in the item's process: never returns."""
     status = {}
     try:
         _limit(job)
-        _take_away_fork_exec()
         os.chdir(job["scratch"])
+        os.environ["TMPDIR"] = job["scratch"]
         _import_paths(job["host"])
-        install_guard(os.path.realpath(job["scratch"]),
-                      [os.path.realpath(p) for p in job["readable"]],
-                      [os.path.realpath(p) for p in job["unreadable"]])
+        guard.install_guard(os.path.realpath(job["scratch"]),
+                            [os.path.realpath(p) for p in job["readable"]],
+                            [os.path.realpath(p) for p in job["unreadable"]])
         import mlp as host  # the host: the skeleton, holding no exercised solution
 
         try:
@@ -218,11 +151,39 @@ def _child(job, probes):
         data = json.dumps(status).encode()
         for start in range(0, len(data), 65536):
             os.write(RESULT_FD, data[start:start + 65536])
+    except BaseException:
+        traceback.print_exc()
+        sys.stderr.flush()
     finally:
         os._exit(0)
 
 
-def _fork(job, probes):
+def _isolate(job):
+    """In the fork: enter new namespaces and fork the item's process, which returns from
+    here into its own root without privileges; this process waits for it and ends as it
+    ended. Raises OSError when the kernel refuses."""
+    isolation.unshare(_setup["user"])
+    pid = os.fork()
+    if pid:
+        _, status, usage = os.wait4(pid, 0)
+        sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
+        if sig == signal.SIGKILL and usage.ru_utime + usage.ru_stime >= job["time_limit"]:
+            sig = signal.SIGXCPU  # process 1 of a pid namespace ignores SIGXCPU: the hard
+            # CPU limit's SIGKILL ended it
+        if sig is not None:
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+            signal.signal(sig, signal.SIG_DFL)
+            os.kill(os.getpid(), sig)
+        os._exit(os.waitstatus_to_exitcode(status))
+    uid = None if _setup["user"] else _setup["uid"]
+    binds = [*_setup["binds"], job["host"], job["package"]]
+    isolation.enter(job["scratch"], isolation.outermost(binds), _setup["links"],
+                    [*_setup["hidden"], *job["unreadable"]], job["scratch"],
+                    job.get("scratch_limit", SCRATCH_BYTES), uid or 0)
+    isolation.drop_privileges(uid)
+
+
+def _fork(job):
     result_r, result_w = os.pipe()
     output_r, output_w = os.pipe()
     pid = os.fork()
@@ -236,7 +197,14 @@ def _fork(job, probes):
             os.closerange(RESULT_FD + 1, 1 << 16)
             sys.stdout = open(1, "w", closefd=False)
             sys.stderr = open(2, "w", closefd=False)
-            _child(job, probes)
+            if _setup["isolate"]:
+                try:
+                    _isolate(job)
+                except OSError as exc:
+                    os.write(RESULT_FD, json.dumps({"error": f"the item could not be "
+                                                             f"isolated: {exc}"}).encode())
+                    os._exit(0)
+            _child(job)
         finally:
             os._exit(70)
     for fd in (result_w, output_w):
@@ -244,23 +212,40 @@ def _fork(job, probes):
     return pid, result_r, output_r
 
 
+def _asleep(pid, seen):
+    """Whether the item's process has slept without using CPU for IDLE_LIMIT seconds;
+    ``seen`` keeps its last CPU ticks and since when they have not changed."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return False
+    state, ticks, now = fields[0], int(fields[11]) + int(fields[12]), time.monotonic()
+    if state not in (b"S", b"T", b"t") or seen.get("ticks") != ticks:
+        seen.update(ticks=ticks, since=now)
+    return now - seen["since"] >= IDLE_LIMIT
+
+
 def _collect(pid, result_r, output_r, wall):
-    """Read the child's result and (capped) output until it exits or the time is up."""
+    """Read the child's result and (capped) output until it exits or the time is up.
+    Returns ``(result bytes or None, output bytes, how it ended)``."""
     deadline = time.monotonic() + wall
-    result, output, status = bytearray(), bytearray(), None
+    result, output, status, seen = bytearray(), bytearray(), None, {}
     open_fds = [result_r, output_r]
+    limit = MAX_RESULT
     while status is None:
         left = deadline - time.monotonic()
-        if left <= 0:
+        item = (isolation.children(pid) or [None])[0] if _setup["isolate"] else pid
+        if left <= 0 or item is not None and _asleep(item, seen):
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
-            return None, bytes(output), "timeout"
+            return None, bytes(output), "timeout" if left <= 0 else "asleep"
         ready, _, _ = select.select(open_fds, [], [], min(left, 0.05))
         for fd in ready:
             chunk = os.read(fd, 65536)
             if not chunk:
                 open_fds.remove(fd)
-            elif fd == result_r and len(result) <= MAX_RESULT:
+            elif fd == result_r and len(result) <= limit:
                 result += chunk
             elif fd == output_r:  # read all, keep the start: the child never blocks on it
                 output += chunk[:max(0, MAX_OUTPUT - len(output))]
@@ -270,11 +255,11 @@ def _collect(pid, result_r, output_r, wall):
     if result_r in open_fds:  # what the child wrote just before it ended
         os.set_blocking(result_r, False)
         try:
-            while len(result) <= MAX_RESULT and (chunk := os.read(result_r, 65536)):
+            while len(result) <= limit and (chunk := os.read(result_r, 65536)):
                 result += chunk
         except BlockingIOError:
             pass
-    if len(result) > MAX_RESULT:
+    if len(result) > limit:
         return None, bytes(output), "result too large"
     return bytes(result), bytes(output), _describe(status)
 
@@ -288,69 +273,19 @@ def _describe(status):
     return f"exit status {os.WEXITSTATUS(status)}"
 
 
-def _descendants(root):
-    children = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat", "rb") as f:
-                    ppid = int(f.read().rsplit(b")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-            children.setdefault(ppid, []).append(int(entry))
-    found, todo = [], [root]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
+def _answer(result, output, how):
+    """The one line for the grader: the item's answer (JSON text, read by the grader as
+    hostile data) or None, its output and how it ended."""
+    if how == "asleep":
+        result = json.dumps({"error": f"stopped after sleeping {IDLE_LIMIT:g} s without "
+                                      "computing"}).encode()
+    return json.dumps({"result": None if result is None else result.decode("utf-8", "replace"),
+                       "output": output.decode("utf-8", "replace"), "ended": how})
 
 
-def _children():
-    """This process's children: as a subreaper, nothing lives below it without one of them."""
-    try:
-        with open(f"/proc/self/task/{os.getpid()}/children", "rb") as f:
-            return [int(pid) for pid in f.read().split()]
-    except OSError:  # a kernel without the list: walk the whole process table
-        return _descendants(os.getpid())
-
-
-def kill_descendants():
-    """SIGKILL every process below this one until none is left, and reap them."""
-    for _ in range(1000):
-        while True:
-            try:
-                pid, _ = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                pid = 0
-            if not pid:
-                break
-        alive = _children()
-        if not alive:
-            return
-        for pid in alive:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        time.sleep(0.002)
-
-
-def _become_subreaper():
-    """Orphans of the children (even in a new session) become ours, so none escapes."""
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
-    except (OSError, AttributeError):
-        pass  # not Linux: the process-group kill below still applies
-
-
-def main():
-    config = json.loads(sys.argv[1])
-    import numpy  # noqa: F401  (warm: every child starts with numpy loaded)
-
+def _prepare(config):
+    """What every item of this sandbox shares: the isolation route and the environment."""
+    global probes
     for name in config.get("preload", []):
         try:
             importlib.import_module(name)
@@ -360,21 +295,28 @@ def main():
     probes = importlib.util.module_from_spec(spec)
     sys.modules["_mlp_probes"] = probes
     spec.loader.exec_module(probes)
-    _become_subreaper()
+    mode = config.get("isolation", "auto")
+    binds, links = isolation.environment(sys.path)
+    _setup.update(isolate=mode != "none", user=mode == "user" or os.geteuid() != 0,
+                  binds=binds, links=links, hidden=isolation.installed_copies(binds),
+                  uid=isolation.UID_BASE + os.getpid() % 100000)
+
+
+def main():
+    _prepare(json.loads(sys.argv[1]))
+    isolation.become_subreaper()
     channel = os.fdopen(os.dup(1), "w")
     os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
     for line in sys.stdin:
         job = json.loads(line)
-        pid, result_r, output_r = _fork(job, probes)
+        pid, result_r, output_r = _fork(job)
         try:
-            result, output, how = _collect(pid, result_r, output_r, job["wall_limit"])
+            answer = _collect(pid, result_r, output_r, job["wall_limit"])
         finally:
             os.close(result_r)
             os.close(output_r)
-            kill_descendants()
-        channel.write(json.dumps({"result": None if result is None else result.decode(
-            "utf-8", "replace"), "output": output.decode("utf-8", "replace"), "ended": how})
-            + "\n")
+            isolation.kill_descendants()
+        channel.write(_answer(*answer) + "\n")
         channel.flush()
 
 
