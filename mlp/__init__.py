@@ -5,62 +5,50 @@ optimizers and finite-difference gradient checks complete the core. On top of it
 :func:`fit` / :class:`Trainer` (the training loop), ``MLPClassifier`` / ``MLPRegressor``
 (scikit-learn estimators), and the modules ``mlp.io`` (model files), ``mlp.autodiff``
 (automatic differentiation), ``mlp.datasets`` and ``mlp.exercise`` (course exercises).
+
+Every name is imported on first use (PEP 562): ``import mlp`` loads neither numpy nor
+scikit-learn, so the ``mlp`` command starts at once, and ``from mlp import Linear`` loads the
+core without scikit-learn, which only the estimators need.
 """
 
 import importlib
 
-from . import gradcheck, init, losses, optim
-from .activations import (
-    ELU,
-    GELU,
-    Identity,
-    LeakyReLU,
-    PReLU,
-    ReLU,
-    Sigmoid,
-    Softmax,
-    Softplus,
-    Tanh,
-    get_activation,
-)
-from .base import Layer, Parameter
-from .gradcheck import check_grad_flat, check_layer, check_model
-from .layers import BatchNorm1d, Dropout, Linear
-from .losses import (
-    BCEWithLogitsLoss,
-    L2Penalty,
-    MSELoss,
-    NLLLoss,
-    PoissonLoss,
-    SoftmaxCrossEntropyLoss,
-)
-from .optim import SGD, Adam, RMSProp
-from .sequential import Residual, Sequential
-from .trainer import History, Trainer, fit
-
 __version__ = "0.1.0"
 
+# the module of each public name
+_EXPORTS = {
+    "activations": ("ELU", "GELU", "Identity", "LeakyReLU", "PReLU", "ReLU", "Sigmoid",
+                    "Softmax", "Softplus", "Tanh", "get_activation"),
+    "base": ("Layer", "Parameter"),
+    "layers": ("Linear", "Dropout", "BatchNorm1d"),
+    "sequential": ("Residual", "Sequential"),
+    "losses": ("BCEWithLogitsLoss", "MSELoss", "NLLLoss", "PoissonLoss",
+               "SoftmaxCrossEntropyLoss", "L2Penalty"),
+    "trainer": ("History", "Trainer", "fit"),
+    "optim": ("SGD", "Adam", "RMSProp"),
+    "estimator": ("MLPClassifier", "MLPRegressor"),
+    "gradcheck": ("check_grad_flat", "check_layer", "check_model"),
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
-_LAZY_MODULES = ("autodiff", "cli", "datasets", "estimator", "exercise", "io", "plotting")
+# submodules reachable as attributes after a bare ``import mlp``
+_SUBMODULES = ("activations", "autodiff", "base", "callbacks", "cli", "datasets", "diagnostics",
+               "estimator", "exercise", "gradcheck", "init", "io", "layers", "losses", "optim",
+               "plotting", "schedules", "sequential", "trainer")
+
+__all__ = [*_MODULE_OF, "gradcheck", "init", "losses", "optim"]
 
 
 def __getattr__(name):
-    # scikit-learn, matplotlib and the rest load on first use, not with the core
-    if name in ("MLPClassifier", "MLPRegressor"):
-        return getattr(importlib.import_module(".estimator", __name__), name)
-    if name in _LAZY_MODULES:
-        return importlib.import_module(f".{name}", __name__)
-    raise AttributeError(f"module 'mlp' has no attribute {name!r}")
+    if name in _MODULE_OF:
+        value = getattr(importlib.import_module(f".{_MODULE_OF[name]}", __name__), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module 'mlp' has no attribute {name!r}")
+    globals()[name] = value  # later look-ups find it without coming here
+    return value
 
 
-__all__ = [
-    "ELU", "GELU", "Identity", "LeakyReLU", "PReLU", "ReLU", "Sigmoid", "Softmax", "Softplus",
-    "Tanh", "get_activation",
-    "Layer", "Parameter", "Linear", "Dropout", "BatchNorm1d", "Residual", "Sequential",
-    "BCEWithLogitsLoss", "MSELoss", "NLLLoss", "PoissonLoss", "SoftmaxCrossEntropyLoss",
-    "L2Penalty",
-    "History", "Trainer", "fit",
-    "SGD", "Adam", "RMSProp", "MLPClassifier", "MLPRegressor",
-    "check_grad_flat", "check_layer", "check_model",
-    "gradcheck", "init", "losses", "optim",
-]
+def __dir__():
+    return sorted({*globals(), *__all__, *_SUBMODULES})

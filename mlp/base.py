@@ -8,12 +8,22 @@ optimizer built once keeps seeing the latest gradients).
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
 
-__all__ = ["Layer", "Parameter", "as_generator", "check_2d", "pack"]
+__all__ = ["Layer", "Parameter", "as_generator", "check_2d", "issparse", "pack"]
+
+
+def issparse(X) -> bool:
+    """Whether ``X`` is a scipy sparse matrix or array.
+
+    Without scipy.sparse imported no such object can exist, so it is not imported here: it
+    would add a tenth of a second to the start of every program that uses the library.
+    """
+    sparse = sys.modules.get("scipy.sparse")
+    return sparse is not None and sparse.issparse(X)
 
 
 def as_generator(rng=None) -> np.random.Generator:
@@ -70,7 +80,7 @@ def check_2d(X, who, n_features: int | None = None, *, sparse: bool = False):
     ValueError
         With a message naming ``who``, what was expected and what came.
     """
-    if sp.issparse(X):
+    if issparse(X):
         if not sparse:
             who = who if isinstance(who, str) else repr(who)
             raise TypeError(
@@ -303,7 +313,7 @@ class Layer:
         ``forward``.
         """
         for name, value in list(vars(self).items()):
-            if name.startswith("_") and (isinstance(value, np.ndarray) or sp.issparse(value)):
+            if name.startswith("_") and (isinstance(value, np.ndarray) or issparse(value)):
                 setattr(self, name, None)
         for child in self.children():
             child.clear_cache()

@@ -184,7 +184,9 @@ def load_iris() -> Dataset:
 
 
 def _from_sklearn(loader, classify):
-    bunch = loader()
+    from sklearn import datasets  # here: only these sets need scikit-learn, slow to import
+
+    bunch = getattr(datasets, loader)()
     names = [str(name) for name in bunch.feature_names]
     if classify:
         classes = [str(name) for name in getattr(bunch, "target_names", np.unique(bunch.target))]
@@ -259,14 +261,12 @@ def load_mnist1d() -> Dataset:
 
 
 def _builtin():
-    from sklearn import datasets
-
     return {
         "iris": lambda rng: load_iris(),
-        "wine": lambda rng: _from_sklearn(datasets.load_wine, True),
-        "breast_cancer": lambda rng: _from_sklearn(datasets.load_breast_cancer, True),
-        "digits": lambda rng: _from_sklearn(datasets.load_digits, True),
-        "diabetes": lambda rng: _from_sklearn(datasets.load_diabetes, False),
+        "wine": lambda rng: _from_sklearn("load_wine", True),
+        "breast_cancer": lambda rng: _from_sklearn("load_breast_cancer", True),
+        "digits": lambda rng: _from_sklearn("load_digits", True),
+        "diabetes": lambda rng: _from_sklearn("load_diabetes", False),
         "xor": _xor,
         "moons": _moons,
         "mnist1d": lambda rng: load_mnist1d(),

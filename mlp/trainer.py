@@ -14,9 +14,8 @@ import time
 from collections.abc import Callable
 
 import numpy as np
-import scipy.sparse as sp
 
-from .base import Layer, as_generator
+from .base import Layer, as_generator, issparse
 from .callbacks import Callback, Convergence
 from .history import History
 from .layers import BatchNorm1d
@@ -246,7 +245,7 @@ class Trainer:
         History
             ``self.history``, extended by this call.
         """
-        X = X.tocsr() if sp.issparse(X) else np.asarray(X)
+        X = X.tocsr() if issparse(X) else np.asarray(X)
         y = np.asarray(y)
         if X.ndim != 2 or X.shape[0] != len(y) or X.shape[0] == 0:
             raise ValueError(

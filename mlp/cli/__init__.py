@@ -1,7 +1,9 @@
 """The ``mlp`` command: train, predict, gradcheck, summary and exercise.
 
-One module per subcommand, each with ``add_parser(commands)`` and ``run(args)``; the shared
+One module per subcommand, each with ``add_arguments(parser)`` and ``run(args)``; the shared
 input (``data``), model building (``network``) and the one-line error (``common``) beside them.
+A subcommand's module is imported only when that subcommand is used, so ``mlp --help`` and
+``mlp --version`` load neither numpy nor the library.
 
 Every error ends in one line on stderr and a non-zero exit: status 2 for a mistake in the
 command line or its inputs (also out of memory and numerical overflow, with a hint), 1 for a
@@ -15,33 +17,70 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import os
 import signal
 import sys
 import warnings
 
-import numpy as np
-
 from .. import __version__
-from ..io import ModelFileError
-from . import exercise, gradcheck, predict, summary, train
 from .common import Parser, UsageError
 
 __all__ = ["main", "build_parser", "UsageError"]
 
+#: Each subcommand and its line in ``mlp --help``; its arguments are in ``mlp.cli.<name>``.
+COMMANDS = {
+    "train": "train a network and report its scores",
+    "predict": "predict with a saved model",
+    "gradcheck": "check the gradients of the model 'train' would build",
+    "summary": "describe a saved model",
+    "exercise": "make, grade and verify a backpropagation exercise",
+}
+
+
+class _Subcommand(Parser):
+    """A subcommand's parser: its module gives it its arguments the first time it is used."""
+
+    def __init__(self, *args, module=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._module = module  # None: filled by whoever made it (a step of `exercise`)
+
+    def fill(self) -> _Subcommand:
+        if self._module is not None:
+            module, self._module = self._module, None
+            importlib.import_module(module).add_arguments(self)
+        return self
+
+    def parse_known_args(self, args=None, namespace=None):
+        self.fill()
+        return super().parse_known_args(args, namespace)
+
+    def format_usage(self):
+        self.fill()
+        return super().format_usage()
+
+    def format_help(self):
+        self.fill()
+        return super().format_help()
+
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``mlp`` parser; ``parser.commands`` maps each subcommand to its own parser."""
+    """The ``mlp`` parser; ``parser.commands`` maps each subcommand to its own parser.
+
+    A subcommand's parser gets its arguments when it parses or formats its help, or when
+    ``fill()`` is called on it.
+    """
     parser = Parser(
         prog="mlp", description="Multilayer perceptrons with hand-derived gradients.")
     parser.add_argument("--version", action="version", version=f"mlp {__version__}")
     parser.add_argument("--debug", action="store_true",
                         help="show the traceback of an unexpected error (also accepted after "
                              "the subcommand)")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND",
+                                     parser_class=_Subcommand)
     commands.required = True
-    for command in (train, predict, gradcheck, summary, exercise):
-        command.add_parser(commands)
+    for name, line in COMMANDS.items():
+        commands.add_parser(name, help=line, module=f"{__name__}.{name}")
     parser.commands = commands.choices
     return parser
 
@@ -87,7 +126,7 @@ def _message(exc, command) -> tuple[str, int]:
     if isinstance(exc, OSError) and exc.strerror:
         where = f"{exc.filename}: " if exc.filename else ""
         return f"{where}{exc.strerror}", 2
-    if isinstance(exc, (UsageError, ModelFileError, ValueError, OSError)):
+    if isinstance(exc, (UsageError, ValueError, OSError)):  # a model file's error included
         return text, 2
     return (f"internal error: {type(exc).__name__}: {text} (run with --debug for the "
             "traceback)"), 1
@@ -107,6 +146,8 @@ def main(argv=None) -> int:
     if unknown:  # point to the subcommand's help, where its flags are listed
         parser.commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     command = args.command + (f" {args.step}" if getattr(args, "step", None) else "")
+    import numpy as np  # not before: the parser and its --help need no numpy
+
     try:
         with _signals_unwind(), warnings.catch_warnings(), \
                 np.errstate(over="raise", divide="raise", invalid="raise"):

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import math
 
-from ..io import check_writable
-
 
 class UsageError(Exception):
     """A mistake in the command line or its inputs: reported in one line, exit status 2."""
@@ -65,6 +63,8 @@ def threads(text):
 
 def check_destination(path, flag):
     """Refuse an output path that cannot be written, before any long work starts."""
+    from ..io import check_writable  # here: mlp.io loads numpy, which the parser does not need
+
     try:
         check_writable(path)
     except ValueError as exc:

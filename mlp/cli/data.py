@@ -53,9 +53,6 @@ def add_data_options(parser):
 
 def prepare(args):
     """Load, split and scale the data as ``train`` and ``gradcheck`` both do."""
-    from sklearn.model_selection import train_test_split
-    from sklearn.preprocessing import MinMaxScaler, StandardScaler
-
     rng = np.random.default_rng(args.seed)
     drop = [*args.drop, *([args.id] if args.id is not None else [])]
     data = load_dataset(args.data, target=args.target, rng=rng, header=args.header, drop=drop)
@@ -94,10 +91,9 @@ def prepare(args):
                     f"row{'s' if rows != 1 else ''} for "
                     + (f"{need} classes" if task == "classification" else "a score")
                     + f": use more data or change {flag} (0 for no {part} set)")
-        ok = stratify and np.bincount(y).min() >= 2
-        seed = int(rng.integers(2**31))
-        return train_test_split(X, y, test_size=fraction, random_state=seed,
-                                stratify=y if ok else None)
+        rest, held_out = split_rows(y, n_part, rng,
+                                    stratify=stratify and np.bincount(y).min() >= 2)
+        return X[rest], X[held_out], y[rest], y[held_out]
 
     X_train, X_test, y_train, y_test = split(data.X, y, args.test_fraction, "--test-fraction",
                                              "test")
@@ -109,15 +105,10 @@ def prepare(args):
 
     preprocessing = {"scale": args.scale}
     if args.scale != "none":
-        scaler = (StandardScaler() if args.scale == "standard" else MinMaxScaler()).fit(X_train)
-        X_train = scaler.transform(X_train)
-        X_val = None if X_val is None else scaler.transform(X_val)
-        X_test = None if X_test is None else scaler.transform(X_test)
-        if args.scale == "standard":
-            preprocessing.update(mean=scaler.mean_.tolist(), factor=(1 / scaler.scale_).tolist())
-        else:
-            preprocessing.update(mean=(-scaler.min_ / scaler.scale_).tolist(),
-                                 factor=scaler.scale_.tolist())
+        center, factor = scaling(X_train, args.scale)
+        X_train, X_val, X_test = (None if X is None else (X - center) * factor
+                                  for X in (X_train, X_val, X_test))
+        preprocessing.update(mean=center.tolist(), factor=factor.tolist())
     if task == "regression":
         # train on a standardised target; predictions are mapped back
         preprocessing["y_mean"] = float(y_train.mean())
@@ -133,3 +124,62 @@ def targets_for_loss(task, y, preprocessing):
     if task == "classification":
         return y
     return (y - preprocessing["y_mean"]) / preprocessing["y_scale"]
+
+
+# scikit-learn's train_test_split and scalers would do the next two, but importing
+# scikit-learn takes several times as long as training a network on a small dataset
+
+
+def split_rows(y, n_part, rng, *, stratify):
+    """Row indices ``(rest, part)``: ``n_part`` rows drawn at random for a held-out part.
+
+    Parameters
+    ----------
+    y : ndarray of int, shape (N,)
+        Class indices; with ``stratify``, every class 0..K−1 has at least two rows.
+    n_part : int
+        Rows in the part, ``K <= n_part <= N - K`` when stratified.
+    rng : numpy.random.Generator
+    stratify : bool
+        Keep each class's share in both parts: class k of c_k rows gives
+        c_k·n_part/N rows rounded down, the rows left over going to the largest remainders
+        (ties drawn at random), and every class at least one row in each part.
+
+    Returns
+    -------
+    rest, part : ndarray of int, shapes (N − n_part,) and (n_part,), each in random order
+    """
+    if not stratify:
+        order = rng.permutation(len(y))
+        return order[n_part:], order[:n_part]
+    counts = np.bincount(y)
+    share = counts * (n_part / len(y))
+    take = np.clip(np.floor(share).astype(int), 1, counts - 1)
+    while (left := n_part - int(take.sum())) != 0:
+        step = 1 if left > 0 else -1
+        room = take < counts - 1 if step > 0 else take > 1
+        owed = (share - take) * step
+        order = np.lexsort((rng.random(len(counts)), -owed))  # most owed first
+        take[order[room[order]][:abs(left)]] += step
+    rest, part = [], []
+    for rows, k in zip(np.split(np.argsort(y, kind="stable"), np.cumsum(counts)[:-1]), take,
+                       strict=True):
+        rows = rng.permutation(rows)
+        part.append(rows[:k])
+        rest.append(rows[k:])
+    return rng.permutation(np.concatenate(rest)), rng.permutation(np.concatenate(part))
+
+
+def scaling(X, kind):
+    """``(center, factor)`` such that ``(X − center)·factor`` is each feature scaled.
+
+    ``kind`` "standard": mean 0 and variance 1 (center the mean, factor 1/σ); "minmax": onto
+    [0, 1] (center the minimum, factor 1/(max − min)). A feature whose spread is at round-off
+    level of its size is constant: it is only shifted (factor 1). Arrays of shape (D,).
+    """
+    if kind == "standard":
+        center, spread = X.mean(axis=0), X.std(axis=0)
+    else:
+        center, spread = X.min(axis=0), np.ptp(X, axis=0)
+    constant = spread <= 10 * np.finfo(X.dtype).eps * np.abs(X).max(axis=0)
+    return center, 1 / np.where(constant, 1.0, spread)

@@ -10,12 +10,10 @@ from ..exercise import command
 from .common import check_destination, positive_float, positive_int
 
 
-def add_parser(commands):
-    """Add ``exercise`` and its steps to the ``mlp`` command's subparsers."""
-    exercise = commands.add_parser(
-        "exercise", help="make, grade and verify a backpropagation exercise",
-        description="Turn the library into a course exercise: the student skeleton, the "
-                    "grader and a check of the grading itself.")
+def add_arguments(exercise):
+    """Give the ``exercise`` subcommand its steps and their arguments."""
+    exercise.description = ("Turn the library into a course exercise: the student skeleton, "
+                            "the grader and a check of the grading itself.")
     steps = exercise.add_subparsers(dest="step", metavar="STEP")
     steps.required = True
     make = steps.add_parser("make", help="write the student package",

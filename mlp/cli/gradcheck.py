@@ -9,12 +9,11 @@ from .data import add_data_options, prepare, targets_for_loss
 from .network import add_model_options, build_model
 
 
-def add_parser(commands):
-    gradcheck = commands.add_parser(
-        "gradcheck", help="check the gradients of the model 'train' would build",
-        description="Build the model 'mlp train' would build with the same flags, in float64, "
-                    "and compare every parameter gradient with central differences. Exit "
-                    "status 1 when a gradient is off.")
+def add_arguments(gradcheck):
+    gradcheck.description = (
+        "Build the model 'mlp train' would build with the same flags, in float64, and compare "
+        "every parameter gradient with central differences. Exit status 1 when a gradient is "
+        "off.")
     add_data_options(gradcheck)
     add_model_options(gradcheck)
     gradcheck.add_argument("--samples", type=positive_int, default=32,

@@ -14,11 +14,10 @@ from .common import UsageError, check_destination
 from .network import load_model
 
 
-def add_parser(commands):
-    predict = commands.add_parser(
-        "predict", help="predict with a saved model",
-        description="Predict the rows of a CSV or array file with a model saved by 'mlp train "
-                    "--save' or mlp.io.save (a network or a fitted estimator).")
+def add_arguments(predict):
+    predict.description = (
+        "Predict the rows of a CSV or array file with a model saved by 'mlp train --save' or "
+        "mlp.io.save (a network or a fitted estimator).")
     predict.add_argument("--model", required=True, metavar="MODEL.npz")
     predict.add_argument("--data", required=True, metavar="FILE",
                          help="CSV file with the model's feature columns (others are "

@@ -5,9 +5,8 @@ from __future__ import annotations
 from .network import load_model
 
 
-def add_parser(commands):
-    summary = commands.add_parser("summary", help="describe a saved model",
-                                  description="Print the layer table of a saved model.")
+def add_arguments(summary):
+    summary.description = "Print the layer table of a saved model."
     summary.add_argument("--model", required=True, metavar="MODEL.npz")
     summary.set_defaults(run=run)
 

@@ -66,10 +66,8 @@ def add_training_options(parser):
                             "OMP_NUM_THREADS and the like in the environment are kept")
 
 
-def add_parser(commands):
-    train = commands.add_parser(
-        "train", help="train a network and report its scores",
-        description="Train a network and report its accuracy (or R² for a numeric target).")
+def add_arguments(train):
+    train.description = "Train a network and report its accuracy (or R² for a numeric target)."
     add_data_options(train)
     add_model_options(train)
     add_training_options(train)
@@ -105,13 +103,13 @@ def _optimizer(args, params):
 
 def _score(model, task, X, y_loss):
     """Accuracy, or R² (the same on the standardised target as on the original one)."""
-    from sklearn.metrics import r2_score
-
     model.eval()
     output = model.forward(X)
     model.train()
     if task == "classification":
         return float(np.mean(output.argmax(axis=1) == y_loss))
+    from sklearn.metrics import r2_score  # here: classification needs no scikit-learn
+
     return float(r2_score(y_loss, output[:, 0]))
 
 
