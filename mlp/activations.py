@@ -15,9 +15,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.special import erfc, expit
 
 from .base import Layer, check_2d, finite_number
+from .special import erfc, expit
 
 __all__ = [
     "ELU", "GELU", "Identity", "LeakyReLU", "PReLU", "ReLU", "Sigmoid", "Softmax", "Softplus",

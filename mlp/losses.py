@@ -12,10 +12,10 @@ gradient becomes w_n / Σ w_n.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import expit, xlogy
 
 from .base import check_2d
 from .penalties import L2Penalty  # a penalty on the weights, kept importable from here
+from .special import expit, xlogy
 
 __all__ = [
     "Loss", "MSELoss", "PoissonLoss", "BCEWithLogitsLoss", "SoftmaxCrossEntropyLoss", "NLLLoss",
