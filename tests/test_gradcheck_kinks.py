@@ -30,8 +30,8 @@ def test_every_kinked_activation_passes_on_its_kink(layer):
 
 @pytest.mark.parametrize("samples", [80, 100, 105])
 def test_cli_gradcheck_on_iris_with_relu_passes(samples, capsys):
-    # at these sizes a hidden bias moves some pre-activation across 0 within ±h
-    assert main(["gradcheck", "--data", "iris", "--samples", str(samples)]) == 0
+    # with this split and these sizes a hidden bias moves some pre-activation across 0 within ±h
+    assert main(["gradcheck", "--data", "iris", "--samples", str(samples), "--seed", "33"]) == 0
     out = capsys.readouterr().out
     assert "PASSED" in out
     assert "1 entry of 0.b put a unit on both sides of a kink" in out
