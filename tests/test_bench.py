@@ -29,7 +29,8 @@ def test_quick_benchmark_runs_and_reports_every_target(tmp_path, capsys):
                 "W4 1-sample latency <= 0.3x sklearn",
                 "W4 1-sample estimator predict_proba <= 0.3x sklearn",
                 "W5 at most one extra copy of the data", "W6 accuracy >= sklearn - 0.5 points",
-                "W8 reading a CSV <= 2x pandas.read_csv"}
+                "W8 reading a CSV <= 2x pandas.read_csv", "S1 mlp --help <= 0.25 s (median)",
+                "S2 mlp train --data iris <= 1.2 s (median)"}
     if results["torch"]:
         expected |= {"W1 float32 samples/s >= 1.2x torch", "W2 float32 samples/s >= 1.4x torch"}
     if with_mnist1d:
