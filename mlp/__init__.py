@@ -31,19 +31,19 @@ _EXPORTS = {
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 
-# submodules reachable as attributes after a bare ``import mlp``
-_SUBMODULES = ("activations", "autodiff", "base", "callbacks", "cli", "datasets", "diagnostics",
-               "estimator", "exercise", "gradcheck", "init", "io", "layers", "losses", "optim",
-               "plotting", "schedules", "sequential", "trainer")
-
 __all__ = [*_MODULE_OF, "gradcheck", "init", "losses", "optim"]
 
 
 def __getattr__(name):
     if name in _MODULE_OF:
         value = getattr(importlib.import_module(f".{_MODULE_OF[name]}", __name__), name)
-    elif name in _SUBMODULES:
-        value = importlib.import_module(f".{name}", __name__)
+    elif name.isidentifier() and not name.startswith("__"):  # a submodule (never __main__)
+        try:
+            value = importlib.import_module(f".{name}", __name__)
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__name__}.{name}":
+                raise  # the submodule exists, something it imports does not
+            raise AttributeError(f"module 'mlp' has no attribute {name!r}") from None
     else:
         raise AttributeError(f"module 'mlp' has no attribute {name!r}")
     globals()[name] = value  # later look-ups find it without coming here
@@ -51,4 +51,7 @@ def __getattr__(name):
 
 
 def __dir__():
-    return sorted({*globals(), *__all__, *_SUBMODULES})
+    import pkgutil
+
+    submodules = {m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")}
+    return sorted({*globals(), *__all__, *submodules})

@@ -101,22 +101,25 @@ def test_every_public_name_resolves_to_its_module_object():
         value = getattr(mlp, name)
         assert getattr(value, "__name__", name).rsplit(".", 1)[-1] == name
     assert set(mlp.__all__) <= set(dir(mlp))
-    assert {"io", "datasets", "exercise", "autodiff", "cli"} <= set(dir(mlp))
+    assert {"io", "datasets", "exercise", "autodiff", "cli", "threads", "tables"} <= set(dir(mlp))
+    assert "__main__" not in dir(mlp)
 
 
 def test_star_import_and_submodules_after_a_bare_import():
     namespace = {}
     exec("from mlp import *", namespace)
     assert {"Sequential", "MLPRegressor", "check_model", "optim"} <= set(namespace)
+    # every submodule is an attribute of a bare ``import mlp``, as when all were imported
     output, _, _ = loaded_after("import mlp\nprint(mlp.io.save.__module__, "
-                                "mlp.datasets.load_iris().X.shape)")
-    assert output == "mlp.io (150, 4)"
+                                "mlp.datasets.load_iris().X.shape, mlp.history.History)")
+    assert output == "mlp.io (150, 4) <class 'mlp.history.History'>"
 
 
 def test_an_unknown_name_is_an_attribute_error():
     with pytest.raises(AttributeError, match="module 'mlp' has no attribute 'Linaer'"):
         mlp.Linaer  # noqa: B018
     assert not hasattr(mlp, "sklearn")
+    assert not hasattr(mlp, "__main__")  # which would run the command
     with pytest.raises(ImportError, match="cannot import name 'Nope'"):
         exec("from mlp import Nope", {})
 
