@@ -23,6 +23,7 @@ from ..sequential import Sequential
 from ..threads import blas_threads
 from ._params import check_params, invalid, is_int
 from ._state import LayerArrays, assign, batchnorm_statistics, relink
+from ._sklearn_callbacks import CallbackSupportMixin, end_fit_task, fit_task, with_callbacks
 from .lbfgs import fit_lbfgs, lbfgs_objective
 from .stochastic import fit_stochastic
 
@@ -42,7 +43,7 @@ def _forward_lock(model):
         return _FORWARD_LOCKS.setdefault(model, threading.Lock())
 
 
-class _BaseMLP(BaseEstimator):
+class _BaseMLP(CallbackSupportMixin, BaseEstimator):
     """What the classifier and the regressor share: parameters, the network, the solvers."""
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
@@ -148,6 +149,7 @@ class _BaseMLP(BaseEstimator):
             return np.random.default_rng(state)
         raise invalid(self, "random_state", "an int, a RandomState, a Generator or None", state)
 
+    @with_callbacks
     def _fit(self, X, y, sample_weight=None, validation_data=None, incremental=False):
         self._check_params()
         if incremental and self.early_stopping:
@@ -179,6 +181,9 @@ class _BaseMLP(BaseEstimator):
         self.n_iter_ = 0  # epochs (or lbfgs iterations) of this call, as in scikit-learn
         self.n_outputs_ = n_out
         self.n_layers_ = len(self._linears()) + 1
+        # scikit-learn's callbacks (set_callbacks): this call is a task, each epoch a subtask
+        context = fit_task(self, X, y, sample_weight,
+                           0 if self.solver == "lbfgs" else 1 if incremental else self.max_iter)
 
         # A run that diverges overflows on the way: it is reported once, below, rather than
         # through numpy's warnings or the loss's complaint about the network's output.
@@ -190,7 +195,8 @@ class _BaseMLP(BaseEstimator):
                     X_fit, w_fit, unconverged = fit_lbfgs(self, X, y_enc, sample_weight)
                 else:
                     X_fit, w_fit, unconverged = fit_stochastic(
-                        self, X, y, y_enc, sample_weight, validation_data, incremental)
+                        self, X, y, y_enc, sample_weight, validation_data, incremental,
+                        context)
                 seen = getattr(self, "_statistics_weight", 0.0) if incremental else 0.0
                 self._statistics_weight = batchnorm_statistics(self.model_, X_fit, w_fit, seen)
             finite = all(np.isfinite(p.value).all() for p in self.model_.parameters()) and \
@@ -204,8 +210,9 @@ class _BaseMLP(BaseEstimator):
             )
         # the fitted model keeps no rows of the training data, and predicts in evaluation mode
         self.model_.clear_cache().eval()
+        end_fit_task(self, context, X, y, sample_weight)
         if unconverged:
-            warnings.warn(unconverged, ConvergenceWarning, stacklevel=3)
+            warnings.warn(unconverged, ConvergenceWarning, stacklevel=4)
         return self
 
     def _rows_per_batch(self, n_samples):

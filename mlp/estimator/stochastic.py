@@ -19,6 +19,7 @@ from ..callbacks import Callback, Convergence, LRScheduler
 from ..optim import SGD, Adam
 from ..schedules import InverseScaling
 from ..trainer import Trainer
+from ._sklearn_callbacks import EpochTasks
 
 
 def optimizer_for(est, params):
@@ -55,8 +56,12 @@ def _split(est, X, y, y_enc, sample_weight):
     return (X, y, y_enc, w), (X_val, y_val, w_val)
 
 
-def fit_stochastic(est, X, y, y_enc, sample_weight, validation_data, incremental):
+def fit_stochastic(est, X, y, y_enc, sample_weight, validation_data, incremental,
+                   context=None):
     """Train ``est.model_`` for up to ``max_iter`` epochs (one with ``incremental``).
+
+    ``context`` is the fit's task for scikit-learn's callbacks (``sklearn.callback``), whose
+    subtasks the epochs become; None without them.
 
     Returns
     -------
@@ -65,6 +70,7 @@ def fit_stochastic(est, X, y, y_enc, sample_weight, validation_data, incremental
         ConvergenceWarning's message when ``max_iter`` was reached, else None.
     """
     early_stopping = est.early_stopping
+    epochs = None if context is None else EpochTasks(est, context, X, y, sample_weight)
     val = None
     if validation_data is not None:
         val = est._validation_set(validation_data)
@@ -80,7 +86,7 @@ def fit_stochastic(est, X, y, y_enc, sample_weight, validation_data, incremental
     else:
         if est.batch_size > n_samples:
             warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is "
-                          "going to be clipped", stacklevel=4)
+                          "going to be clipped", stacklevel=5)
         batch_size = min(est.batch_size, n_samples)
     if est.batch_norm and batch_size < 2:
         # BatchNorm normalises by each minibatch's own mean and variance
@@ -108,6 +114,8 @@ def fit_stochastic(est, X, y, y_enc, sample_weight, validation_data, incremental
     callbacks = [EstimatorRecord(est, n_samples), convergence]
     if est.solver == "sgd" and est.learning_rate == "invscaling":
         callbacks.append(_invscaling(est, optimizer))
+    if epochs is not None:
+        callbacks.append(epochs)
     callbacks += list(est.callbacks or ())
 
     # scikit-learn's objective for every batch: Σ sᵢℓᵢ / Σ sᵢ + α/(2 Σ sᵢ)·Σ‖W‖²
@@ -121,7 +129,7 @@ def fit_stochastic(est, X, y, y_enc, sample_weight, validation_data, incremental
     est._no_improvement_count = convergence.wait
 
     if history.interrupted:
-        warnings.warn("Training interrupted by user.", stacklevel=4)
+        warnings.warn("Training interrupted by user.", stacklevel=5)
     if not history.loss:
         return X, sample_weight, None
     est.loss_ = history.loss[-1]
