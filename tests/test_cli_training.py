@@ -11,7 +11,9 @@ import sys
 import numpy as np
 import pytest
 
+import mlp.callbacks.output
 import mlp.cli
+import mlp.cli.steering
 import mlp.cli.train
 from mlp.cli import main
 from mlp.io import load, write_atomic
@@ -55,7 +57,8 @@ def test_plateau_halves_the_rate_when_the_loss_stops_falling(tmp_path):
     log = train(tmp_path, "--optimizer", "sgd", "--lr", "1e-300", "--batch-size", "full",
                 "--epochs", "5", "--lr-schedule", "plateau:1:0.5")
     losses = [float(r["loss"]) for r in log]
-    # the same loss, up to the order its rows are summed in (they are shuffled every epoch)
+    # the same loss, up to the order its rows are summed in (they are shuffled every epoch),
+    # which is no improvement: one needs a fall of more than 1e-4
     assert losses == pytest.approx([losses[0]] * 5, rel=1e-12)
     assert [float(r["lr"]) for r in log] == pytest.approx(
         [1e-300, 1e-300, 5e-301, 2.5e-301, 1.25e-301], rel=1e-12)
@@ -157,3 +160,16 @@ def test_ctrl_c_while_saving_or_starting_is_one_line(tmp_path, capsys, monkeypat
     monkeypatch.setattr(mlp.cli, "build_parser", interrupted_start)
     assert main(["train"]) == 130
     assert capsys.readouterr().err == "mlp: interrupted\n"
+
+
+def test_a_signal_before_the_first_epoch_still_exits_with_its_status(tmp_path, capsys,
+                                                                      monkeypatch):
+    # SIGTERM while the epoch log is first written: outside the loop, so not a clean stop,
+    # but still one line and 128 + 15
+    def terminated(path, data):
+        raise mlp.cli.steering.SignalInterrupt(15)
+
+    monkeypatch.setattr(mlp.callbacks.output, "write_atomic", terminated)
+    assert main(["train", "--epochs", "2", "--quiet", "--log-csv", str(tmp_path / "l.csv")]) \
+        == 143
+    assert capsys.readouterr().err == "mlp train: terminated\n"

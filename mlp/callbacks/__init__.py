@@ -14,8 +14,12 @@ A :class:`Callback` overrides the hooks it needs; the others do nothing. The
 ``logs`` is a plain dict of the numbers at that point: ``{"size": n}`` before a batch,
 ``{"size": n, "loss": L}`` from the gradients on (the batch's loss before the step, penalty
 included), and ``{"loss": ..., "val_loss": ..., "val_score": ..., "lr": ..., "time": ...}``
-after an epoch (the entries there are; ``time`` in seconds). A callback stops training from
-any hook by setting ``trainer.stop_training = True``: the epoch ends after the current step.
+after an epoch (the entries there are; ``time`` in seconds). After an epoch the callbacks
+share one dict, in order: a number one adds there (a training score, ``GradientClipping``'s
+``grad_norm``) is seen by those after it and kept in ``history.metrics``. A callback stops
+training from any hook by setting ``trainer.stop_training = True``, or by
+``trainer.stop(reason, message)`` which also says why (``history.stop_reason``): the epoch
+ends after the current step.
 Epochs and batches count from 0; ``batch`` counts within the epoch, and
 ``trainer.steps`` counts all steps taken. The model, the optimizer and the history are
 reached through the trainer the callback is attached to (:attr:`Callback.model`, ...).

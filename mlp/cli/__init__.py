@@ -158,9 +158,11 @@ def main(argv=None) -> int:
         # the reader went away (`mlp predict ... | head`): stop quietly, as Unix tools do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
-    except KeyboardInterrupt:
-        print(f"mlp {command}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        # a SIGTERM or SIGHUP turned into an interruption during training carries its number
+        signum = getattr(exc, "signum", None)
+        print(f"mlp {command}: {'terminated' if signum else 'interrupted'}", file=sys.stderr)
+        return 128 + signum if signum else 130
     except _Terminated as exc:
         print(f"mlp {command}: terminated", file=sys.stderr)
         return 128 + exc.signum

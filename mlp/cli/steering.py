@@ -10,8 +10,9 @@ training as Ctrl-C does.
     exponential[:GAMMA]           × GAMMA (0.95) every epoch
     cosine[:EPOCHS[:MIN_LR]]      half a cosine from --lr down to MIN_LR (0) over EPOCHS
                                   (default: --epochs)
-    plateau[:PATIENCE[:FACTOR]]   × FACTOR (0.5) after PATIENCE (5) epochs without a lower
-                                  validation loss (training loss without validation)
+    plateau[:PATIENCE[:FACTOR]]   × FACTOR (0.5) after PATIENCE (5) epochs in which the
+                                  validation loss (training loss without validation) has not
+                                  fallen by more than 1e-4
     warmup:EPOCHS[,SPEC]          rise linearly to --lr over EPOCHS, then SPEC (not plateau)
 """
 
@@ -115,7 +116,9 @@ def _lr_callbacks(spec, optimizer, epochs, monitor):
     if name == "plateau":
         patience = numbers[0] if numbers else 5
         factor = numbers[1] if len(numbers) > 1 else 0.5
-        return [ReduceLROnPlateau(monitor, factor=factor, patience=patience, min_delta=0.0)]
+        # an improvement is a fall of more than 1e-4: round-off (rows summed in a new order
+        # each epoch) is none
+        return [ReduceLROnPlateau(monitor, factor=factor, patience=patience, min_delta=1e-4)]
     if name == "warmup":
         # the schedule after the warm-up has the epochs left (cosine's default length)
         then = _schedule(*after[0], optimizer, max(epochs - numbers[0], 1)) if after else None
@@ -184,6 +187,15 @@ def training_callbacks(args, optimizer, *, score, train, validation, metric):
 _STOPPING = {"SIGTERM": "terminated", "SIGHUP": "hung up"}
 
 
+class SignalInterrupt(KeyboardInterrupt):
+    """SIGTERM or SIGHUP during training: handled by the trainer as Ctrl-C is; ``signum``
+    gives the exit status when it escapes (128 + signum)."""
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+
+
 @contextlib.contextmanager
 def signals_interrupt():
     """While training, SIGTERM and SIGHUP stop it as Ctrl-C does (the trainer ends the run
@@ -192,7 +204,7 @@ def signals_interrupt():
 
     def interrupt(signum, frame):
         received.append(signum)
-        raise KeyboardInterrupt
+        raise SignalInterrupt(signum)
 
     handled = [getattr(signal, name) for name in _STOPPING if hasattr(signal, name)]
     previous = {}
