@@ -196,3 +196,24 @@ def test_a_link_inside_the_submission_is_followed(graded):
     results, _ = graded
     assert results["inner_link"]["Tanh.backward"]["score"] == 1
 
+
+
+def test_one_bad_submission_on_the_command_line(tmp_path, capsys):
+    from mlp.cli import main
+
+    hw = tmp_path / "hw"
+    exercise.make(hw, only=["Tanh.backward"])
+    capsys.readouterr()
+    (tmp_path / "upload.zip").write_bytes(b"PK\x03\x04 not really")
+    out = tmp_path / "results.json"
+    assert main(["exercise", "grade", str(tmp_path / "upload.zip"), "--exercise", str(hw),
+                 "--json", str(out)]) == 0
+    assert "Tanh.backward   0/1    upload.zip: not a zip file" in capsys.readouterr().out
+    report = json.loads(out.read_text())
+    assert report["output"].startswith(
+        "This submission could not be graded: upload.zip: not a zip file")
+    assert main(["exercise", "grade", str(tmp_path / "nothing"), "--exercise", str(hw),
+                 "--json", str(out)]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == (f"mlp exercise grade: error: {tmp_path / 'nothing'}: no such "
+                            "submission folder or zip file\n")
