@@ -4,6 +4,7 @@ import base64
 import json
 import os
 import shutil
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -217,3 +218,24 @@ def test_one_bad_submission_on_the_command_line(tmp_path, capsys):
     captured = capsys.readouterr()
     assert captured.err == (f"mlp exercise grade: error: {tmp_path / 'nothing'}: no such "
                             "submission folder or zip file\n")
+
+
+def test_a_damaged_zip_costs_only_itself(tmp_path):
+    export = tmp_path / "export"
+    export.mkdir()
+    with zipfile.ZipFile(export / "crc.zip", "w") as archive:  # stored: the bytes as written
+        archive.writestr("hw/mlp/activations.py", "x = 1\n" * 100)
+    data = bytearray((export / "crc.zip").read_bytes())
+    data[data.index(b"x = 1")] = ord("y")
+    (export / "crc.zip").write_bytes(bytes(data))
+    with zipfile.ZipFile(export / "long.zip", "w") as archive:
+        archive.writestr("hw/" + "a" * 300 + ".py", "x = 1\n")
+    (export / "ok").mkdir()
+    (export / "ok" / "activations.py").write_text("x = 1\n")
+    found = exercise.collect_submissions([export], tmp_path / "work")
+    assert found["ok"] == export / "ok"
+    assert isinstance(found["crc"], exercise.Rejected)
+    assert found["crc"].reason.startswith(
+        "crc.zip: entry 'hw/mlp/activations.py' cannot be unpacked (Bad CRC-32")
+    assert found["long"].reason.startswith("long.zip: entry 'hw/aaaa")
+    assert "File name too long" in found["long"].reason

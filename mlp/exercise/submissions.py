@@ -74,18 +74,17 @@ def extract_zip(path, destination) -> Path:
             if stat.S_ISLNK(entry.external_attr >> 16) or entry.is_dir():
                 continue
             target = destination.joinpath(*parts.parts)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            try:
+            try:  # a damaged, encrypted or oddly named entry: anything may fail here
                 with archive.open(entry) as src:
                     data = src.read(MAX_UNZIPPED + 1 - written)
-            except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError,
-                    RuntimeError) as exc:
-                raise ValueError(f"{name}: entry {entry.filename!r} cannot be read ({exc})") \
-                    from None
-            written += len(data)
-            if written > MAX_UNZIPPED:
-                raise ValueError(f"{name}: more than {MAX_UNZIPPED >> 20} MB unpacked")
-            target.write_bytes(data)
+                written += len(data)
+                if written > MAX_UNZIPPED:
+                    raise ValueError(f"more than {MAX_UNZIPPED >> 20} MB unpacked")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+            except Exception as exc:  # noqa: BLE001
+                raise ValueError(f"{name}: entry {entry.filename!r} cannot be unpacked "
+                                 f"({exc})") from None
     return destination
 
 
@@ -122,7 +121,8 @@ def find_package(folder, modules, workdir, depth=2) -> Path:
                     found.append(find_package(sub, modules, workdir, depth - 1))
                 except ValueError:
                     continue
-    zips = [p for p in entries if p.suffix.lower() == ".zip" and p.is_file()]
+    zips = [p for p in entries if p.suffix.lower() == ".zip" and p.is_file()
+            and not p.is_symlink()]
     if not found and len(zips) == 1 and workdir is not None:
         # unpacked once: the zip's own zips are not opened
         return find_package(extract_zip(zips[0], workdir), modules, None, depth)
@@ -202,8 +202,8 @@ def collect_submissions(paths, workdir) -> dict[str, Path | Rejected]:
     """Student id -> that student's folder, or :class:`Rejected` with the reason.
 
     Each path is a submission folder, a zip file, or a folder of those (an LMS export); a
-    folder that holds ``mlp/`` or the library's files (at the top or one folder down) is one
-    submission. Zips are unpacked into ``workdir``; a bad one is rejected, not fatal. An
+    folder that holds ``mlp/`` or the library's files (itself, or the one folder it holds) is
+    one submission. Zips are unpacked into ``workdir``; a bad one is rejected, not fatal. An
     entry of a folder of submissions that is a link leading outside it is rejected. The id is
     the folder or zip name, made unique.
 
@@ -231,9 +231,14 @@ def collect_submissions(paths, workdir) -> dict[str, Path | Rejected]:
             return Rejected(str(exc))
 
     def is_submission(folder):
+        """The library's files in ``folder``, or in the one folder it holds (a folder of
+        students holds several entries, or zips)."""
+        entries = _visible(folder)
+        if len(entries) == 1 and entries[0].is_dir() and not entries[0].is_symlink():
+            folder = entries[0]
         try:
-            find_package(folder, modules, None, depth=1)
-        except ValueError:
+            find_package(folder, modules, None, depth=0)
+        except (ValueError, OSError):
             return False
         return True
 
