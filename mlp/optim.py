@@ -183,6 +183,57 @@ class Optimizer:
     def __repr__(self):
         return f"{type(self).__name__}(lr={self.lr:g}, {len(self.params)} tensors)"
 
+    # -- state, for checkpoints ------------------------------------------------------------
+    #: The rule's state vectors (velocity, moments), each of shape (n_params,).
+    state_vectors: tuple[str, ...] = ()
+
+    def hyperparameters(self) -> dict:
+        """The constructor's arguments as they are now (``lr`` included), Python scalars."""
+        return {"lr": self.lr, "weight_decay": self.weight_decay, **self._rule_settings()}
+
+    def _rule_settings(self) -> dict:
+        return {}
+
+    def _configure(self) -> None:
+        """Check and set the rule's own settings (momentum, β₁, ...), as the constructor does."""
+
+    def state_dict(self) -> dict:
+        """Everything a later step depends on: ``{"type", "t", "hyperparameters", "vectors"}``,
+        the vectors (velocity, moments) copied, each of shape (n_params,)."""
+        return {"type": type(self).__name__, "t": self.t,
+                "hyperparameters": self.hyperparameters(),
+                "vectors": {name: getattr(self, name).copy() for name in self.state_vectors}}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue from a :meth:`state_dict`: the next step is the one it would have taken.
+
+        Raises
+        ------
+        TypeError
+            For another optimizer's state, a setting that is not a number, or one unknown.
+        ValueError
+            For a setting out of range, a t that is not an integer ≥ 0, or state vectors that
+            are missing, unknown, not of shape (n_params,) or not finite.
+        """
+        name, t = type(self).__name__, state.get("t")
+        if state.get("type") != name:
+            raise TypeError(f"{name}: cannot load the state of a {state.get('type')!r} optimizer")
+        if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or t < 0:
+            raise ValueError(f"{name}: t must be a non-negative integer, got {t!r}")
+        settings = dict(state.get("hyperparameters", {}))
+        lr = _check(name, "lr", settings.pop("lr", None), 0.0, low_open=True)
+        weight_decay = _check(name, "weight_decay", settings.pop("weight_decay", None), 0.0)
+        vectors = {key: np.asarray(value) for key, value in state.get("vectors", {}).items()}
+        if set(vectors) != set(self.state_vectors) or not all(
+                v.shape == (self._size,) and v.dtype.kind == "f" and np.isfinite(v).all()
+                for v in vectors.values()):
+            raise ValueError(f"{name}: the state vectors must be {list(self.state_vectors)}, "
+                             f"each {self._size} finite numbers")
+        self._configure(**settings)
+        self.lr, self.weight_decay, self.t = lr, weight_decay, int(t)
+        for key, value in vectors.items():
+            getattr(self, key)[...] = value
+
 
 class SGD(Optimizer):
     """Stochastic gradient descent, with optional momentum and Nesterov momentum.
@@ -209,11 +260,19 @@ class SGD(Optimizer):
 
     def __init__(self, params, lr=0.01, momentum=0.0, nesterov=False, weight_decay=0.0):
         super().__init__(params, lr, weight_decay)
-        self.momentum = _check("SGD", "momentum", momentum, 0.0, 1.0)
-        self.nesterov = bool(nesterov)
-        if self.nesterov and self.momentum == 0:
-            raise ValueError("SGD: nesterov=True needs momentum > 0, got momentum=0.0")
+        self._configure(momentum=momentum, nesterov=nesterov)
         self.velocity = self._zeros()
+
+    state_vectors = ("velocity",)
+
+    def _configure(self, momentum=0.0, nesterov=False):
+        momentum = _check("SGD", "momentum", momentum, 0.0, 1.0)
+        if nesterov and momentum == 0:
+            raise ValueError("SGD: nesterov=True needs momentum > 0, got momentum=0.0")
+        self.momentum, self.nesterov = momentum, bool(nesterov)
+
+    def _rule_settings(self):
+        return {"momentum": self.momentum, "nesterov": self.nesterov}
 
     def _update(self, g):
         """Δθ = −εg; with momentum v ← αv − εg and Δθ = v (Nesterov: Δθ = αv − εg).
@@ -261,9 +320,17 @@ class RMSProp(Optimizer):
 
     def __init__(self, params, lr=1e-3, rho=0.9, eps=1e-8, weight_decay=0.0):
         super().__init__(params, lr, weight_decay)
+        self._configure(rho=rho, eps=eps)
+        self.square_avg = self._zeros()
+
+    state_vectors = ("square_avg",)
+
+    def _configure(self, rho=0.9, eps=1e-8):
         self.rho = _check("RMSProp", "rho", rho, 0.0, 1.0)
         self.eps = _check("RMSProp", "eps", eps, 0.0, low_open=True)
-        self.square_avg = self._zeros()
+
+    def _rule_settings(self):
+        return {"rho": self.rho, "eps": self.eps}
 
     def _update(self, g):
         """s ← ρs + (1 − ρ)g², Δθ = −εg/(√s + δ).
@@ -316,13 +383,21 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
         super().__init__(params, lr, weight_decay)
-        self.beta1 = _check("Adam", "beta1", beta1, 0.0, 1.0)
-        self.beta2 = _check("Adam", "beta2", beta2, 0.0, 1.0)
-        self.eps = _check("Adam", "eps", eps, 0.0, low_open=True)
+        self._configure(beta1=beta1, beta2=beta2, eps=eps)
         # m and v are kept as weighted sums, m = (1 − β₁)·m_sum and v = (1 − β₂)·v_sum:
         # the same numbers, two fewer passes over the parameters per step (see _update)
         self.m_sum = self._zeros()
         self.v_sum = self._zeros()
+
+    state_vectors = ("m_sum", "v_sum")
+
+    def _configure(self, beta1=0.9, beta2=0.999, eps=1e-8):
+        self.beta1 = _check("Adam", "beta1", beta1, 0.0, 1.0)
+        self.beta2 = _check("Adam", "beta2", beta2, 0.0, 1.0)
+        self.eps = _check("Adam", "eps", eps, 0.0, low_open=True)
+
+    def _rule_settings(self):
+        return {"beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
 
     def step(self):
         # Everything that depends only on t is computed once per step, as Python floats.

@@ -52,6 +52,22 @@ class LRSchedule:
         self.optimizer.lr = float(self.lr_at(self.t))
         return self.optimizer.lr
 
+    def state_dict(self) -> dict:
+        """The schedule's position: ``{"type", "t", "base_lr"}`` (``optimizer.lr`` is the
+        optimizer's own state)."""
+        return {"type": type(self).__name__, "t": self.t, "base_lr": self.base_lr}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue from a :meth:`state_dict`; TypeError for another schedule's, ValueError for
+        a t that is not an integer ≥ 0 or an ε₀ that is not positive and finite."""
+        name, t = type(self).__name__, state.get("t")
+        if state.get("type") != name:
+            raise TypeError(f"{name}: cannot load the state of a {state.get('type')!r} schedule")
+        if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or t < 0:
+            raise ValueError(f"{name}: t must be a non-negative integer, got {t!r}")
+        self.base_lr = _check(name, "base_lr", state.get("base_lr"), 0.0, low_open=True)
+        self.t = int(t)
+
     def __repr__(self):
         return f"{type(self).__name__}(base_lr={self.base_lr:g}, t={self.t})"
 
@@ -176,3 +192,8 @@ class LinearWarmup(LRSchedule):
         if self.after is not None:
             self.after.t = max(self.t + 1 - self.warmup_steps, 0)
         return super().step()
+
+    def load_state_dict(self, state):
+        super().load_state_dict(state)
+        if self.after is not None:
+            self.after.t = max(self.t - self.warmup_steps, 0)

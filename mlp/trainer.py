@@ -158,6 +158,8 @@ class Trainer:
         self.stop_training = False
         self.history = History()
         self.samples_seen = 0
+        # set by mlp.io.load_checkpoint: put the callbacks' state back after their reset
+        self._resumed = None
 
     # -- one epoch -----------------------------------------------------------------------
     def run_epoch(self, X, y, sample_weight=None) -> float:
@@ -270,6 +272,9 @@ class Trainer:
         self.stop_training = False
         diverged = None
         self._hook("on_train_begin", {})
+        resumed, self._resumed = self._resumed, None
+        if resumed is not None:  # a restored checkpoint goes on where it stopped
+            resumed()
         try:
             for _ in range(int(epochs)):
                 epoch = history.epochs

@@ -30,11 +30,14 @@ and returning True stops training, as before.
 The callbacks shipped here: :class:`EarlyStopping` and :class:`Convergence` (scikit-learn's
 stopping rule, which the estimators and the trainer's own arguments use), :class:`ReduceLROnPlateau`,
 :class:`LRScheduler`, :class:`GradientClipping`, :class:`TerminateOnNaN` (in
-``training.py``), :class:`CSVLogger` and :class:`ProgressBar` (in ``output.py``);
+``training.py``), :class:`CSVLogger` and :class:`ProgressBar` (in ``output.py``),
+:class:`ModelCheckpoint` (in ``checkpoint.py``: full-state checkpoints, see
+:mod:`mlp.io.checkpoint`);
 :class:`mlp.diagnostics.Diagnostics` records per-layer statistics.
 """
 
 from .base import Callback
+from .checkpoint import ModelCheckpoint
 from .output import CSVLogger, ProgressBar
 from .training import (
     Convergence,
@@ -45,5 +48,6 @@ from .training import (
     TerminateOnNaN,
 )
 
-__all__ = ["Callback", "Convergence", "CSVLogger", "EarlyStopping", "GradientClipping", "LRScheduler",
-           "ProgressBar", "ReduceLROnPlateau", "TerminateOnNaN"]
+__all__ = ["Callback", "Convergence", "CSVLogger", "EarlyStopping", "GradientClipping",
+           "LRScheduler", "ModelCheckpoint", "ProgressBar", "ReduceLROnPlateau",
+           "TerminateOnNaN"]

@@ -62,6 +62,20 @@ class Callback:
     def on_train_end(self, logs=None):
         """After the last epoch (also after an interruption)."""
 
+    def state_dict(self):
+        """What a resumed run needs of this callback, for a checkpoint; None when nothing.
+
+        A dict of JSON values (numbers, strings, lists, dicts, None), and of weight copies as
+        :meth:`~mlp.base.Layer.copy_weights` returns them, which a checkpoint stores as arrays
+        checked against the network.
+        """
+        return None
+
+    def load_state_dict(self, state) -> None:
+        """Continue from :meth:`state_dict`'s dict; called when a checkpoint is restored and
+        again after ``on_train_begin`` of the resumed ``fit`` (whose reset it undoes).
+        ValueError or TypeError for a state this callback never writes."""
+
     def __repr__(self):
         return f"{type(self).__name__}()"
 
@@ -70,6 +84,24 @@ class Callback:
 def global_norm(arrays):
     """‖g‖ over several arrays at once: the square root of the sum of all their squares."""
     return math.sqrt(sum(float(np.vdot(a, a)) for a in arrays))
+
+
+def saved_count(owner, state, key):
+    """``state[key]`` as a count (an integer ≥ 0), ValueError otherwise."""
+    value = state.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{owner}: the saved {key} must be an integer >= 0, got {value!r}")
+    return value
+
+
+def saved_number(owner, state, key):
+    """``state[key]`` as a float or None (NaN and infinity allowed), ValueError otherwise."""
+    value = state.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{owner}: the saved {key} must be a number or null, got {value!r}")
+    return float(value)
 
 
 class _Monitor:

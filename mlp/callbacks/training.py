@@ -8,7 +8,7 @@ import numpy as np
 
 from ..optim import _check
 from ..schedules import LRSchedule
-from .base import Callback, _Monitor, global_norm
+from .base import Callback, _Monitor, global_norm, saved_count, saved_number
 
 __all__ = ["Convergence", "EarlyStopping", "GradientClipping", "LRScheduler", "ReduceLROnPlateau",
            "TerminateOnNaN"]
@@ -133,6 +133,18 @@ class EarlyStopping(Callback):
         if self._best_weights is not None and (self.restore_best is True or failed):
             self.model.set_weights(self._best_weights)
             history.kept_epoch = self.best_epoch
+
+    def state_dict(self):
+        return {"best": self.best, "best_epoch": self.best_epoch,
+                "wait": getattr(self, "wait", 0), "weights": getattr(self, "_best_weights", None)}
+
+    def load_state_dict(self, state):
+        self._watch.best = self.best = saved_number("EarlyStopping", state, "best")
+        epoch = state.get("best_epoch")
+        self.best_epoch = None if epoch is None else saved_count("EarlyStopping", state,
+                                                                 "best_epoch")
+        self.wait = saved_count("EarlyStopping", state, "wait")
+        self._best_weights = state.get("weights")
 
     def __repr__(self):
         w = self._watch
@@ -267,6 +279,23 @@ class ReduceLROnPlateau(Callback):
             self.wait, self._cooling = 0, self.cooldown
         return False
 
+    def state_dict(self):
+        return {"best": self._watch.best, "wait": getattr(self, "wait", 0),
+                "cooling": getattr(self, "_cooling", 0),
+                "reductions": [[epoch, lr] for epoch, lr in self.reductions]}
+
+    def load_state_dict(self, state):
+        owner = "ReduceLROnPlateau"
+        reductions = state.get("reductions")
+        if not isinstance(reductions, list) or not all(
+                isinstance(r, list) and len(r) == 2 for r in reductions):
+            raise ValueError(f"{owner}: the saved reductions must be a list of [epoch, lr]")
+        self.reductions = [(saved_count(owner, {"epoch": e}, "epoch"),
+                            saved_number(owner, {"lr": lr}, "lr")) for e, lr in reductions]
+        self._watch.best = saved_number(owner, state, "best")
+        self.wait = saved_count(owner, state, "wait")
+        self._cooling = saved_count(owner, state, "cooling")
+
 
 class LRScheduler(Callback):
     """Advance a learning-rate schedule (:mod:`mlp.schedules`) every epoch or every step.
@@ -318,6 +347,15 @@ class LRScheduler(Callback):
 
     def __repr__(self):
         return f"LRScheduler({self.schedule!r}, per={self.per!r})"
+
+    def state_dict(self):
+        return {"schedule": self.schedule.state_dict()}
+
+    def load_state_dict(self, state):
+        schedule = state.get("schedule")
+        if not isinstance(schedule, dict):
+            raise ValueError("LRScheduler: the saved schedule must be an object")
+        self.schedule.load_state_dict(schedule)
 
 
 class GradientClipping(Callback):

@@ -7,7 +7,12 @@ A model file is an ``.npz`` archive holding
   an estimator, its parameters and fitted attributes; plus any ``metadata`` the caller adds
   (the command-line tool stores its preprocessing and class labels there);
 - one array per parameter and buffer, named as in ``model.parameters()`` (``"param:0.W"``)
-  and ``model.named_buffers()`` (``"buffer:1.running_mean"``).
+  and ``model.named_buffers()`` (``"buffer:1.running_mean"``);
+- for an estimator, its optimizer's state vectors (``"optim:m_sum"``, ...), so that
+  ``partial_fit`` after :func:`load` goes on exactly as it would have in memory.
+
+A checkpoint (:func:`save_checkpoint`, :func:`load_checkpoint`, in :mod:`.checkpoint`) is the
+same kind of archive holding a whole training run's state.
 
 Loading checks everything before using anything: the file is a regular file and a zip
 archive of known members; the description's every section and field (type, range, and
@@ -32,15 +37,20 @@ from . import archive as zipped
 from .errors import ModelFileError
 from .files import check_writable, write_atomic
 from .metadata import check_metadata
-from .spec import LAYER_TYPES, build_layer, check_spec, check_widths, declared_arrays, layer_spec
+from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from .reading import network_arrays, read_network
+from .runstate import restore_training, training_arrays, training_state
+from .spec import LAYER_TYPES, layer_spec
 from .state import estimator_state, restore_estimator
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "LAYER_TYPES", "ModelFileError", "check_writable",
-           "layer_spec", "load", "save", "write_atomic"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "LAYER_TYPES", "Checkpoint", "ModelFileError",
+           "check_writable", "layer_spec", "load", "load_checkpoint", "save", "save_checkpoint",
+           "write_atomic"]
 
 FORMAT = "mlp-model"
 #: 2: estimator hyperparameters keep their types (tuples, dicts, random states).
-FORMAT_VERSION = 2
+#: 3: an estimator keeps its training state (optimizer, random generator, counters).
+FORMAT_VERSION = 3
 
 
 # -- saving ----------------------------------------------------------------------------------
@@ -84,12 +94,16 @@ def save(obj, path, *, metadata=None) -> Path:
                         "MLPClassifier / MLPRegressor")
     arrays = {f"param:{p.name}": p.value for p in model.parameters()}
     arrays.update({f"buffer:{name}": value for name, value in model.named_buffers()})
+    config = {"format": FORMAT, "format_version": FORMAT_VERSION, "model": layer_spec(model),
+              "estimator": None}
+    if estimator is not None:
+        training, vectors = training_state(estimator)
+        config["estimator"] = {**estimator_state(estimator), "training": training}
+        arrays.update(vectors)
     for name, value in arrays.items():
         if not zipped.all_finite(value):
             raise ValueError(f"cannot save {name.split(':', 1)[1]}: it contains NaN or "
                              "infinity (the model diverged); such a file could not be loaded")
-    config = {"format": FORMAT, "format_version": FORMAT_VERSION, "model": layer_spec(model),
-              "estimator": None if estimator is None else estimator_state(estimator)}
     try:
         json.dumps(config, allow_nan=True)
     except (TypeError, ValueError) as exc:  # pragma: no cover - the encoders above are exact
@@ -158,37 +172,9 @@ def load(path, *, with_metadata=False):
                                            path)
         config = _parse(zipped.read_bytes(archive, config_member, path,
                                           zipped.MAX_CONFIG_BYTES), path)
-        try:
-            check_spec(config.get("model"))
-            declared = declared_arrays(config["model"])
-        except ModelFileError as exc:
-            raise ModelFileError(f"{path}: {exc}") from None
-        unexpected = sorted(set(infos) - set(declared))
-        missing = sorted(set(declared) - set(infos))
-        if unexpected or missing:
-            raise ModelFileError(f"{path}: the arrays do not match the layers (missing "
-                                 f"{missing}, unexpected {unexpected})")
-        members = {}
-        for name, (shape, dtype) in declared.items():
-            member = zipped.read_header(archive, infos[name], name, path)
-            if member.shape != shape or member.dtype.newbyteorder("=") != dtype:
-                raise ModelFileError(f"{path}: {name} has shape {member.shape} and dtype "
-                                     f"{member.dtype}, expected {shape} {dtype}")
-            members[name] = member
-        try:
-            model = build_layer(config["model"])
-            check_widths(model)
-        except ModelFileError as exc:
-            raise ModelFileError(f"{path}: {exc}") from None
-        targets = {f"param:{p.name}": p.value for p in model.parameters()}
-        targets.update({f"buffer:{name}": value for name, value in model.named_buffers()})
-        if set(targets) != set(declared):  # pragma: no cover - spec and layers disagree
-            raise ModelFileError(f"{path}: the layers hold {sorted(targets)}, the file "
-                                 f"declares {sorted(declared)}")
-        for name, member in members.items():
-            zipped.read_into(archive, member, targets[name], name, path)
-            if not zipped.all_finite(targets[name]):
-                raise ModelFileError(f"{path}: {name} contains NaN or infinity")
+        extra = training_arrays(config.get("estimator"), network_arrays(config.get("model"),
+                                                                        path), path)
+        model, arrays = read_network(archive, infos, config["model"], extra, path)
     model.eval()
     n_in = getattr(model, "n_features_in", None) or getattr(model, "n_in", None)
     n_out = None if n_in is None else model.output_width(n_in)
@@ -197,6 +183,7 @@ def load(path, *, with_metadata=False):
         if config.get("estimator") is not None:
             obj = restore_estimator(config["estimator"], model, _check_params,
                                     config["format_version"])
+            restore_training(obj, config["estimator"].get("training"), arrays)
         metadata = check_metadata(config.get("metadata"), n_in, n_out)
     except ModelFileError as exc:
         raise ModelFileError(f"{path}: {exc}") from None

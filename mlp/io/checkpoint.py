@@ -1,0 +1,426 @@
+"""Checkpoints: the whole state of a training run, so that it resumes as if never stopped.
+
+A checkpoint is an ``.npz`` archive like a model file (JSON description + arrays, never
+pickle), holding everything a later step depends on:
+
+- the network: layer specs, ``param:*`` and ``buffer:*`` arrays (BatchNorm's running
+  statistics included);
+- the optimizer: its type, settings, current learning rate and step count t, and its state
+  vectors (``optim:velocity``, ``optim:square_avg``, ``optim:m_sum``/``optim:v_sum``);
+- the random generators' bit-generator states: the trainer's (the shuffling order) and each
+  Dropout layer's (the masks), with which of them are one and the same generator;
+- the trainer: steps and samples seen, epochs, the history (loss, val_loss, val_score, lr,
+  time, the metrics callbacks added, best values);
+- each callback's :meth:`~mlp.callbacks.Callback.state_dict` (a schedule's position, the
+  count of epochs without improvement and the best weights kept by EarlyStopping or the
+  trainer's own stopping rule, ...), and free ``metadata`` (the command line keeps its
+  preprocessing there).
+
+Weight copies (a callback's best epoch) are stored as ``snapshot:K.param.NAME`` and
+``snapshot:K.buffer.NAME`` arrays with the network's shapes. Loading checks all of it, as for a
+model file, before allocating anything: every shape follows from the layer specs.
+
+Typical use::
+
+    save_checkpoint("run.npz", trainer)                # or the ModelCheckpoint callback
+    ...                                                # later, in a new process:
+    trainer = Trainer(model, loss, Adam(model.parameters()), callbacks=[...])  # as before
+    load_checkpoint("run.npz", trainer)
+    trainer.fit(X, y, epochs=remaining)                # the same bits as never stopping
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from ..base import Layer
+from ..history import History
+from ..layers import Dropout
+from . import archive as zipped
+from .errors import ModelFileError, kind_of
+from .files import write_atomic
+from .reading import network_arrays, read_network
+from .runstate import (
+    generator_from_json,
+    generator_json,
+    optimizer_arrays,
+    optimizer_json,
+    restore_optimizer,
+)
+from .spec import layer_spec
+
+__all__ = ["Checkpoint", "load_checkpoint", "save_checkpoint"]
+
+FORMAT = "mlp-checkpoint"
+FORMAT_VERSION = 1
+_CURVES = ("loss", "val_loss", "val_score", "lr", "time")
+#: Callbacks whose state a resumed trainer may go without: they do not change training.
+_OPTIONAL = {"ModelCheckpoint"}
+#: Weight copies a checkpoint may hold (one per callback at most).
+MAX_SNAPSHOTS = 64
+
+
+def _dropouts(layer, prefix=""):
+    """(dotted path, layer) of every Dropout inside ``layer``, named as parameters are."""
+    if isinstance(layer, Dropout):
+        yield prefix.rstrip("."), layer
+    for i, child in enumerate(layer.children()):
+        yield from _dropouts(child, f"{prefix}{i}.")
+
+
+def _snapshot_arrays(k, weights, model):
+    values, buffers = weights
+    arrays = {f"snapshot:{k}.param.{p.name}": v
+              for p, v in zip(model.parameters(), values, strict=True)}
+    arrays.update({f"snapshot:{k}.buffer.{name}": v
+                   for (name, _), v in zip(model.named_buffers(), buffers, strict=True)})
+    return arrays
+
+
+def _is_snapshot(value):
+    return isinstance(value, tuple) and len(value) == 2 and all(
+        isinstance(part, list) and all(isinstance(a, np.ndarray) for a in part)
+        for part in value)
+
+
+# -- saving ----------------------------------------------------------------------------------
+
+
+def save_checkpoint(path, trainer, *, metadata=None) -> Path:
+    """Write the full state of ``trainer`` (a :class:`~mlp.trainer.Trainer`) atomically.
+
+    Parameters
+    ----------
+    path : str or Path
+        Written through a temporary file and renamed (:func:`mlp.io.write_atomic`).
+    trainer : Trainer
+        Its model must be made of the library's layers and its optimizer an SGD, RMSProp or
+        Adam over all of ``model.parameters()``.
+    metadata : dict, optional
+        JSON-serialisable extras (``load_checkpoint(...).metadata``).
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    TypeError
+        For a layer, optimizer, random generator or callback state a checkpoint cannot hold,
+        or metadata that is not JSON with finite numbers.
+    ValueError
+        When a weight, buffer or optimizer state is NaN or infinite.
+    """
+    model, history = trainer.model, trainer.history
+    arrays = {f"param:{p.name}": p.value for p in model.parameters()}
+    arrays.update({f"buffer:{name}": value for name, value in model.named_buffers()})
+    optimizer, vectors = optimizer_json(trainer.optimizer, model, "cannot checkpoint")
+    arrays.update(vectors)
+    generators, slots = [], {}
+    for slot, generator in [("trainer", trainer.rng), *(
+            (f"dropout:{path_}", layer.rng) for path_, layer in _dropouts(model))]:
+        same = [i for i, g in enumerate(generators) if g is generator]
+        if not same:
+            generators.append(generator)
+        slots[slot] = same[0] if same else len(generators) - 1
+    snapshots = []
+
+    def snapshot(weights):
+        snapshots.append(weights)
+        return {"snapshot": len(snapshots) - 1}
+
+    callbacks = []
+    for callback in trainer.callbacks:
+        state = callback.state_dict() if hasattr(callback, "state_dict") else None
+        if state is not None:
+            state = {key: snapshot(value) if _is_snapshot(value) else value
+                     for key, value in state.items()}
+            callbacks.append({"type": type(callback).__name__, "state": state})
+    config = {
+        "format": FORMAT, "format_version": FORMAT_VERSION, "model": layer_spec(model),
+        "optimizer": optimizer,
+        "generators": [generator_json(g, "cannot checkpoint") for g in generators],
+        "generator_of": slots,
+        "trainer": {"steps": trainer.steps, "samples_seen": trainer.samples_seen},
+        "history": {**{key: [float(v) for v in getattr(history, key)] for key in _CURVES},
+                    "metrics": {key: [float(v) for v in values]
+                                for key, values in history.metrics.items()},
+                    "best_loss": float(history.best_loss),
+                    "best_val_score": history.best_val_score,
+                    "best_epoch": history.best_epoch},
+        "callbacks": callbacks, "snapshots": len(snapshots),
+    }
+    for k, weights in enumerate(snapshots):
+        arrays.update(_snapshot_arrays(k, weights, model))
+    for name, value in arrays.items():
+        if not zipped.all_finite(value):
+            raise ValueError(f"cannot checkpoint {name}: it contains NaN or infinity")
+    try:
+        config["metadata"] = json.loads(json.dumps(metadata or {}, allow_nan=False))
+        text = json.dumps(config, allow_nan=True)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"cannot write the checkpoint's description as JSON: {exc}") from None
+    arrays["__config__"] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    return write_atomic(path, lambda f: np.savez(f, **arrays))
+
+
+# -- loading ---------------------------------------------------------------------------------
+
+
+class Checkpoint:
+    """A checkpoint read and checked by :func:`load_checkpoint`.
+
+    Attributes
+    ----------
+    model : Sequential or Layer
+        The network with the saved weights and buffers, in training mode.
+    history : History
+        The saved history (a copy is given to each trainer restored).
+    epoch : int
+        Epochs done (``len(history.loss)``).
+    metadata : dict
+    path : str
+    """
+
+    def __init__(self, path, config, model, arrays):
+        self.path, self._config, self.model, self._arrays = str(path), config, model, arrays
+        self.metadata = config.get("metadata") or {}
+        self.epoch = len(config["history"]["loss"])
+
+    @property
+    def history(self) -> History:
+        saved = self._config["history"]
+        return History(**{key: list(saved[key]) for key in _CURVES},
+                       metrics={key: list(values) for key, values in saved["metrics"].items()},
+                       best_loss=saved["best_loss"], best_val_score=saved["best_val_score"],
+                       best_epoch=saved["best_epoch"])
+
+    def _snapshot(self, k):
+        values = [self._arrays[f"snapshot:{k}.param.{p.name}"].copy()
+                  for p in self.model.parameters()]
+        buffers = [self._arrays[f"snapshot:{k}.buffer.{name}"].copy()
+                   for name, _ in self.model.named_buffers()]
+        return values, buffers
+
+    def restore(self, trainer) -> None:
+        """Put the saved state into ``trainer``: its next ``fit`` goes on bit for bit.
+
+        ``trainer`` is built as the saved one was (same network architecture, optimizer type
+        and stateful callbacks); its weights, optimizer state, random generators, history,
+        counters and callbacks' states are replaced. Callbacks are matched by type, in order
+        (the second saved EarlyStopping goes to the trainer's second one); a trainer may
+        leave out a ModelCheckpoint, and may add callbacks, which start afresh. The next
+        ``fit`` goes on where the saved run stopped: the callbacks' states (epochs without
+        improvement, best weights) are put back after their ``on_train_begin``.
+
+        Raises
+        ------
+        ModelFileError
+            (a ValueError) when the trainer's network, optimizer or callbacks differ from the
+            saved ones, or a callback refuses its saved state; nothing is changed then.
+        """
+        config, where = self._config, self.path
+        if layer_spec(trainer.model) != config["model"]:
+            raise ModelFileError(f"{where}: the trainer's model {trainer.model!r} is not the "
+                                 "network of the checkpoint; build it as the saved run did")
+        if type(trainer.optimizer).__name__ != config["optimizer"]["type"]:
+            raise ModelFileError(f"{where}: the checkpoint holds a {config['optimizer']['type']}"
+                                 f" state, the trainer has a {type(trainer.optimizer).__name__}")
+        pending, seen = [], {}
+        for entry in config["callbacks"]:
+            kind = entry["type"]
+            matching = [c for c in trainer.callbacks if type(c).__name__ == kind]
+            nth = seen[kind] = seen.get(kind, -1) + 1
+            if nth >= len(matching):
+                if kind in _OPTIONAL:
+                    continue
+                raise ModelFileError(f"{where}: the checkpoint holds the state of {nth + 1} "
+                                     f"{kind}, the trainer has {len(matching)}: give it the "
+                                     "callbacks the saved run had")
+            state = {key: self._snapshot(value["snapshot"])
+                     if isinstance(value, dict) and set(value) == {"snapshot"} else value
+                     for key, value in entry["state"].items()}
+            pending.append((matching[nth], state))
+
+        def resume():
+            for callback, state in pending:
+                try:
+                    callback.load_state_dict(state)
+                except (TypeError, ValueError, KeyError) as exc:
+                    raise ModelFileError(f"{where}: {type(callback).__name__}: {exc}") \
+                        from None
+
+        resume()  # now, so that a refused state is reported before the trainer changes
+        restore_optimizer(trainer.optimizer, config["optimizer"], self._arrays,
+                          f"{where}: optimizer")
+        trainer.model.set_weights(self.model.copy_weights())
+        generators = [generator_from_json(body, f"{where}: generators[{i}]")
+                      for i, body in enumerate(config["generators"])]
+        slots = config["generator_of"]
+        trainer.rng = generators[slots["trainer"]]
+        for path_, layer in _dropouts(trainer.model):
+            layer.rng = generators[slots[f"dropout:{path_}"]]
+        saved = config["trainer"]
+        trainer.steps, trainer.samples_seen = saved["steps"], saved["samples_seen"]
+        trainer.history = self.history
+        trainer._resumed = resume
+
+
+def _parse(text, path):
+    try:
+        config = json.loads(text.decode("utf-8"))
+    except RecursionError:
+        raise ModelFileError(f"{path}: the checkpoint's description is nested too deeply") \
+            from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ModelFileError(f"{path}: the checkpoint's description is corrupted ({exc})") \
+            from None
+    if isinstance(config, dict) and config.get("format") == "mlp-model":
+        raise ModelFileError(f"{path} is a model file, not a checkpoint (resuming needs the "
+                             "file a checkpoint was written to)")
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
+        raise ModelFileError(f"{path} is not an mlp checkpoint")
+    version = config.get("format_version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ModelFileError(f"{path}: invalid checkpoint format version {version!r}")
+    if version > FORMAT_VERSION:
+        raise ModelFileError(f"{path} was written by a newer version of mlp (checkpoint format "
+                             f"{version}; this version reads up to {FORMAT_VERSION})")
+    return config
+
+
+def _count(section, key, where, optional=False, below=None):
+    value = section.get(key) if isinstance(section, dict) else None
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0 or (
+            below is not None and value >= below):
+        bound = f" below {below}" if below is not None else ""
+        raise ModelFileError(f"{where}.{key} must be an integer ≥ 0{bound}"
+                             f"{' or null' if optional else ''}, got {kind_of(value)}")
+
+
+def _check_description(config, network, path):
+    """Check every section besides the layers; return the extra arrays they declare."""
+    where = f"{path}: "
+    for key, kind in (("optimizer", dict), ("generators", list), ("generator_of", dict),
+                      ("trainer", dict), ("history", dict), ("callbacks", list),
+                      ("metadata", dict)):
+        if not isinstance(config.get(key), kind):
+            raise ModelFileError(f"{where}{key} must be {'an object' if kind is dict else 'a list'}"
+                                 f", got {kind_of(config.get(key))}")
+    extra = optimizer_arrays(config["optimizer"], network, f"{where}optimizer")
+    n_generators = len(config["generators"])
+    for i, body in enumerate(config["generators"]):
+        generator_from_json(body, f"{where}generators[{i}]")
+    slots = config["generator_of"]
+    expected = {"trainer"} | {f"dropout:{p}" for p in _declared_dropouts(config["model"])}
+    if set(slots) != expected:
+        raise ModelFileError(f"{where}generator_of must name {sorted(expected)}, got "
+                             f"{sorted(slots)}")
+    for slot in slots:
+        _count(slots, slot, f"{where}generator_of", below=n_generators)
+    n_snapshots = config.get("snapshots")
+    _count(config, "snapshots", where.rstrip(": "), below=MAX_SNAPSHOTS + 1)
+    trainer = config["trainer"]
+    for key in ("steps", "samples_seen"):
+        _count(trainer, key, f"{where}trainer")
+    _check_history(config["history"], f"{where}history")
+    for i, entry in enumerate(config["callbacks"]):
+        at = f"{where}callbacks[{i}]"
+        if not isinstance(entry, dict) or not isinstance(entry.get("type"), str) \
+                or not isinstance(entry.get("state"), dict):
+            raise ModelFileError(f"{at} must be an object with a type and a state")
+        for key, value in entry["state"].items():
+            if isinstance(value, dict) and set(value) == {"snapshot"}:
+                _count(value, "snapshot", f"{at}.state.{key}", below=n_snapshots)
+    for k in range(n_snapshots):
+        for name, declared in network.items():
+            group, rest = name.split(":", 1)
+            extra[f"snapshot:{k}.{group}.{rest}"] = declared
+    return extra
+
+
+def _declared_dropouts(spec, prefix=""):
+    if spec.get("type") == "Dropout":
+        yield prefix.rstrip(".")
+    for i, child in enumerate(spec.get("layers", [])):
+        yield from _declared_dropouts(child, f"{prefix}{i}.")
+
+
+def _check_history(history, where):
+    def numbers(key):
+        value = history.get(key)
+        if not isinstance(value, list) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+            raise ModelFileError(f"{where}.{key} must be a list of numbers, got "
+                                 f"{kind_of(value)}")
+        return value
+
+    epochs = len(numbers("loss"))
+    for key in _CURVES[1:]:
+        if len(numbers(key)) not in ((0, epochs) if key.startswith("val") else (epochs,)):
+            raise ModelFileError(f"{where}.{key} has {len(history[key])} values for "
+                                 f"{epochs} epochs")
+    metrics = history.get("metrics")
+    if not isinstance(metrics, dict) or not all(
+            isinstance(values, list) and len(values) <= epochs and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+            for values in metrics.values()):
+        raise ModelFileError(f"{where}.metrics must map names to lists of at most {epochs} "
+                             "numbers")
+    best_loss = history.get("best_loss")
+    if isinstance(best_loss, bool) or not isinstance(best_loss, (int, float)) \
+            or math.isnan(best_loss):
+        raise ModelFileError(f"{where}.best_loss must be a number, got {kind_of(best_loss)}")
+    score = history.get("best_val_score")
+    if score is not None and (isinstance(score, bool) or not isinstance(score, (int, float))):
+        raise ModelFileError(f"{where}.best_val_score must be a number or null, got "
+                             f"{kind_of(score)}")
+    _count(history, "best_epoch", where, optional=True, below=max(epochs, 1))
+
+
+def load_checkpoint(path, trainer=None) -> Checkpoint:
+    """Read a checkpoint written by :func:`save_checkpoint`, checking all of it first.
+
+    Parameters
+    ----------
+    path : str or Path
+    trainer : Trainer, optional
+        When given, the state is put into it at once (:meth:`Checkpoint.restore`): build
+        it as the saved run was built (network, optimizer type, callbacks), then call
+        ``load_checkpoint(path, trainer)`` and ``trainer.fit(...)`` for the remaining epochs.
+
+    Returns
+    -------
+    Checkpoint
+
+    Raises
+    ------
+    ModelFileError
+        (a ValueError) when the file is missing, not a checkpoint (a model file is named as
+        such), corrupted or truncated, newer than this version reads, or when any field or
+        array is of the wrong type, shape or range, not finite, or inconsistent with the
+        network; the message names the file and the field. With ``trainer``, also when the
+        trainer does not match the checkpoint.
+    """
+    with zipped.open_archive(path) as archive:
+        infos = zipped.member_names(archive, path)
+        config_member = zipped.read_header(archive, infos.pop("__config__"), "__config__",
+                                           path)
+        config = _parse(zipped.read_bytes(archive, config_member, path,
+                                          zipped.MAX_CONFIG_BYTES), path)
+        network = network_arrays(config.get("model"), path)
+        extra = _check_description(config, network, path)
+        model, arrays = read_network(archive, infos, config["model"], extra, path,
+                                     "the checkpoint's network and state")
+    if not isinstance(model, Layer):  # pragma: no cover - build_layer returns layers
+        raise ModelFileError(f"{path}: the checkpoint holds no network")
+    checkpoint = Checkpoint(path, config, model, arrays)
+    if trainer is not None:
+        checkpoint.restore(trainer)
+    return checkpoint
