@@ -51,8 +51,8 @@ def assert_same_run(a, b):
     assert (a.history.best_loss, a.history.best_val_score, a.history.best_epoch) == \
         (b.history.best_loss, b.history.best_val_score, b.history.best_epoch)
     state_a, state_b = a.optimizer.state_dict(), b.optimizer.state_dict()
-    assert state_a["t"] == state_b["t"] and state_a["hyperparameters"] == \
-        state_b["hyperparameters"]
+    assert state_a["t"] == state_b["t"]
+    assert state_a["hyperparameters"] == state_b["hyperparameters"]
     for key, vector in state_a["vectors"].items():
         assert np.array_equal(vector, state_b["vectors"][key]), key
     assert a.steps == b.steps
@@ -73,7 +73,8 @@ def test_ten_epochs_straight_equal_four_saved_loaded_and_six_more(iris, tmp_path
     del first  # nothing of it survives but the file
     resumed = build(777, optimizer, shared_rng=shared_rng)  # other weights, other generators
     checkpoint = load_checkpoint(tmp_path / "run.npz", resumed)
-    assert checkpoint.epoch == 4 and resumed.history.epochs == 4
+    assert checkpoint.epoch == 4
+    assert resumed.history.epochs == 4
     resumed.fit(*train, epochs=6, validation_data=val)
 
     assert_same_run(straight, resumed)
@@ -118,10 +119,12 @@ def test_model_checkpoint_keeps_the_best_epoch_by_the_monitored_number(iris, tmp
     history = trainer.fit(X[:100], y[:100], epochs=12, validation_data=(X[100:], y[100:]))
     val = np.array(history.val_loss)
     improved = [e for e in range(len(val)) if val[e] < val[:e].min(initial=np.inf)]
-    assert saver.saved_epochs == improved and len(improved) < len(val)
+    assert saver.saved_epochs == improved
+    assert len(improved) < len(val)
     checkpoint = load_checkpoint(tmp_path / "best.npz")
     best = improved[-1]
-    assert checkpoint.epoch == best + 1 and saver.best == val[best]
+    assert checkpoint.epoch == best + 1
+    assert saver.best == val[best]
     assert checkpoint.history.val_loss == list(val[:best + 1])
     # the saved weights give the saved validation loss
     checkpoint.model.eval()
@@ -299,7 +302,8 @@ def test_optimizer_and_schedule_state_dicts_round_trip_and_refuse_strangers():
     state = adam.state_dict()
     other = mlp.Adam(mlp.Sequential(mlp.Linear(3, 2, rng=1)).parameters())
     other.load_state_dict(state)
-    assert (other.t, other.lr) == (4, 0.1) and np.array_equal(other.m_sum, adam.m_sum)
+    assert (other.t, other.lr) == (4, 0.1)
+    assert np.array_equal(other.m_sum, adam.m_sum)
     with pytest.raises(TypeError, match="cannot load the state of a 'Adam' optimizer"):
         mlp.SGD(model.parameters()).load_state_dict(state)
     with pytest.raises(ValueError, match="each 8 finite numbers"):

@@ -34,10 +34,10 @@ import numpy as np
 
 from ..base import Layer
 from . import archive as zipped
+from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .errors import ModelFileError
 from .files import check_writable, write_atomic
 from .metadata import check_metadata
-from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .reading import network_arrays, read_network
 from .runstate import restore_training, training_arrays, training_state
 from .spec import LAYER_TYPES, layer_spec

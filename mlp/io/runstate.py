@@ -47,9 +47,10 @@ def optimizer_arrays(section, network, where) -> dict:
     ``network`` is the network's declared arrays; the vectors have the size of all its
     parameters and their common dtype.
     """
-    if not isinstance(section, dict) or section.get("type") not in OPTIMIZERS:
+    kind = section.get("type") if isinstance(section, dict) else section
+    if kind not in OPTIMIZERS:
         raise ModelFileError(f"{where}.type must be one of {', '.join(OPTIMIZERS)}, got "
-                             f"{kind_of(section.get('type') if isinstance(section, dict) else section)}")
+                             f"{kind_of(kind)}")
     params = [(shape, dtype) for name, (shape, dtype) in network.items()
               if name.startswith("param:")]
     if not params:
