@@ -9,11 +9,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ..callbacks import ModelCheckpoint
 from ..diagnostics import Diagnostics
 from ..io import save, write_atomic
 from ..losses import MSELoss, SoftmaxCrossEntropyLoss
 from ..optim import SGD, Adam, RMSProp
 from ..trainer import Trainer
+from . import resume
 from .common import (
     UsageError,
     batch_size,
@@ -87,6 +89,7 @@ def add_arguments(train):
                      help="record per-layer gradient, update and activation statistics every "
                           "EVERY steps (default 10): print the table and advice, store them in "
                           "--json, and with --plot draw the gradient flow to OUT_gradients.png")
+    resume.add_checkpoint_options(train, out)
     train.set_defaults(run=run)
 
 
@@ -177,6 +180,8 @@ def run(args) -> int:
                        ("--plot", flow), ("--log-csv", args.log_csv)):
         if path:
             check_destination(path, flag)
+    resume.check_outputs(args)
+    checkpoint = resume.take_options(args)  # the saved run's options, before the data
     if args.plot:
         try:
             from ..plotting import require_matplotlib
@@ -190,7 +195,7 @@ def run(args) -> int:
         prep["test"]
     preprocessing = prep["preprocessing"]
     n_out = len(classes) if task == "classification" else 1
-    model = build_model(args, X_train.shape[1], n_out, rng)
+    model = checkpoint.model if checkpoint else build_model(args, X_train.shape[1], n_out, rng)
     loss = SoftmaxCrossEntropyLoss() if task == "classification" else MSELoss()
     metric = "accuracy" if task == "classification" else "R²"
     optimizer = _optimizer(args, model.parameters())
@@ -215,13 +220,23 @@ def run(args) -> int:
     callbacks, keeper = training_callbacks(args, optimizer, score=score,
                                            train=(X_train, y_train), validation=validation,
                                            metric=metric)
+    preparation = {"task": task, "classes": classes, "feature_names": data.feature_names,
+                   "target_name": data.target_name, "preprocessing": preprocessing}
+    digest = resume.data_digest(X_train, y_train, X_val, y_val, X_test, y_test)
+    saver = [] if not args.checkpoint else [ModelCheckpoint(
+        args.checkpoint, monitor=keeper.monitor, save_best_only=args.checkpoint_every is None,
+        every=args.checkpoint_every or 1,
+        metadata=resume.run_metadata(args, digest, preparation))]
     trainer = Trainer(model, loss, optimizer, batch_size=args.batch_size, rng=rng, l2=args.l2,
                       score=score if validation is not None else None,
-                      callbacks=callbacks + ([diagnostics] if diagnostics else []),
+                      callbacks=callbacks + ([diagnostics] if diagnostics else []) + saver,
                       threads=args.threads)
+    if checkpoint:
+        resume.restore(checkpoint, trainer, digest, preparation, args)
+    epochs = args.epochs - (checkpoint.epoch if checkpoint else 0)
     start = time.perf_counter()
     with signals_interrupt() as received:
-        history = trainer.fit(X_train, y_train, epochs=args.epochs, validation_data=validation)
+        history = trainer.fit(X_train, y_train, epochs=epochs, validation_data=validation)
     elapsed = time.perf_counter() - start
     model.eval()
     signum = received[0] if received and history.interrupted else None

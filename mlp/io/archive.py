@@ -69,6 +69,8 @@ def _as_zip(f, path):
             raise ModelFileError(f"{path} is not an mlp model file (not an .npz archive)")
         f.seek(0)
         archive = zipfile.ZipFile(f)
+    except ModelFileError:
+        raise
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
         raise ModelFileError(f"{path} is corrupted or truncated (incomplete .npz archive: "
                              f"{exc})") from None

@@ -45,6 +45,7 @@ from .errors import ModelFileError, kind_of
 from .files import write_atomic
 from .reading import network_arrays, read_network
 from .runstate import (
+    check_optimizer,
     generator_from_json,
     generator_json,
     optimizer_arrays,
@@ -178,6 +179,9 @@ class Checkpoint:
     ----------
     model : Sequential or Layer
         The network with the saved weights and buffers, in training mode.
+    optimizer : SGD, RMSProp or Adam
+        Over ``model.parameters()``, in the saved state: ``Trainer(checkpoint.model, loss,
+        checkpoint.optimizer, ...)`` and :meth:`restore` continue the saved run.
     history : History
         The saved history (a copy is given to each trainer restored).
     epoch : int
@@ -186,8 +190,9 @@ class Checkpoint:
     path : str
     """
 
-    def __init__(self, path, config, model, arrays):
+    def __init__(self, path, config, model, optimizer, arrays):
         self.path, self._config, self.model, self._arrays = str(path), config, model, arrays
+        self.optimizer = optimizer
         self.metadata = config.get("metadata") or {}
         self.epoch = len(config["history"]["loss"])
 
@@ -420,7 +425,8 @@ def load_checkpoint(path, trainer=None) -> Checkpoint:
                                      "the checkpoint's network and state")
     if not isinstance(model, Layer):  # pragma: no cover - build_layer returns layers
         raise ModelFileError(f"{path}: the checkpoint holds no network")
-    checkpoint = Checkpoint(path, config, model, arrays)
+    optimizer = check_optimizer(config["optimizer"], model, arrays, f"{path}: optimizer")
+    checkpoint = Checkpoint(path, config, model, optimizer, arrays)
     if trainer is not None:
         checkpoint.restore(trainer)
     return checkpoint
