@@ -122,7 +122,8 @@ def edited_estimator(tmp_path, est, change):
         (lambda t, a: a.update({"optim:m_sum": np.full_like(a["optim:m_sum"], np.inf)}),
          r"optim:m_sum contains NaN or infinity"),
         (lambda t, a: a.pop("optim:v_sum"), r"missing \['optim:v_sum'\]"),
-        (lambda t, a: t.update(optimizer="Adam"), r"optimizer.type must be one of"),
+        (lambda t, a: t.update(optimizer="Adam"),
+         r"optimizer must be an object, got the string 'Adam'"),
     ],
 )
 def test_the_training_state_is_checked(data, tmp_path, change, pattern):

@@ -139,11 +139,11 @@ class EarlyStopping(Callback):
                 "wait": getattr(self, "wait", 0), "weights": getattr(self, "_best_weights", None)}
 
     def load_state_dict(self, state):
-        self._watch.best = self.best = saved_number("EarlyStopping", state, "best")
+        owner = type(self).__name__
+        self._watch.best = self.best = saved_number(owner, state, "best")
         epoch = state.get("best_epoch")
-        self.best_epoch = None if epoch is None else saved_count("EarlyStopping", state,
-                                                                 "best_epoch")
-        self.wait = saved_count("EarlyStopping", state, "wait")
+        self.best_epoch = None if epoch is None else saved_count(owner, state, "best_epoch")
+        self.wait = saved_count(owner, state, "wait")
         self._best_weights = state.get("weights")
 
     def __repr__(self):

@@ -256,8 +256,9 @@ class Checkpoint:
                 try:
                     callback.load_state_dict(state)
                 except (TypeError, ValueError, KeyError) as exc:
-                    raise ModelFileError(f"{where}: {type(callback).__name__}: {exc}") \
-                        from None
+                    name = type(callback).__name__
+                    text = str(exc) if str(exc).startswith(name) else f"{name}: {exc}"
+                    raise ModelFileError(f"{where}: {text}") from None
 
         resume()  # now, so that a refused state is reported before the trainer changes
         restore_optimizer(trainer.optimizer, config["optimizer"], self._arrays,

@@ -47,10 +47,11 @@ def optimizer_arrays(section, network, where) -> dict:
     ``network`` is the network's declared arrays; the vectors have the size of all its
     parameters and their common dtype.
     """
-    kind = section.get("type") if isinstance(section, dict) else section
-    if kind not in OPTIMIZERS:
+    if not isinstance(section, dict):
+        raise ModelFileError(f"{where} must be an object, got {kind_of(section)}")
+    if section.get("type") not in OPTIMIZERS:
         raise ModelFileError(f"{where}.type must be one of {', '.join(OPTIMIZERS)}, got "
-                             f"{kind_of(kind)}")
+                             f"{kind_of(section.get('type'))}")
     params = [(shape, dtype) for name, (shape, dtype) in network.items()
               if name.startswith("param:")]
     if not params:
