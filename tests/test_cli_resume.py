@@ -45,16 +45,41 @@ def test_ten_epochs_equal_four_then_resume_to_ten(tmp_path, capsys, optimizer):
         assert np.array_equal(a[name], b[name]), name
 
 
+def test_a_schedule_clipping_and_the_epoch_log_resume_too(tmp_path):
+    steer = ("--lr-schedule", "warmup:2,step:3:0.5", "--clip-grad", "0.5", "--optimizer",
+             "momentum")
+    assert train(*RUN, *steer, "--epochs", "9", "--save", tmp_path / "a.npz",
+                 "--log-csv", tmp_path / "a.csv") == 0
+    assert train(*RUN, *steer, "--epochs", "5", "--checkpoint", tmp_path / "c.npz",
+                 "--checkpoint-every", "5", "--log-csv", tmp_path / "b.csv") == 0
+    assert train("--resume", tmp_path / "c.npz", "--epochs", "9", "--save", tmp_path / "b.npz",
+                 "--log-csv", tmp_path / "b.csv") == 0
+    a, b = arrays(tmp_path / "a.npz"), arrays(tmp_path / "b.npz")
+    for name in a:
+        assert np.array_equal(a[name], b[name]), name
+
+    def rows(path):  # every column but the wall-clock seconds
+        lines = path.read_text().splitlines()
+        keep = [i for i, column in enumerate(lines[0].split(",")) if column != "time"]
+        return [[line.split(",")[i] for i in keep] for line in lines]
+
+    straight, resumed = rows(tmp_path / "a.csv"), rows(tmp_path / "b.csv")
+    assert len(straight) == 10  # the header and 9 epochs
+    assert resumed == straight
+    lr = [float(row[straight[0].index("lr")]) for row in straight[1:]]
+    assert len(set(lr)) >= 3  # warm-up, then halved every 3 epochs
+
+
 def test_the_checkpoint_keeps_the_best_epoch_by_default(tmp_path):
     every, best = tmp_path / "every.npz", tmp_path / "best.npz"
     args = [*RUN, "--epochs", "25", "--lr", "0.3", "--optimizer", "sgd"]
     assert train(*args, "--checkpoint", every, "--checkpoint-every", "1") == 0
     assert train(*args, "--checkpoint", best) == 0
-    val_loss = load_checkpoint(every).history.val_loss
-    assert len(val_loss) == 25
+    val_score = load_checkpoint(every).history.val_score
+    assert len(val_score) == 25
     kept = load_checkpoint(best)
-    assert kept.epoch == int(np.argmin(val_loss)) + 1
-    assert kept.history.val_loss == val_loss[:kept.epoch]
+    assert kept.epoch == int(np.argmax(val_score)) + 1  # the first epoch of the best score
+    assert kept.history.val_score == val_score[:kept.epoch]
     assert kept.metadata["preprocessing"]["scale"] == "standard"
     assert kept.metadata["classes"] == ["setosa", "versicolor", "virginica"]
 

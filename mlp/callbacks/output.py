@@ -43,6 +43,18 @@ class CSVLogger(Callback):
         write_atomic(self.path, buffer.getvalue())
         return False
 
+    def state_dict(self):
+        return {"rows": [dict(row) for row in self.rows]}
+
+    def load_state_dict(self, state):
+        rows = state.get("rows")
+        if not isinstance(rows, list) or not all(
+                isinstance(row, dict) and all(isinstance(v, (int, float, str)) and
+                                              not isinstance(v, bool) for v in row.values())
+                for row in rows):
+            raise ValueError("CSVLogger: the saved rows must be a list of objects of numbers")
+        self.rows = [dict(row) for row in rows]  # a resumed run's file keeps the earlier epochs
+
 
 class ProgressBar(Callback):
     """A tqdm bar over the epochs, showing the latest logged numbers.

@@ -7,23 +7,27 @@ labels, and a digest of the prepared data. ``--resume PATH`` takes those options
 file (an option given again must agree with it), reads and splits the data as the first run
 did, checks that they are the same data, and continues with the saved network, optimizer state,
 random generators and history. ``--epochs`` counts every epoch of the run, those already done
-included: a run of ``--epochs 10`` resumed after 4 trains 6 more.
+included: a run of ``--epochs 10`` resumed after 4 trains 6 more. A schedule whose length
+follows ``--epochs`` (``cosine`` without EPOCHS) is rebuilt from the --epochs of the resumed
+run: it continues bit for bit when the first run had the same --epochs (and was stopped).
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 
 import numpy as np
 
 from ..io import load_checkpoint
 from .common import UsageError, check_destination, positive_int
+from .steering import lr_schedule
 
 #: The options that define a run, taken from the checkpoint by --resume.
 RUN_OPTIONS = ("data", "target", "header", "drop", "id", "task", "scale", "test_fraction",
                "val_fraction", "seed", "hidden", "activation", "init", "dropout",
                "batch_norm", "optimizer", "lr", "batch_size", "weight_decay", "l2",
-               "early_stopping")
+               "early_stopping", "lr_schedule", "clip_grad")
 _DEFAULTS = {}
 
 
@@ -51,14 +55,30 @@ _KINDS = {
     "batch_norm": lambda v: isinstance(v, bool), "optimizer": lambda v: isinstance(v, str),
     "lr": _number, "batch_size": _count, "weight_decay": _number, "l2": _number,
     "early_stopping": lambda v: v is None or (_count(v) and v > 0),
+    "lr_schedule": lambda v: v is None or _schedule_spec(v) is not None,
+    "clip_grad": lambda v: v is None or (_number(v) and v > 0),
 }
+
+
+def _schedule_spec(value):
+    """A saved --lr-schedule checked by the flag's own parser; None when it is not one."""
+    if not isinstance(value, list) or not all(
+            isinstance(part, list) and len(part) == 2 and isinstance(part[0], str)
+            and isinstance(part[1], list) and all(_number(n) for n in part[1])
+            for part in value):
+        return None
+    text = ",".join(":".join([name, *map(str, numbers)]) for name, numbers in value)
+    try:
+        return lr_schedule(text)
+    except argparse.ArgumentTypeError:
+        return None
 
 
 def add_checkpoint_options(parser, group):
     """--checkpoint, --checkpoint-every and --resume; call after every other option."""
     group.add_argument("--checkpoint", metavar="CKPT.npz",
                        help="write a full-state checkpoint to resume from: the best epoch "
-                            "so far (by validation loss, or training loss without a "
+                            "so far (by validation score, or training loss without a "
                             "validation set), or with --checkpoint-every the latest")
     group.add_argument("--checkpoint-every", type=positive_int, metavar="K",
                        help="write the checkpoint every K epochs instead of at the best")
@@ -76,7 +96,10 @@ def check_outputs(args):
 
 
 def _plain(value):
-    return list(value) if isinstance(value, tuple) else value
+    """An option's value as JSON keeps it: tuples become lists, inside lists too."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
 
 
 def take_options(args):
@@ -104,6 +127,8 @@ def take_options(args):
             raise UsageError(f"--resume: {flag} {given} differs from the checkpoint's "
                              f"{value}; a resumed run keeps its options (leave {flag} out)")
         setattr(args, dest, value)
+    if args.lr_schedule is not None:
+        args.lr_schedule = _schedule_spec(args.lr_schedule)  # as the flag's parser gives it
     if args.epochs <= checkpoint.epoch:
         raise UsageError(f"--resume: the checkpoint has done {checkpoint.epoch} epochs and "
                          f"--epochs {args.epochs} counts all of them: nothing is left to train "

@@ -18,7 +18,8 @@ pickle), holding everything a later step depends on:
 
 Weight copies (a callback's best epoch) are stored as ``snapshot:K.param.NAME`` and
 ``snapshot:K.buffer.NAME`` arrays with the network's shapes. Loading checks all of it, as for a
-model file, before allocating anything: every shape follows from the layer specs.
+model file, before allocating anything: every shape follows from the layer specs (the
+description's checks are in :mod:`.checkpoint_format`).
 
 Typical use::
 
@@ -32,7 +33,6 @@ Typical use::
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import numpy as np
@@ -41,14 +41,14 @@ from ..base import Layer
 from ..history import History
 from ..layers import Dropout
 from . import archive as zipped
-from .errors import ModelFileError, kind_of
+from .checkpoint_format import CURVES, FORMAT, FORMAT_VERSION, check_description, parse
+from .errors import ModelFileError
 from .files import write_atomic
 from .reading import network_arrays, read_network
 from .runstate import (
     check_optimizer,
     generator_from_json,
     generator_json,
-    optimizer_arrays,
     optimizer_json,
     restore_optimizer,
 )
@@ -56,13 +56,8 @@ from .spec import layer_spec
 
 __all__ = ["Checkpoint", "load_checkpoint", "save_checkpoint"]
 
-FORMAT = "mlp-checkpoint"
-FORMAT_VERSION = 1
-_CURVES = ("loss", "val_loss", "val_score", "lr", "time")
 #: Callbacks whose state a resumed trainer may go without: they do not change training.
 _OPTIONAL = {"ModelCheckpoint"}
-#: Weight copies a checkpoint may hold (one per callback at most).
-MAX_SNAPSHOTS = 64
 
 
 def _dropouts(layer, prefix=""):
@@ -147,7 +142,7 @@ def save_checkpoint(path, trainer, *, metadata=None) -> Path:
         "generators": [generator_json(g, "cannot checkpoint") for g in generators],
         "generator_of": slots,
         "trainer": {"steps": trainer.steps, "samples_seen": trainer.samples_seen},
-        "history": {**{key: [float(v) for v in getattr(history, key)] for key in _CURVES},
+        "history": {**{key: [float(v) for v in getattr(history, key)] for key in CURVES},
                     "metrics": {key: [float(v) for v in values]
                                 for key, values in history.metrics.items()},
                     "best_loss": float(history.best_loss),
@@ -199,7 +194,7 @@ class Checkpoint:
     @property
     def history(self) -> History:
         saved = self._config["history"]
-        return History(**{key: list(saved[key]) for key in _CURVES},
+        return History(**{key: list(saved[key]) for key in CURVES},
                        metrics={key: list(values) for key, values in saved["metrics"].items()},
                        best_loss=saved["best_loss"], best_val_score=saved["best_val_score"],
                        best_epoch=saved["best_epoch"])
@@ -276,120 +271,6 @@ class Checkpoint:
         trainer._resumed = resume
 
 
-def _parse(text, path):
-    try:
-        config = json.loads(text.decode("utf-8"))
-    except RecursionError:
-        raise ModelFileError(f"{path}: the checkpoint's description is nested too deeply") \
-            from None
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise ModelFileError(f"{path}: the checkpoint's description is corrupted ({exc})") \
-            from None
-    if isinstance(config, dict) and config.get("format") == "mlp-model":
-        raise ModelFileError(f"{path} is a model file, not a checkpoint (resuming needs the "
-                             "file a checkpoint was written to)")
-    if not isinstance(config, dict) or config.get("format") != FORMAT:
-        raise ModelFileError(f"{path} is not an mlp checkpoint")
-    version = config.get("format_version")
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise ModelFileError(f"{path}: invalid checkpoint format version {version!r}")
-    if version > FORMAT_VERSION:
-        raise ModelFileError(f"{path} was written by a newer version of mlp (checkpoint format "
-                             f"{version}; this version reads up to {FORMAT_VERSION})")
-    return config
-
-
-def _count(section, key, where, optional=False, below=None):
-    value = section.get(key) if isinstance(section, dict) else None
-    if value is None and optional:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0 or (
-            below is not None and value >= below):
-        bound = f" below {below}" if below is not None else ""
-        raise ModelFileError(f"{where}.{key} must be an integer ≥ 0{bound}"
-                             f"{' or null' if optional else ''}, got {kind_of(value)}")
-
-
-def _check_description(config, network, path):
-    """Check every section besides the layers; return the extra arrays they declare."""
-    where = f"{path}: "
-    for key, kind in (("optimizer", dict), ("generators", list), ("generator_of", dict),
-                      ("trainer", dict), ("history", dict), ("callbacks", list),
-                      ("metadata", dict)):
-        if not isinstance(config.get(key), kind):
-            raise ModelFileError(f"{where}{key} must be {'an object' if kind is dict else 'a list'}"
-                                 f", got {kind_of(config.get(key))}")
-    extra = optimizer_arrays(config["optimizer"], network, f"{where}optimizer")
-    n_generators = len(config["generators"])
-    for i, body in enumerate(config["generators"]):
-        generator_from_json(body, f"{where}generators[{i}]")
-    slots = config["generator_of"]
-    expected = {"trainer"} | {f"dropout:{p}" for p in _declared_dropouts(config["model"])}
-    if set(slots) != expected:
-        raise ModelFileError(f"{where}generator_of must name {sorted(expected)}, got "
-                             f"{sorted(slots)}")
-    for slot in slots:
-        _count(slots, slot, f"{where}generator_of", below=n_generators)
-    n_snapshots = config.get("snapshots")
-    _count(config, "snapshots", where.rstrip(": "), below=MAX_SNAPSHOTS + 1)
-    trainer = config["trainer"]
-    for key in ("steps", "samples_seen"):
-        _count(trainer, key, f"{where}trainer")
-    _check_history(config["history"], f"{where}history")
-    for i, entry in enumerate(config["callbacks"]):
-        at = f"{where}callbacks[{i}]"
-        if not isinstance(entry, dict) or not isinstance(entry.get("type"), str) \
-                or not isinstance(entry.get("state"), dict):
-            raise ModelFileError(f"{at} must be an object with a type and a state")
-        for key, value in entry["state"].items():
-            if isinstance(value, dict) and set(value) == {"snapshot"}:
-                _count(value, "snapshot", f"{at}.state.{key}", below=n_snapshots)
-    for k in range(n_snapshots):
-        for name, declared in network.items():
-            group, rest = name.split(":", 1)
-            extra[f"snapshot:{k}.{group}.{rest}"] = declared
-    return extra
-
-
-def _declared_dropouts(spec, prefix=""):
-    if spec.get("type") == "Dropout":
-        yield prefix.rstrip(".")
-    for i, child in enumerate(spec.get("layers", [])):
-        yield from _declared_dropouts(child, f"{prefix}{i}.")
-
-
-def _check_history(history, where):
-    def numbers(key):
-        value = history.get(key)
-        if not isinstance(value, list) or not all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
-            raise ModelFileError(f"{where}.{key} must be a list of numbers, got "
-                                 f"{kind_of(value)}")
-        return value
-
-    epochs = len(numbers("loss"))
-    for key in _CURVES[1:]:
-        if len(numbers(key)) not in ((0, epochs) if key.startswith("val") else (epochs,)):
-            raise ModelFileError(f"{where}.{key} has {len(history[key])} values for "
-                                 f"{epochs} epochs")
-    metrics = history.get("metrics")
-    if not isinstance(metrics, dict) or not all(
-            isinstance(values, list) and len(values) <= epochs and all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
-            for values in metrics.values()):
-        raise ModelFileError(f"{where}.metrics must map names to lists of at most {epochs} "
-                             "numbers")
-    best_loss = history.get("best_loss")
-    if isinstance(best_loss, bool) or not isinstance(best_loss, (int, float)) \
-            or math.isnan(best_loss):
-        raise ModelFileError(f"{where}.best_loss must be a number, got {kind_of(best_loss)}")
-    score = history.get("best_val_score")
-    if score is not None and (isinstance(score, bool) or not isinstance(score, (int, float))):
-        raise ModelFileError(f"{where}.best_val_score must be a number or null, got "
-                             f"{kind_of(score)}")
-    _count(history, "best_epoch", where, optional=True, below=max(epochs, 1))
-
-
 def load_checkpoint(path, trainer=None) -> Checkpoint:
     """Read a checkpoint written by :func:`save_checkpoint`, checking all of it first.
 
@@ -418,10 +299,10 @@ def load_checkpoint(path, trainer=None) -> Checkpoint:
         infos = zipped.member_names(archive, path)
         config_member = zipped.read_header(archive, infos.pop("__config__"), "__config__",
                                            path)
-        config = _parse(zipped.read_bytes(archive, config_member, path,
+        config = parse(zipped.read_bytes(archive, config_member, path,
                                           zipped.MAX_CONFIG_BYTES), path)
         network = network_arrays(config.get("model"), path)
-        extra = _check_description(config, network, path)
+        extra = check_description(config, network, path)
         model, arrays = read_network(archive, infos, config["model"], extra, path,
                                      "the checkpoint's network and state")
     if not isinstance(model, Layer):  # pragma: no cover - build_layer returns layers
