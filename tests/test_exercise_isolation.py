@@ -84,6 +84,7 @@ def _cheats(root, skeleton, reference, port, zipped):
     others = root / "honest"
     copies = [reference / "activations.py", SOURCE / "activations.py", others / "mlp",
               zipped, reference.parent, SOURCE.parent, root]
+    environments = sorted({os.path.realpath(p) for p in (sys.prefix, sys.base_prefix)})
     return {
         "steal": f"""
             import importlib.util
@@ -102,11 +103,19 @@ def _cheats(root, skeleton, reference, port, zipped):
             found = []
             for path in {[str(p) for p in copies]!r}:
                 try:
-                    found.append(os.listdir(path) if os.path.isdir(path) else
-                                 open(path, "rb").read(10))
+                    if os.path.isdir(path):
+                        # the interpreter's own environment has to be there (a venv may
+                        # sit inside the checkout): anything else must not
+                        names = [n for n in os.listdir(path)
+                                 if not any(env == os.path.join(path, n) or
+                                            env.startswith(os.path.join(path, n) + os.sep)
+                                            for env in {environments!r})]
+                        found.append(names)
+                    else:
+                        found.append(open(path, "rb").read(10))
                 except OSError:
                     pass
-            raise RuntimeError(f"found {{found}}")
+            raise RuntimeError(f"found {{[f for f in found if f]}}")
         """,
         "forge": """
             import glob, json, os
