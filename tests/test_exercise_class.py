@@ -210,3 +210,12 @@ def test_kink_convention_is_named_only_where_q_is_zero():
     want = np.where(X > 0, 1.0, 0.0)
     assert "differs only where q = 0" in diagnose(np.where(X >= 0, 1.0, 0.0), want, X=X)
     assert "q = 0" not in diagnose(np.ones_like(X), want, X=X)
+
+
+def test_a_constant_factor_is_named_only_when_several_entries_show_it():
+    from mlp.exercise.hints import diagnose
+
+    want = np.array([[0.0, 2.0], [0.0, -1.0]])
+    assert diagnose(0.5 * want, want) == "off by a constant factor 0.5"
+    one = np.array([[0.0, 2.0], [0.0, 0.0]])
+    assert diagnose(np.array([[0.0, 3.0], [0.0, 0.0]]), one) == "max difference 1"

@@ -239,3 +239,16 @@ def test_a_damaged_zip_costs_only_itself(tmp_path):
         "crc.zip: entry 'hw/mlp/activations.py' cannot be unpacked (Bad CRC-32")
     assert found["long"].reason.startswith("long.zip: entry 'hw/aaaa")
     assert "File name too long" in found["long"].reason
+
+
+def test_feedback_keeps_the_hint_of_a_hidden_check_from_the_student():
+    from mlp.exercise.reports import feedback_text
+
+    results = [{"name": "Tanh.backward", "score": 0, "max_score": 1, "visibility": "hidden",
+                "output": "train: dX differs from the reference: wrong sign?"},
+               {"name": "ReLU.backward", "score": 0, "max_score": 1,
+                "visibility": "after_published", "output": "not implemented"}]
+    text = feedback_text("alice", results)
+    assert "Tanh.backward   0/1    (a hidden check)" in text
+    assert "wrong sign" not in text
+    assert "ReLU.backward   0/1    not implemented" in text

@@ -53,7 +53,7 @@ def diagnose(got, want, *, N=None, X=None, item=""):
     if np.all(zero[wrong]):
         return (f"nonzero at {int(wrong.sum())} of {want.size} entries where the gradient "
                 "is 0")
-    if not np.any(wrong & zero):
+    if not np.any(wrong & zero) and np.count_nonzero(~zero) > 1:  # one entry shows no factor
         ratio = got[~zero] / want[~zero]
         if np.allclose(ratio, ratio[0], rtol=1e-8):
             return f"off by a constant factor {ratio[0]:.4g}"

@@ -58,8 +58,11 @@ def gradebook_csv(graded) -> str:
 
 
 def feedback_text(student, results) -> str:
-    """What one student reads back: the table with a hint for every item that failed."""
-    return f"Feedback for {student}\n\n{format_results(results)}\n"
+    """What one student reads back: the table with a hint for every item that failed, but
+    none for a check the instructor made ``hidden`` (never shown), whose points stay."""
+    shown = [{**r, "output": "(a hidden check)"} if r.get("visibility") == "hidden" else r
+             for r in results]
+    return f"Feedback for {student}\n\n{format_results(shown)}\n"
 
 
 def class_json(graded) -> dict:
