@@ -84,3 +84,17 @@ class History:
     @property
     def epochs(self) -> int:
         return len(self.loss)
+
+    def note_best(self, epoch: int) -> None:
+        """Update the bests with epoch ``epoch``, just recorded: ``best_loss``,
+        ``best_val_score`` (NaN never counts) and ``best_epoch`` (by the validation score
+        when there is one, else by the training loss)."""
+        loss = self.loss[-1]
+        if loss < self.best_loss:
+            self.best_loss = loss
+            if not self.val_score:
+                self.best_epoch = epoch
+        score = self.val_score[-1] if self.val_score else np.nan
+        if not np.isnan(score) and (self.best_val_score is None or score > self.best_val_score):
+            self.best_val_score = score
+            self.best_epoch = epoch

@@ -318,15 +318,7 @@ class Trainer:
             self._validate(*validation_data)
         history.lr.append(float(self.optimizer.lr))
         history.time.append(time.perf_counter() - started)
-        if loss < history.best_loss:
-            history.best_loss = loss
-            if not history.val_score:
-                history.best_epoch = epoch
-        score = history.val_score[-1] if history.val_score else np.nan
-        if not np.isnan(score) and (history.best_val_score is None
-                                    or score > history.best_val_score):
-            history.best_val_score = score
-            history.best_epoch = epoch
+        history.note_best(epoch)
 
     def stop(self, reason="callback", message=None):
         """End training after the current step, saying why (see :attr:`History.stop_reason`)."""
