@@ -215,3 +215,38 @@ def test_convergence_counts_a_tie_as_scikit_learn_does_and_early_stopping_does_n
     # Keras' rule: patience 2 epochs not strictly better
     assert verdicts(EarlyStopping("val_score", patience=2), flat_scores)[:3] == \
         [False, False, True]
+
+
+@pytest.mark.parametrize("more", ["partial_fit", "warm_start"])
+def test_the_adaptive_count_goes_on_across_calls_as_scikit_learns(iris, more):
+    from sklearn.neural_network import MLPClassifier as Reference
+
+    X, y = iris
+    # tol=10 cannot be met: after the first epoch every epoch is one without improvement,
+    # whatever the losses, so the rate's sequence is the rule's alone
+    settings = dict(hidden_layer_sizes=(4,), solver="sgd", learning_rate="adaptive",
+                    learning_rate_init=0.1, tol=10.0, n_iter_no_change=2, max_iter=5,
+                    random_state=0)
+    rates = []
+    for cls in (mlp.MLPClassifier, Reference):
+        est = cls(**settings)
+        seen = []
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            est.fit(X, y)
+            seen.append(est._optimizer.learning_rate if cls is Reference
+                        else est._optimizer.lr)
+            est.set_params(warm_start=True, max_iter=1)
+            for _ in range(3):
+                if more == "partial_fit":
+                    est.partial_fit(X, y)
+                else:
+                    est.fit(X, y)
+                seen.append(est._optimizer.learning_rate if cls is Reference
+                            else est._optimizer.lr)
+        rates.append(seen)
+    # epochs 4 (count 3 > 2) and 7 lower the rate: in the fit and in the second call; a
+    # warm-start fit starts from a new optimizer at learning_rate_init, the count goes on
+    expected = [0.02, 0.02, 0.004, 0.004] if more == "partial_fit" else [0.02, 0.1, 0.02, 0.1]
+    assert rates[0] == pytest.approx(expected, rel=1e-12)
+    assert rates[0] == pytest.approx(rates[1], rel=1e-12)

@@ -173,6 +173,7 @@ class _BaseMLP(CallbackSupportMixin, BaseEstimator):
         if first:
             self.model_ = self._build_model(X.shape[1], n_out, X.dtype, self._rng_)
             self.t_ = 0
+            self._no_improvement_count = 0
             self.loss_curve_ = []
             self.best_loss_ = np.inf
             self.validation_scores_ = None

@@ -101,11 +101,10 @@ def fit_stochastic(est, X, y, y_enc, sample_weight, validation_data, incremental
     def score(model, X_v, y_v):
         return est._score(model.forward(X_v), y_val, w_val)
 
-    if not incremental:
-        est._no_improvement_count = 0
     # scikit-learn's rule: the training loss, or with early stopping the validation score
-    # (whose best epoch is restored); partial_fit counts the epochs without improvement
-    # across calls, and continues from the best loss of earlier calls
+    # (whose best epoch is restored); partial_fit and warm_start count the epochs without
+    # improvement across calls (the count starts at 0 when the network is built), and
+    # continue from the best loss of earlier calls
     convergence = Convergence(
         "val_score" if early_stopping else "loss", n_iter_no_change=est.n_iter_no_change,
         tol=est.tol, restore_best=bool(early_stopping),
