@@ -219,3 +219,21 @@ def test_a_constant_factor_is_named_only_when_several_entries_show_it():
     assert diagnose(0.5 * want, want) == "off by a constant factor 0.5"
     one = np.array([[0.0, 2.0], [0.0, 0.0]])
     assert diagnose(np.array([[0.0, 3.0], [0.0, 0.0]]), one) == "max difference 1"
+
+
+def test_gradescope_output_says_why_the_autograder_itself_failed(bundle, tmp_path):
+    fake = tmp_path / "autograder"
+    with zipfile.ZipFile(bundle) as archive:
+        archive.extractall(fake / "source")
+    (fake / "source" / "exercise.json").write_text("{broken")
+    (fake / "submission").mkdir()
+    env = {**os.environ, "AUTOGRADER_ROOT": str(fake),
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    run = subprocess.run(["bash", str(fake / "source" / "run_autograder")], env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 2
+    results = json.loads((fake / "results" / "results.json").read_text())
+    assert results["score"] == 0
+    assert results["output"].startswith(
+        "The autograder could not grade this submission: mlp exercise grade: error: ")
+    assert "not a valid exercise manifest" in results["output"]
