@@ -125,6 +125,10 @@ def _cheats(root, skeleton, reference, port, zipped):
                 if fd.startswith(("/proc/self/", f"/proc/{os.getpid()}/")):
                     continue
                 try:
+                    # pipes only: the grader's channel is one, and should the isolation ever
+                    # fail, reopening other processes' files for writing would truncate them
+                    if not os.readlink(fd).startswith("pipe:"):
+                        continue
                     with open(fd, "w") as f:
                         f.write(line + "\\n")
                     forged += 1
