@@ -19,6 +19,7 @@ import hashlib
 
 import numpy as np
 
+from ..callbacks import ProgressBar
 from ..io import load_checkpoint
 from .common import UsageError, check_destination, positive_int
 from .steering import lr_schedule
@@ -162,4 +163,7 @@ def restore(checkpoint, trainer, digest, preparation, args):
         raise UsageError(f"--resume: the data of {args.data} are not those the checkpoint "
                          "was trained on (the file changed?)")
     checkpoint.restore(trainer)
+    for callback in trainer.callbacks:
+        if isinstance(callback, ProgressBar):  # the bar counts the epochs this run trains
+            callback.epochs = args.epochs - checkpoint.epoch
     print(f"resuming {args.resume} after epoch {checkpoint.epoch} of {args.epochs}")
