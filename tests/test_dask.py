@@ -21,8 +21,10 @@ import mlp  # noqa: E402
 
 @pytest.fixture(scope="module")
 def client():
+    # any free port for the scheduler's web server: None still means 8787, which another
+    # cluster on the machine may hold (a warning, hence an error here)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, \
+                                  dashboard_address=":0") as cluster, \
             distributed.Client(cluster) as client:
         yield client
 
