@@ -83,7 +83,7 @@ def test_scipy_special_is_imported_by_the_first_layer_that_calls_it():
 def test_train_on_iris_loads_neither_scikit_learn_nor_pandas():
     output, packages, _ = loaded_after(
         "from mlp.cli import main\n"
-        "assert main(['train', '--data', 'iris', '--epochs', '50', '--quiet']) == 0\n")
+        "assert main(['train', '--data', 'iris', '--epochs', '50']) == 0\n")
     assert packages == {"numpy"}
     assert float(output.split("test accuracy: ")[1].split()[0]) >= 0.9
 
@@ -210,3 +210,39 @@ def test_scaling_matches_scikit_learn(kind, scaler):
     expected = scaler().fit(X).transform(X)
     np.testing.assert_allclose((X - center) * factor, expected, rtol=1e-12, atol=1e-12)
     assert factor[3] == 1.0
+
+
+def test_the_progress_bar_is_drawn_on_a_terminal_only():
+    import fcntl
+    import os
+    import select
+    import struct
+    import termios
+
+    primary, secondary = os.openpty()
+    # 24 rows of 100 columns: tqdm draws nothing on a terminal without a width
+    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "mlp", "train", "--data", "iris", "--epochs", "3"],
+            stdout=subprocess.PIPE, stderr=secondary, text=True)
+        os.close(secondary)
+        drawn = b""
+        while select.select([primary], [], [], 60)[0]:
+            try:
+                chunk = os.read(primary, 4096)
+            except OSError:  # the terminal closed with the process
+                break
+            if not chunk:
+                break
+            drawn += chunk
+        assert process.wait(timeout=120) == 0
+        process.stdout.close()
+    finally:
+        os.close(primary)
+    assert b"0/3 [" in drawn  # the bar as it starts
+    assert b"epoch" in drawn
+    piped = subprocess.run([sys.executable, "-m", "mlp", "train", "--data", "iris", "--epochs",
+                            "3"], capture_output=True, text=True, timeout=120)
+    assert piped.returncode == 0
+    assert piped.stderr == ""

@@ -168,8 +168,9 @@ def training_callbacks(args, optimizer, *, score, train, validation, metric):
                                restore_best=True)
     else:
         keeper = EarlyStopping(monitor, patience=None, restore_best="on_interrupt")
-    bar = None if args.quiet else ProgressBar(
-        epochs=args.epochs, file=sys.stderr, leave=False, disable=None,
+    # a bar only on a terminal (not in logs and pipes), where tqdm, slow to import, is imported
+    bar = None if args.quiet or not sys.stderr.isatty() else ProgressBar(
+        epochs=args.epochs, file=sys.stderr, leave=False,
         keys=("loss", "train_score", "val_score"))
     callbacks = [EpochReport(args, score, train, metric, bar), keeper]
     if args.lr_schedule:
