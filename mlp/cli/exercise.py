@@ -72,9 +72,8 @@ def add_arguments(exercise):
 
 def _exercise_options(parser):
     parser.add_argument("--exercise", metavar="HW",
-                        help="the instructor's copy of the folder `make` wrote (or its "
-                             "exercise.json): the items and points; default every item "
-                             "`make` stubs by default")
+                        help="required: the instructor's copy of the folder `make` wrote "
+                             "(or its exercise.json), which says the items and points")
     parser.add_argument("--time-limit", type=positive_float, default=60.0, metavar="SECONDS",
                         help="CPU seconds per item (default: 60)")
 

@@ -75,7 +75,7 @@ def check_item(item, student, ref, reference=None):
     """Judge one item of the ``student`` package in this process: ``(passed, message)``.
 
     The student's function is put on ``ref``'s objects (so that nothing else of the student's
-    code is involved) and its numbers are compared with those of ``reference`` (default
+    package is involved) and its numbers are compared with those of ``reference`` (default
     ``ref`` itself) on the grader's inputs. This runs the student's code in this process:
     for trusted code only; the grader runs submissions in a sandbox (see :mod:`.grading`).
     """

@@ -9,7 +9,7 @@ from pathlib import Path
 from ..io import write_atomic
 from .grading import Grader
 from .reports import class_json, feedback_text, gradebook_csv
-from .submissions import collect_submissions
+from .submissions import collect_submissions, student_id
 
 
 def grade_class(paths, outdir, *, exercise=None, **options) -> dict[str, list[dict]]:
@@ -34,8 +34,14 @@ def grade_students(students, outdir, *, exercise=None, **options) -> dict[str, l
 
     Writes ``gradebook.csv`` (one row per student: id, each item's points, total, max),
     ``feedback/<student>.txt`` (the table with the hints) and ``results.json`` (everyone's
-    results in Gradescope's format) into ``outdir``, each file atomically.
+    results in Gradescope's format) into ``outdir``, each file atomically. An id that
+    cannot name a file is made one (see :func:`.submissions.student_id`): the returned
+    dict is keyed by the ids used.
     """
+    safe = {}
+    for name, entry in students.items():  # ids name files: escaped, capped, unique
+        safe[student_id(name, safe)] = entry
+    students = safe
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     (outdir / "feedback").mkdir(exist_ok=True)

@@ -28,6 +28,14 @@ def run_make(args) -> int:
     return 0
 
 
+def _instructor_side(args):
+    """The items and points come from the instructor's folder, never from a submission's."""
+    if args.exercise is None:
+        raise ValueError("--exercise HW is required: the instructor's copy of the folder "
+                         "`make` wrote (or its exercise.json): it says which items count and "
+                         "their points (a submission's own exercise.json is never read)")
+
+
 def run_grade(args) -> int:
     import tempfile
 
@@ -36,6 +44,7 @@ def run_grade(args) -> int:
     from .reports import format_results, results_json
     from .submissions import collect_submissions, one_submission
 
+    _instructor_side(args)
     exercise_items(args.exercise)  # a bad manifest fails now, not after the work
     options = {"exercise": args.exercise, "time_limit": args.time_limit,
                "workers": args.workers}
@@ -72,6 +81,7 @@ def run_grade(args) -> int:
 def run_gradescope(args) -> int:
     from .gradescope import make_bundle
 
+    _instructor_side(args)
     make_bundle(args.out, exercise=args.exercise, time_limit=args.time_limit)
     print(f"wrote {args.out}: upload it as the assignment's autograder")
     return 0

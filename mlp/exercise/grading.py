@@ -35,7 +35,7 @@ from . import probes
 from .answers import verdict
 from .checks import ITEMS
 from .markers import find_regions
-from .submissions import Rejected, file_identities, find_package, private_copy
+from .submissions import Rejected, file_identities, find_package, private_copy, readable
 
 _loaded = 0
 
@@ -354,9 +354,10 @@ class Grader:
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
             verdicts = dict(zip(jobs, pool.map(run, jobs), strict=True))
         return [[{"name": name, "score": points if verdicts[i, name][0] else 0,
-                  "max_score": points, "output": verdicts[i, name][1],
+                  "max_score": points, "output": readable(verdicts[i, name][1]),
                   "visibility": self.visibility.get(name, "visible"),
-                  **({"submission": copies[i]} if isinstance(copies[i], str) else {})}
+                  **({"submission": readable(copies[i])} if isinstance(copies[i], str)
+                     else {})}
                  for name, points in self.items] for i in range(len(folders))]
 
 

@@ -310,6 +310,38 @@ def _probe_for(item):
 PROBES = {item: _probe_for(item) for item in [*BUILDS, *OPTIMIZERS]}
 
 
+class _WithClass:
+    """Package ``m`` in which the class ``name`` (at the top level and in ``m.optim``) is
+    ``cls``: the probe builds the submitted class as the student wrote it."""
+
+    def __init__(self, m, name, cls):
+        self._m, self._name, self._cls = m, name, cls
+
+    def __getattr__(self, attr):
+        if attr == self._name:
+            return self._cls
+        if attr == "optim" and self._name in {name for name, _ in OPTIMIZERS.values()}:
+            return _WithClass(self._m.optim, self._name, self._cls)
+        return getattr(self._m, attr)
+
+
+def submitted_class(item, functions, m):
+    """The class the item's submitted method was taken from, if it was written inside
+    package ``m`` (the grader's host, into which the submitted module is loaded), or None.
+
+    A method's class is the global of that name in the module that defined the method (the
+    submitted module); it counts only if its own ``__dict__`` holds that very function.
+    """
+    cls_name, method = item.split(".")
+    fn = (functions or {}).get(method)
+    namespace = getattr(fn, "__globals__", None)
+    cls = namespace.get(cls_name) if isinstance(namespace, dict) else None
+    if (isinstance(cls, type) and fn is not None and cls.__dict__.get(method) is fn
+            and str(cls.__module__).startswith(f"{m.__name__}.")):
+        return cls
+    return None
+
+
 def run(item, m, fn=None, seed=0):
     """The raw arrays of ``item`` computed with package ``m``, ``fn`` put in.
 
@@ -321,9 +353,11 @@ def run(item, m, fn=None, seed=0):
         The package whose classes are built (the reference, or the grader's host package: the
         student's skeleton).
     fn : function or dict, optional
-        The function to put in place of the item's method, or a dict of method name to
-        function (the item's method and any other exercised method of its class the probe
-        calls, such as its ``forward``). None runs ``m``'s own classes.
+        The submitted function of the item's method, or a dict of method name to function.
+        When the function was defined in a class of that name in a module of ``m`` (the
+        submitted module, loaded into the host), the probe builds that class itself, as the student wrote it (helper methods, caches,
+        ``super()``), as the student's own tests do; otherwise the functions are put on
+        ``m``'s objects. None runs ``m``'s own classes.
     seed : int
         Draws the inputs and the batch size.
 
@@ -339,6 +373,9 @@ def run(item, m, fn=None, seed=0):
     """
     if fn is not None and not isinstance(fn, dict):
         fn = {item.split(".")[1]: fn}
+    cls = submitted_class(item, fn, m)
+    if cls is not None:  # its helpers, caches, super() and other methods are the student's
+        m, fn = _WithClass(m, item.split(".")[0], cls), None
     try:
         return PROBES[item](m, fn, seed)
     except NotImplementedError as exc:  # a stub says which item it is: "Tanh.forward: ..."

@@ -31,6 +31,39 @@ class Rejected:
     reason: str
 
 
+#: bytes of a student id in UTF-8 (it names the student's feedback file)
+MAX_ID = 100
+
+
+def readable(text) -> str:
+    """``text`` with what no UTF-8 file can hold (the undecodable bytes of a file name, kept
+    by Python as lone surrogates) written as escapes: ``ev\\xffe``."""
+    text = str(text)
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate that no byte gave
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def student_id(name, taken) -> str:
+    """A student id made of ``name`` that can name a file: letters, digits and ``.@+-_``
+    (anything else, undecodable bytes included, becomes ``_``), at most :data:`MAX_ID`
+    bytes, not starting with a dot, and not in ``taken`` (``-2``, ``-3``, ... added)."""
+    student = re.sub(r"[^\w.@+-]", "_", readable(name)).lstrip(".") or "student"
+    unique, n = _cut(student, MAX_ID), 1
+    while unique in taken:
+        n += 1
+        unique = f"{_cut(student, MAX_ID - 1 - len(str(n)))}-{n}"
+    return unique
+
+
+def _cut(text, size):
+    """The longest start of ``text`` that holds at most ``size`` bytes in UTF-8."""
+    while len(text.encode("utf-8")) > size:
+        text = text[:-1]
+    return text
+
+
 def _inside(path, root):
     return path == root or root in path.parents
 
@@ -217,12 +250,7 @@ def collect_submissions(paths, workdir) -> dict[str, Path | Rejected]:
     modules = _module_names()
 
     def add(name, entry):
-        student = re.sub(r"[^\w.@+-]", "_", name) or "student"
-        unique, n = student, 1
-        while unique in found:
-            n += 1
-            unique = f"{student}-{n}"
-        found[unique] = entry
+        found[student_id(name, found)] = entry
 
     def unpack(path):
         try:
@@ -257,6 +285,9 @@ def collect_submissions(paths, workdir) -> dict[str, Path | Rejected]:
                     add(child.stem, unpack(child))
                 elif child.is_dir():
                     add(child.name, child)
+                else:  # a pipe, a device, a loose file: said, not skipped in silence
+                    add(child.stem, Rejected(f"{readable(child.name)} is neither a folder "
+                                             "nor a zip file: not graded"))
         else:
             raise ValueError(f"{path}: not a submission folder, a zip file or a folder of them")
     if not found:

@@ -1,0 +1,117 @@
+"""The grader grades the student's class as the student wrote it: its helper methods, the
+values its own forward caches and zero-argument super() count, as in the student's own tests."""
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import zipfile
+
+import pytest
+
+from mlp import exercise
+from mlp.cli import main
+
+ITEMS = ["Linear.backward", "Sigmoid.backward", "Tanh.backward"]
+
+
+def rewrite(folder, old, new):
+    path = folder / "mlp" / "activations.py"
+    text = path.read_text()
+    assert text.count(old) == 1, old
+    body, _, method = new.strip("\n").partition("\n\n")  # a method after the body
+    path.write_text(text.replace(old, textwrap.indent(body, " " * 8) + "\n" + (
+        f"\n{method}\n" if method else "")))
+
+
+def test_helpers_own_cache_and_super_score_full_at_grader_and_locally(tmp_path):
+    folder = tmp_path / "hw"
+    exercise.make(folder, only=ITEMS)
+    # Tanh: the student's forward caches under a name of its own; backward calls a helper
+    rewrite(folder, "        self._Y = np.tanh(X)\n        return self._Y\n", """
+self._tanh = np.tanh(X)
+return self._tanh
+""")
+    rewrite(folder, "        # TODO Tanh.backward: dX = dY ⊙ (1 − Y²)\n"
+            "        raise NotImplementedError('Tanh.backward: dX = dY ⊙ (1 − Y²)')\n", """
+return dY * self._local_slope(self._tanh)
+
+    def _local_slope(self, Y):
+        return 1 - Y * Y
+""")
+    # Sigmoid: zero-argument super() reaches the base class's helper
+    rewrite(folder, "        # TODO Sigmoid.backward: dX = dY ⊙ Y ⊙ (1 − Y)\n"
+            "        raise NotImplementedError('Sigmoid.backward: dX = dY ⊙ Y ⊙ (1 − Y)')\n",
+            """
+Y = super()._cached(dY, self._Y)
+return dY * Y * (1 - Y)
+""")
+    results = {r["name"]: r for r in exercise.grade(folder, exercise=folder, time_limit=5,
+                                                    workers=1)}
+    assert {n: (r["score"], r["output"]) for n, r in results.items()} == {
+        "Linear.backward": (0, "not implemented"), "Sigmoid.backward": (1, "ok"),
+        "Tanh.backward": (1, "ok")}
+    env = {**os.environ, "PYTHONPATH": str(folder), "COLUMNS": "400"}
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                          "-rf"], cwd=folder, env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert "1 failed, 2 passed" in run.stdout or "2 passed, 1 failed" in run.stdout, (
+        run.stdout + run.stderr)
+    assert "::test_item[Linear.backward] - Failed: not implemented\n" in run.stdout
+
+
+@pytest.mark.parametrize("step", ["grade", "gradescope"])
+def test_items_and_points_come_only_from_the_instructor(tmp_path, capsys, step):
+    """Without --exercise, nothing is graded or written: a submission's own manifest (or
+    the items it was handed solved) never counts."""
+    folder = tmp_path / "hw"
+    exercise.make(folder, only=["Tanh.backward"])
+    target = str(folder) if step == "grade" else str(tmp_path / "ag.zip")
+    assert main(["exercise", step, target]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert f"mlp exercise {step}: error: --exercise HW is required" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hw"]
+
+
+def test_every_entry_of_a_class_gets_a_row_and_odd_names_are_made_safe(tmp_path, capsys):
+    """A zip with a file and a folder of one name, an undecodable or very long zip name, a
+    pipe named like a zip and a folder without the library: each costs only itself and
+    gets its row, its feedback file and its reason."""
+    hw = tmp_path / "hw"
+    exercise.make(hw, only=["Tanh.backward"])
+    solved = (hw / "mlp" / "activations.py").read_text().replace(
+        "        raise NotImplementedError('Tanh.backward: dX = dY ⊙ (1 − Y²)')\n",
+        "        return dY * (1 - self._Y ** 2)\n")
+    klass = tmp_path / "class"
+    shutil.copytree(hw, klass / "alice")
+    (klass / "bob").mkdir()
+    (klass / "bob" / "notes.txt").write_text("nothing here\n")
+    for name in (os.fsdecode(b"ev\xffe"), "b" * 240):
+        with zipfile.ZipFile(klass / f"{name}.zip", "w") as archive:
+            archive.writestr("mlp/activations.py", solved)
+    with zipfile.ZipFile(klass / "clash.zip", "w") as archive:
+        archive.writestr("mlp", "x")
+        archive.writestr("mlp/activations.py", solved)
+    os.mkfifo(klass / "pipe.zip")
+    out = tmp_path / "grades"
+    assert main(["exercise", "grade", str(klass), "--exercise", str(hw), "--out", str(out),
+                 "--time-limit", "5", "--workers", "1"]) == 0
+    capsys.readouterr()
+    rows = {row["student"]: row for row in csv.DictReader(
+        (out / "gradebook.csv").read_text(encoding="utf-8").splitlines())}
+    assert {s: row["total"] for s, row in rows.items()} == {
+        "alice": "0", "bob": "0", "clash": "0", "pipe": "0", "ev_xffe": "1", "b" * 100: "1"}
+    assert sorted(p.name for p in (out / "feedback").iterdir()) == sorted(
+        f"{s}.txt" for s in rows)
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    feedback = {s: (out / "feedback" / f"{s}.txt").read_text(encoding="utf-8")
+                for s in rows}
+    assert "entry 'mlp/activations.py' cannot be unpacked" in feedback["clash"]
+    assert "pipe.zip is neither a folder nor a zip file: not graded" in feedback["pipe"]
+    assert "no mlp/ folder and none of the library's files" in feedback["bob"]
+    assert "not implemented" in feedback["alice"]
+    assert set(results["students"]) == set(rows)
