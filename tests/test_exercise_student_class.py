@@ -10,10 +10,15 @@ import sys
 import textwrap
 import zipfile
 
+import numpy as np
 import pytest
 
+import mlp
 from mlp import exercise
 from mlp.cli import main
+from mlp.exercise import probes
+from mlp.exercise.checks import judge
+from mlp.exercise.hints import compare
 
 ITEMS = ["Linear.backward", "Sigmoid.backward", "Tanh.backward"]
 
@@ -115,3 +120,82 @@ def test_every_entry_of_a_class_gets_a_row_and_odd_names_are_made_safe(tmp_path,
     assert "no mlp/ folder and none of the library's files" in feedback["bob"]
     assert "not implemented" in feedback["alice"]
     assert set(results["students"]) == set(rows)
+
+
+def test_float32_intermediates_are_named_as_such():
+    """Y.astype(np.float32) in a Sigmoid backward: still wrong (the library promises float64),
+    but the hint says why; an error far beyond float32's round-off is not called one."""
+    rng = np.random.default_rng(0)
+    X, dY = rng.normal(size=(6, 4)), rng.normal(size=(6, 4))
+    Y = 1 / (1 + np.exp(-X))
+    Y32 = Y.astype(np.float32)
+    want = dY * Y * (1 - Y)
+    message = compare("train: dX", dY * Y32 * (1 - Y32), want)
+    assert message.startswith("train: dX differs from the reference: agrees only to about 7 "
+                              "significant digits (max difference ")
+    assert message.endswith("compute in float64 (no float32 intermediates)")
+    assert compare("train: dX", want + 1e-4, want) == (
+        "train: dX differs from the reference: max difference 0.0001")
+
+
+def test_no_tool_that_derives_the_exercised_gradients_is_shipped(tmp_path):
+    """autodiff would derive Linear.backward for the student: it is neither in the student's
+    package nor where the grader runs the submission; gradcheck still works there; the
+    solution keeps it."""
+    hw = tmp_path / "hw"
+    exercise.make(hw, only=["Linear.backward"])
+    assert not (hw / "mlp" / "autodiff.py").exists()
+    assert not (hw / "mlp" / "gradcheck_autodiff.py").exists()
+    exercise.make(tmp_path / "solution", solution=True)
+    assert (tmp_path / "solution" / "mlp" / "autodiff.py").is_file()
+    check = ("import numpy as np, mlp, mlp.gradcheck as g\n"
+             "print(g.check_layer(mlp.Tanh(), np.random.default_rng(0).normal(size=(3, 2))"
+             ").ok)\n")
+    run = subprocess.run([sys.executable, "-c", check], cwd=hw, capture_output=True,
+                         text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(hw)})
+    assert run.stdout == "True\n", run.stderr
+    path = hw / "mlp" / "layers.py"
+    text = path.read_text()
+    stub = "raise NotImplementedError('Linear.backward"
+    start = text.index(stub)
+    path.write_text(text[:start] + "from .autodiff import value_and_grad  # noqa\n"
+                    + text[text.index("\n", start):])
+    [result] = exercise.grade(hw, exercise=hw, time_limit=5, workers=1)
+    assert (result["score"], result["output"]) == (
+        0, "raised ModuleNotFoundError: No module named 'mlp.autodiff'")
+
+
+def test_student_folder_installs_whole_and_checks_each_item_apart(tmp_path):
+    """The student's pyproject installs every subpackage (``mlp.cli``, ``mlp.exercise``); a
+    stray line in sequential.py costs only its items in the student's own tests, named by
+    file and line in the grader's words, and the other items are still checked."""
+    tomllib = pytest.importorskip("tomllib")
+    setuptools = pytest.importorskip("setuptools")
+    hw = tmp_path / "hw"
+    exercise.make(hw, only=["Tanh.backward", "Residual.backward"])
+    config = tomllib.loads((hw / "pyproject.toml").read_text())["tool"]["setuptools"]
+    found = setuptools.find_packages(hw, **config["packages"]["find"])
+    assert {"mlp", "mlp.cli", "mlp.exercise", "mlp.io"} <= set(found)
+    path = hw / "mlp" / "sequential.py"
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join([*lines, "print(debug_helper(3))"]) + "\n")
+    env = {**os.environ, "PYTHONPATH": str(hw), "COLUMNS": "400"}
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                          "-rf"], cwd=hw, env=env, capture_output=True, text=True, timeout=300)
+    assert "2 failed" in run.stdout, run.stdout + run.stderr
+    assert "::test_item[Tanh.backward] - Failed: not implemented\n" in run.stdout
+    assert (f"::test_item[Residual.backward] - Failed: mlp/sequential.py, line "
+            f"{len(lines) + 1}: NameError: name 'debug_helper' is not defined (the module "
+            "failed to import, so its items cannot be graded)\n") in run.stdout
+
+
+def test_an_answer_cut_short_is_called_incomplete():
+    """A forged answer with no arrays (os.write(3, ...); os._exit(0)) did not change any input:
+    it is incomplete, and says so."""
+    want = probes.run("Tanh.backward", mlp, None, seed=1)
+    assert judge("Tanh.backward", {}, want) == (
+        False, "the answer was incomplete (X did not come back): did the code end its "
+        "process early?")
+    changed = {**want, "train: X": want["train: X"] + 1.0}
+    assert judge("Tanh.backward", changed, want) == (False, "changed its input (X) in place")
+    assert judge("Tanh.backward", want, want) == (True, "ok")

@@ -24,9 +24,9 @@ after the colon is the hint. Each marked function is one *item*, named ``Class.m
 """
 
 
+import importlib
+
 from .checks import ITEMS, check_item, judge
-from .classroom import grade_class
-from .gradescope import make_bundle
 from .grading import Grader, exercise_items, grade, load_package
 from .make import make
 from .markers import MarkerError, Region, find_regions
@@ -38,3 +38,15 @@ __all__ = ["ITEMS", "Grader", "MarkerError", "Region", "Rejected", "check_item",
            "collect_submissions", "exercise_items", "find_regions", "format_results", "grade",
            "grade_class", "gradebook_csv", "judge", "load_package", "make", "make_bundle",
            "results_json", "verify"]
+
+# imported on first use: they write files through mlp.io, which loads the whole library, and
+# a student's own tests (which import this package for its checks) load only what each needs
+_LATER = {"grade_class": "classroom", "make_bundle": "gradescope"}
+
+
+def __getattr__(name):
+    if name not in _LATER:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_LATER[name]}", __name__), name)
+    globals()[name] = value
+    return value

@@ -10,6 +10,9 @@ for trusted code (``verify``).
 
 from __future__ import annotations
 
+import traceback
+from pathlib import Path
+
 import numpy as np
 
 from . import probes
@@ -47,7 +50,10 @@ def judge(item, got, want):
     for key, expected in want.items():
         value = got.get(key) if isinstance(got, dict) else None
         if key.endswith(_INPUTS) or key.startswith("input "):
-            if value is None or compare(key, value, expected):
+            if value is None:  # the probe always hands its inputs back: it did not finish
+                return False, (f"the answer was incomplete ({key.split(': ')[-1]} did not "
+                               "come back): did the code end its process early?")
+            if compare(key, value, expected):
                 return False, f"changed its input ({key.split(': ')[-1]}) in place"
         elif " in place " in key:
             if value is None or np.size(value) != 1 or float(np.ravel(value)[0]) != 1.0:
@@ -99,5 +105,22 @@ def check_local(item, package, expected):
     try:
         got = probes.run(item, package, None, seed=0)
     except Exception as exc:  # the student's code may raise anything
-        return False, error_message(exc)
+        return False, _import_failure(exc, package) or error_message(exc)
     return judge(item, got, probes.decode(expected))
+
+
+def _import_failure(exc, package):
+    """What the grader says of a module of ``package`` that failed to import, naming its
+    file and line, when ``exc`` was raised at the top level of such a module; else None."""
+    root = Path(package.__file__).resolve().parent
+    where = [(Path(frame.f_code.co_filename), line)
+             for frame, line in traceback.walk_tb(exc.__traceback__)
+             if frame.f_code.co_name == "<module>"]
+    where = [(path, line) for path, line in where if root in path.resolve().parents]
+    if not where:
+        return None
+    path, line = where[-1]
+    first = str(exc).splitlines()[0] if str(exc) else ""
+    return (f"{root.name}/{path.resolve().relative_to(root).as_posix()}, line {line}: "
+            f"{type(exc).__name__}: {first} (the module failed to import, so its items "
+            "cannot be graded)")

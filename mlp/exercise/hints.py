@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 RTOL, ATOL = 1e-9, 1e-12
+FLOAT32_RTOL = 1e-6  # a few units of float32's round-off (2^-23 ≈ 1.2e-7)
 
 
 def _close(a, b):
@@ -57,7 +58,11 @@ def diagnose(got, want, *, N=None, X=None, item=""):
         ratio = got[~zero] / want[~zero]
         if np.allclose(ratio, ratio[0], rtol=1e-8):
             return f"off by a constant factor {ratio[0]:.4g}"
-    return f"max difference {np.max(np.abs(got - want)):.3g}"
+    largest = np.max(np.abs(got - want))
+    if np.allclose(got, want, rtol=FLOAT32_RTOL, atol=FLOAT32_RTOL * np.max(np.abs(want))):
+        return (f"agrees only to about 7 significant digits (max difference {largest:.3g}), "
+                "as float32 arithmetic would: compute in float64 (no float32 intermediates)")
+    return f"max difference {largest:.3g}"
 
 
 def compare(name, got, want, **context):

@@ -37,13 +37,22 @@ def _selected(regions, only, include_forward):
     return chosen
 
 
+#: modules that derive gradients by themselves: left out of a package whose exercise asks
+#: for a backward pass or an update rule, where they would do the student's work
+DERIVERS = ("autodiff.py", "gradcheck_autodiff.py")
+
+
 def write_package(package, source, regions, stubbed):
     """Write the library from ``source`` into the new folder ``package``, the ``stubbed``
     regions replaced by a raise and every other marker removed (the grader's host package is
-    written so too: the student's skeleton)."""
+    written so too: the student's skeleton). When a stubbed region is not a forward pass,
+    the modules of :data:`DERIVERS` are left out."""
     package = Path(package)
     package.mkdir(parents=True)
+    derived = any(not r.forward for r in stubbed)
     for path in sorted(source.glob("*.py")):
+        if derived and path.name in DERIVERS:
+            continue
         mine = [r for r in regions if r.file == path.name]
         text = path.read_text(encoding="utf-8")
         package.joinpath(path.name).write_text(rewrite(text, mine, set(stubbed)),
@@ -133,8 +142,8 @@ dependencies = ["numpy>=1.22", "scipy", "scikit-learn>=1.6", "tqdm"]
 [project.optional-dependencies]
 test = ["pytest>=7"]
 
-[tool.setuptools]
-packages = ["mlp"]
+[tool.setuptools.packages.find]
+include = ["mlp*"]
 
 [tool.pytest.ini_options]
 testpaths = ["tests"]
@@ -177,7 +186,8 @@ def time_limit(seconds):
         return
 
     def stop(signum, frame):
-        raise TimeLimit(f"time limit exceeded ({seconds:g} s): an endless loop?")
+        raise TimeLimit(f"time limit exceeded ({seconds:g} s): an endless loop? (checked "
+                        "between numpy operations: one long operation may overrun it)")
 
     previous = signal.signal(signal.SIGALRM, stop)
     signal.setitimer(signal.ITIMER_REAL, seconds)

@@ -355,9 +355,10 @@ def run(item, m, fn=None, seed=0):
     fn : function or dict, optional
         The submitted function of the item's method, or a dict of method name to function.
         When the function was defined in a class of that name in a module of ``m`` (the
-        submitted module, loaded into the host), the probe builds that class itself, as the student wrote it (helper methods, caches,
-        ``super()``), as the student's own tests do; otherwise the functions are put on
-        ``m``'s objects. None runs ``m``'s own classes.
+        submitted module, loaded into the host), the probe builds that class itself, as
+        the student wrote it (helper methods, caches, ``super()``), as the student's own
+        tests do; otherwise the functions are put on ``m``'s objects. None runs ``m``'s
+        own classes.
     seed : int
         Draws the inputs and the batch size.
 
