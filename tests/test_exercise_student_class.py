@@ -199,3 +199,30 @@ def test_an_answer_cut_short_is_called_incomplete():
     changed = {**want, "train: X": want["train: X"] + 1.0}
     assert judge("Tanh.backward", changed, want) == (False, "changed its input (X) in place")
     assert judge("Tanh.backward", want, want) == (True, "ok")
+
+
+def test_local_time_limit_stops_a_long_numpy_call(tmp_path):
+    """The student's own test stops an item inside numpy's matrix products (its own process
+    is killed), and a print in a correct item changes nothing."""
+    hw = tmp_path / "hw"
+    exercise.make(hw, only=["Tanh.backward", "Sigmoid.backward"])
+    rewrite(hw, "        # TODO Tanh.backward: dX = dY ⊙ (1 − Y²)\n"
+            "        raise NotImplementedError('Tanh.backward: dX = dY ⊙ (1 − Y²)')\n", """
+A = np.ones((1500, 1500))
+while True:
+    A = A @ A / 1500
+""")
+    rewrite(hw, "        # TODO Sigmoid.backward: dX = dY ⊙ Y ⊙ (1 − Y)\n"
+            "        raise NotImplementedError('Sigmoid.backward: dX = dY ⊙ Y ⊙ (1 − Y)')\n",
+            """
+print("debugging")
+Y = self._cached(dY, self._Y)
+return dY * Y * (1 - Y)
+""")
+    env = {**os.environ, "PYTHONPATH": str(hw), "COLUMNS": "400",
+           "MLP_EXERCISE_TIME_LIMIT": "2"}
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                          "-rf"], cwd=hw, env=env, capture_output=True, text=True, timeout=300)
+    assert "1 failed, 1 passed" in run.stdout, run.stdout + run.stderr
+    assert ("::test_item[Tanh.backward] - Failed: time limit exceeded (2 s): an endless "
+            "loop?\n") in run.stdout
