@@ -30,8 +30,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from queue import Queue
 
+from . import confine, probes
 from . import isolation as kernel
-from . import probes
 from .answers import verdict
 from .checks import ITEMS
 from .markers import find_regions
@@ -154,8 +154,10 @@ class _Sandbox:
     """One warmed-up sandbox process (see :mod:`.sandbox`), serving one job at a time."""
 
     def __init__(self, isolation):
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-        env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+        # nothing of the grader's environment reaches the process items are forked from
+        env = confine.item_environment(tempfile.gettempdir())
+        if "LD_LIBRARY_PATH" in os.environ:  # an interpreter that needs it to start
+            env["LD_LIBRARY_PATH"] = os.environ["LD_LIBRARY_PATH"]
         config = {"probes": probes.__file__, "preload": _PRELOAD, "isolation": isolation}
         self._neutral = tempfile.mkdtemp(prefix="mlp-sandbox-")
         self._process = subprocess.Popen(
@@ -209,10 +211,11 @@ class Grader:
         Draws the grading inputs (and batch sizes), unlike those of the student's own tests.
     isolation : {"auto", "user", "none"}
         How submitted code is kept from everything else (see :mod:`.isolation`): "auto",
-        the kernel's namespaces (as root, then an unprivileged uid; otherwise in a user
-        namespace); "user", always in a user namespace (the route without root, to test it
-        as root); "none", only the audit hook and resource limits, which code that
-        disables the hook escapes: an ``isolation.UnisolatedWarning`` says so.
+        the kernel's namespaces (as root, then an unprivileged uid, where root may make
+        namespaces; otherwise in a user namespace); "user", always in a user namespace (the
+        route without root, to test it as root); "none", only the audit hook and resource
+        limits, which code that disables the hook escapes: an
+        ``isolation.UnisolatedWarning`` says so.
 
     Raises
     ------
@@ -230,12 +233,13 @@ class Grader:
                           "audit hook can read the reference and other submissions",
                           kernel.UnisolatedWarning, stacklevel=2)
         else:
-            reason = kernel.unavailable(user=isolation == "user" or os.geteuid() != 0)
-            if reason:
+            route, reason = kernel.route(isolation)
+            if route is None:
                 raise kernel.Unavailable(
                     f"submitted code cannot be isolated here ({reason}): grade where Linux "
                     "allows user namespaces, or pass --no-isolation to grade without (unsafe)")
         self.isolation = isolation
+        self._route = "none" if isolation == "none" else route
         self.source = reference_dir(source)
         self.items = exercise_items(exercise, self.source)
         self.visibility = item_visibility(exercise)
@@ -290,7 +294,7 @@ class Grader:
         if self._sandboxes.empty():
             with self._lock:
                 if len(self._all) < self.workers:
-                    self._all.append(_Sandbox(self.isolation))
+                    self._all.append(_Sandbox(self._route))
                     self._sandboxes.put(self._all[-1])
         return self._sandboxes.get()
 

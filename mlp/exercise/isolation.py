@@ -12,8 +12,9 @@ anything outside), its network namespace only a loopback that is down, and it ho
 capability and cannot gain one.
 
 Two routes: as root, plain namespaces, then an unprivileged uid of its own; otherwise (or
-``user=True``, which tests the route on a root machine) a user namespace in which the
-process is root without any capability outside and drops every capability inside.
+``user=True``, which tests the route on a root machine, or root without CAP_SYS_ADMIN, as in
+a container: see :func:`route`) a user namespace in which the process is root without any
+capability outside and drops every capability inside.
 
 Run as a script (``python -I isolation.py [user]``), it tries the whole sequence once and
 prints why it failed (exit status 1), or nothing (exit status 0): see :func:`unavailable`.
@@ -285,6 +286,22 @@ def unavailable(user=False):
     if done.returncode == 0:
         return None
     return done.stdout.strip() or done.stderr.strip()[-300:] or "the isolation check failed"
+
+
+def route(mode="auto"):
+    """The first route the kernel allows: ``("root", None)`` (as root, plain namespaces),
+    else ``("user", None)`` (a user namespace; the only one tried for ``mode="user"`` or
+    without root), else ``(None, why)``. Root without CAP_SYS_ADMIN (a container's default)
+    is refused the first and usually allowed the second."""
+    tried = ["user"] if mode == "user" or os.geteuid() != 0 else ["root", "user"]
+    reasons = []
+    for name in tried:
+        reason = unavailable(user=name == "user")
+        if reason is None:
+            return name, None
+        if reason not in reasons:
+            reasons.append(reason)
+    return None, "; ".join(reasons)
 
 
 def _descendants(root):

@@ -1,15 +1,19 @@
 """The grading sandbox: a warmed-up process that runs each item of a submission in a fork.
 
 Started by the grader as a script (``python -I sandbox.py CONFIG``), never as part of ``mlp``:
-this process imports numpy and the probes, never the reference solution. For each job line on
-stdin it forks a child, which (see :mod:`.isolation`) enters new namespaces and forks the
-item's process, process 1 of a new pid namespace. That process
+this process imports numpy and the probes, never the reference solution, and reads nothing
+else: for each job it forks a short-lived runner that reads the job line on stdin, forks the
+item, forwards its answer and exits, so that no item is forked from a process holding another
+submission's job, answer or output (a process can read its own memory). The runner's child
+(see :mod:`.isolation`) enters new namespaces and forks the item's process, process 1 of a new
+pid namespace. That process
 
 - sees a root of its own: the Python installation, the host package and this submission's
   files, all read-only, and a small scratch tmpfs; no network; nothing of other processes;
-- gives up every privilege, limits itself with kernel resource limits (CPU time, address
-  space, file size, processes, ...), redirects its output into a pipe this process caps,
-  and installs an audit hook as a second line of defence (the only one with
+- gives up every privilege, cannot fork nor make or join namespaces (:mod:`.confine`), sees
+  only an allowlist of environment variables, limits itself with kernel resource limits (CPU
+  time, address space, file size, processes, ...), redirects its output into a pipe the
+  runner caps, and installs an audit hook as a second line of defence (the only one with
   ``"isolation": "none"``): no processes, signals, C libraries, writes outside scratch or
   reads of the reference, the grader's files and other submissions;
 - imports the *host* package (the student's skeleton: no exercised item's solution) as ``mlp``,
@@ -17,10 +21,10 @@ item's process, process 1 of a new pid namespace. That process
 - writes the raw arrays to a pipe it did not choose and exits; when it ends, the kernel
   ends every process it started.
 
-This process reads at most a bounded answer per job and answers with one JSON line (the
-answer, which the grader reads as hostile data, or how the item ended); it then kills every
-descendant of its own (it is a child subreaper). The verdict is given by the grader, which
-never runs submitted code.
+The runner reads at most a bounded answer per job and answers with one JSON line (the answer,
+which the grader reads as hostile data, or how the item ended); it then kills every descendant
+of its own, as this process does after it (both are child subreapers). The verdict is given by
+the grader, which never runs submitted code.
 """
 
 import importlib.machinery
@@ -41,6 +45,7 @@ MAX_OUTPUT = 4096
 RESULT_FD = 3
 IDLE_LIMIT = 2.0  # seconds asleep without using CPU: the item waits for nothing that comes
 SCRATCH_BYTES = 16 << 20
+STOP = 3  # a runner's exit status: the grader closed the sandbox's input
 
 
 class Refused(Exception):
@@ -57,7 +62,7 @@ def _sibling(name):
     return module
 
 
-isolation, guard = _sibling("isolation"), _sibling("guard")
+isolation, guard, confine = _sibling("isolation"), _sibling("guard"), _sibling("confine")
 probes = None  # loaded by path from the grader's copy of the library (see _prepare)
 _setup = {"isolate": False}
 
@@ -126,7 +131,8 @@ def _child(job):
     try:
         _limit(job)
         os.chdir(job["scratch"])
-        os.environ["TMPDIR"] = job["scratch"]
+        os.environ.clear()  # nothing of the grader's: an explicit allowlist
+        os.environ.update(confine.item_environment(job["scratch"]))
         _import_paths(job["host"])
         guard.install_guard(os.path.realpath(job["scratch"]),
                             [os.path.realpath(p) for p in job["readable"]],
@@ -181,6 +187,7 @@ def _isolate(job):
                     [*_setup["hidden"], *job["unreadable"]], job["scratch"],
                     job.get("scratch_limit", SCRATCH_BYTES), uid or 0)
     isolation.drop_privileges(uid)
+    confine.forbid_processes()
 
 
 def _fork(job):
@@ -297,9 +304,37 @@ def _prepare(config):
     spec.loader.exec_module(probes)
     mode = config.get("isolation", "auto")
     binds, links = isolation.environment(sys.path)
-    _setup.update(isolate=mode != "none", user=mode == "user" or os.geteuid() != 0,
+    user = mode == "user" or mode == "auto" and os.geteuid() != 0  # "root": the root route
+    _setup.update(isolate=mode != "none", user=user,
                   binds=binds, links=links, hidden=isolation.installed_copies(binds),
                   uid=isolation.UID_BASE + os.getpid() % 100000)
+
+
+def _read_line(fd):
+    """One line from ``fd``, read byte by byte: the rest stays for the next runner."""
+    line = bytearray()
+    while not line.endswith(b"\n") and (byte := os.read(fd, 1)):
+        line += byte
+    return bytes(line)
+
+
+def _serve(channel):
+    """In a runner forked for one job: read the job, fork its item, answer, exit. Whatever
+    this reads (the job, the item's answer and output) dies with it, so no item is ever
+    forked from a process that held another submission's data."""
+    line = _read_line(0)
+    if not line:
+        os._exit(STOP)
+    isolation.become_subreaper()
+    job = json.loads(line)
+    pid, result_r, output_r = _fork(job)
+    try:
+        answer = _collect(pid, result_r, output_r, job["wall_limit"])
+    finally:
+        isolation.kill_descendants()
+    channel.write(_answer(*answer) + "\n")
+    channel.flush()
+    os._exit(0)
 
 
 def main():
@@ -307,17 +342,22 @@ def main():
     isolation.become_subreaper()
     channel = os.fdopen(os.dup(1), "w")
     os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
-    for line in sys.stdin:
-        job = json.loads(line)
-        pid, result_r, output_r = _fork(job)
-        try:
-            answer = _collect(pid, result_r, output_r, job["wall_limit"])
-        finally:
-            os.close(result_r)
-            os.close(output_r)
-            isolation.kill_descendants()
-        channel.write(_answer(*answer) + "\n")
-        channel.flush()
+    while True:  # this process reads nothing but its configuration
+        select.select([0], [], [])
+        runner = os.fork()
+        if runner == 0:
+            try:
+                _serve(channel)
+            finally:
+                os._exit(70)
+        _, status = os.waitpid(runner, 0)
+        isolation.kill_descendants()
+        if os.WIFEXITED(status) and os.WEXITSTATUS(status) == STOP:
+            break
+        if status != 0:  # the runner failed before it answered
+            channel.write(_answer(None, b"", f"the sandbox's runner ended: {_describe(status)}")
+                          + "\n")
+            channel.flush()
 
 
 if __name__ == "__main__":
