@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -157,3 +158,31 @@ def test_root_without_cap_sys_admin_grades_through_a_user_namespace():
         shutil.rmtree(work, ignore_errors=True)
     assert {r["score"] for r in honest.values()} == {1}
     assert whoami["Tanh.backward"]["output"] == "raised RuntimeError: ['0', '0', '1']"
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not (shutil.which("setpriv") and shutil.which("unshare")),
+                    reason="needs root, setpriv and unshare to refuse both routes")
+def test_gradescope_where_no_route_isolates_says_why_with_the_max_score(tmp_path):
+    """Root without CAP_SYS_ADMIN in a user namespace that may make no other: the plain
+    namespaces and a user namespace are both refused, and the student sees both reasons
+    against the assignment's points."""
+    exercise.make(tmp_path / "hw", only=["Sigmoid.backward", "Tanh.backward"])
+    exercise.make_bundle(tmp_path / "autograder.zip", exercise=tmp_path / "hw")
+    fake = tmp_path / "autograder"
+    with zipfile.ZipFile(tmp_path / "autograder.zip") as archive:
+        archive.extractall(fake / "source")
+    shutil.copytree(tmp_path / "hw" / "mlp", fake / "submission" / "mlp")
+    env = {**os.environ, "AUTOGRADER_ROOT": str(fake),
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    command = ("echo 0 > /proc/sys/user/max_user_namespaces && exec setpriv "
+               "--inh-caps=-sys_admin --bounding-set=-sys_admin bash source/run_autograder")
+    run = subprocess.run(["unshare", "--user", "--map-root-user", "sh", "-c", command],
+                         cwd=fake, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 2, run.stderr[-2000:]
+    results = json.loads((fake / "results" / "results.json").read_text())
+    assert (results["score"], results["max_score"], results["tests"]) == (0, 2, [])
+    assert results["output"] == (
+        "The autograder could not grade this submission: mlp exercise grade: error: submitted "
+        "code cannot be isolated here ([Errno 1] unshare: Operation not permitted; [Errno 28] "
+        "unshare: No space left on device): grade where Linux allows user namespaces, or pass "
+        "--no-isolation to grade without (unsafe)")

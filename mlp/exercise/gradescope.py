@@ -47,8 +47,8 @@ if [ ! -s "$ROOT/results/results.json" ]; then
 import json, sys
 reason = open(sys.argv[2], errors="replace").read().strip()[-1000:] or "no reason given"
 with open(sys.argv[1], "w") as f:
-    json.dump({{"score": 0, "output": "The autograder could not grade this submission: "
-               + reason, "tests": []}}, f)
+    json.dump({{"score": 0, "max_score": {max_score}, "tests": [],
+               "output": "The autograder could not grade this submission: " + reason}}, f)
 END
 fi
 rm -f "$errors"
@@ -102,7 +102,8 @@ def make_bundle(out_zip, *, exercise=None, source=None, time_limit=60.0) -> Path
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         _add(archive, "setup.sh", SETUP, 0o755)
-        _add(archive, "run_autograder", RUN.format(time_limit=shlex.quote(f"{time_limit:g}")),
+        _add(archive, "run_autograder", RUN.format(time_limit=shlex.quote(f"{time_limit:g}"),
+                                               max_score=sum(p for _, p in items)),
              0o755)
         _add(archive, "exercise.json", json.dumps(manifest, indent=2) + "\n")
         _add(archive, "reference/pyproject.toml", PYPROJECT)
