@@ -7,10 +7,13 @@ graded through both routes: "auto" (as root here: namespaces, then an unprivileg
 "user" (a user namespace, as an instructor without root gets).
 """
 
+import ctypes
 import json
 import os
+import platform
 import re
 import shutil
+import site
 import socket
 import subprocess
 import sys
@@ -116,6 +119,22 @@ def _cheats(root, skeleton, reference, port, zipped):
                 except OSError:
                     pass
             raise RuntimeError(f"found {{[f for f in found if f]}}")
+        """,
+        "installed": """
+            import os, re, sys
+            covered, seen = [], 0
+            for folder in sys.path[1:]:  # sys.path[0] is the host package's folder
+                for name in os.listdir(folder) if os.path.isdir(folder) else []:
+                    if re.fullmatch(r"mlp([-_.].*)?|__editable__.*mlp.*", name):
+                        seen += 1
+                        path = os.path.join(folder, name)
+                        if os.listdir(path) if os.path.isdir(path) else os.path.getsize(path):
+                            covered.append(path)
+            raise RuntimeError(f"installed {covered} of {seen}")
+        """,
+        "keyring": f"""
+            keyctl = {isolation._KEYCTL.get(platform.machine(), -1)}
+            raise RuntimeError(f"keyring {{ctypes.CDLL(None).syscall(keyctl, 0, -3, 0)}}")
         """,
         "forge": """
             import glob, json, os
@@ -244,8 +263,9 @@ def graded(request, tmp_path_factory):
     exercise.make(root / "hw", only=ITEMS, source=reference)
     students = root / "students"
     folders = {}
-    for name in ["honest", "untouched", "steal", "snoop", "forge", "orphan", "killer",
-                 "network", "writes", "scratch", "garbage", "huge", "sleeper"]:
+    for name in ["honest", "untouched", "steal", "snoop", "installed", "keyring", "forge",
+                 "orphan", "killer", "network", "writes", "scratch", "garbage", "huge",
+                 "sleeper"]:
         folders[name] = students / name
         shutil.copytree(root / "hw", folders[name])
     for item in ITEMS:
@@ -294,12 +314,23 @@ def test_hook_was_off_and_the_reference_is_not_there(graded):
     assert results["steal"]["Tanh.backward"]["score"] == 0
     assert output(results, "steal").startswith("raised FileNotFoundError")
     assert output(results, "snoop") == "raised RuntimeError: found []"
+    # an installed or editable mlp beside numpy is there, but empty
+    installed = isolation.installed_copies(site.getsitepackages())
+    assert output(results, "installed") == f"raised RuntimeError: installed [] of {len(installed)}"
 
 
 def test_no_forging_into_the_grader(graded):
     results, _, _ = graded
     assert output(results, "forge") == "raised RuntimeError: forged 0 from 0"
     assert {r["score"] for r in results["honest"].values()} == {1}
+
+
+def test_the_session_keyring_is_the_items_own(graded):
+    results, _, _ = graded
+    keyctl = isolation._KEYCTL.get(platform.machine(), -1)
+    own = ctypes.CDLL(None).syscall(keyctl, 0, -3, 0)  # KEYCTL_GET_KEYRING_ID, the session's
+    assert re.fullmatch(r"raised RuntimeError: keyring \d+", output(results, "keyring"))
+    assert output(results, "keyring") != f"raised RuntimeError: keyring {own}"
 
 
 def test_no_process_outlives_its_item(graded):
@@ -337,6 +368,25 @@ def test_bad_results_cost_only_their_item(graded):
     assert output(results, "sleeper") == "stopped after sleeping 2 s without computing"
     for name in ("garbage", "huge", "sleeper"):
         assert results[name]["Sigmoid.backward"]["output"] == "not implemented"
+
+
+def test_command_line_refuses_in_one_line_or_warns_without_isolation(tmp_path, capsys,
+                                                                    monkeypatch):
+    from mlp.cli import main
+
+    exercise.make(tmp_path / "hw", only=["Tanh.backward"])
+    command = ["exercise", "grade", str(tmp_path / "hw"), "--exercise", str(tmp_path / "hw")]
+    assert main([*command, "--no-isolation"]) == 0
+    out, err = capsys.readouterr()
+    assert err == ("mlp exercise grade: warning: grading without isolation (--no-isolation): "
+                   "submitted code can read the reference and other submissions\n")
+    assert "not implemented" in out
+    monkeypatch.setattr(isolation, "unavailable", lambda user=False: "unshare: EPERM")
+    assert main(command) == 2
+    out, err = capsys.readouterr()
+    assert (out, err) == ("", "mlp exercise grade: error: submitted code cannot be isolated "
+                          "here (unshare: EPERM): grade where Linux allows user namespaces, "
+                          "or pass --no-isolation to grade without (unsafe)\n")
 
 
 def test_unisolated_grading_warns_and_unavailable_isolation_refuses(tmp_path, monkeypatch):

@@ -23,6 +23,7 @@ Everything here is stdlib only: the sandbox loads this file by path, never throu
 """
 
 import ctypes
+import errno
 import functools
 import glob
 import os
@@ -46,6 +47,8 @@ _CAP_VERSION_3 = 0x20080522
 _LOCKED = {os.ST_RDONLY: MS_RDONLY, os.ST_NOSUID: MS_NOSUID, os.ST_NODEV: MS_NODEV,
            os.ST_NOEXEC: MS_NOEXEC, 1024: 1024, 2048: 2048, 4096: 1 << 21}  # *ATIME
 _PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41, "ppc64le": 203, "s390x": 217}
+_KEYCTL = {"x86_64": 250, "aarch64": 219, "riscv64": 219, "ppc64le": 271, "s390x": 280}
+KEYCTL_JOIN_SESSION_KEYRING = 1
 SYSTEM = ("/lib", "/lib64", "/usr/lib", "/usr/lib64", "/etc/ld.so.cache")
 DEVICES = ("/dev/null", "/dev/zero", "/dev/urandom")
 # an installed or editable `mlp` (distribution mlp-backprop) beside numpy
@@ -67,7 +70,7 @@ def _call(name, *args):
     global _libc
     if _libc is None:
         _libc = ctypes.CDLL(None, use_errno=True)
-    if getattr(_libc, name)(*args) != 0:
+    if getattr(_libc, name)(*args) == -1:
         err = ctypes.get_errno()
         raise OSError(err, f"{name}: {os.strerror(err)}")
 
@@ -224,8 +227,9 @@ class _CapData(ctypes.Structure):
 def drop_privileges(uid=None):
     """Give up every privilege for good: the capability bounding set and ambient set are
     emptied, then (as real root, ``uid`` given) every id becomes ``uid`` and the groups
-    none, or (in a user namespace) every capability is dropped; no-new-privileges last, so
-    that nothing executed later regains any. Raises OSError if a step fails."""
+    none, or (in a user namespace) every capability is dropped; the session keyring is a new
+    one; no-new-privileges last, so that nothing executed later regains any. Raises OSError
+    if a step fails."""
     for cap in range(64):
         try:
             _call("prctl", PR_CAPBSET_DROP, cap, 0, 0, 0)
@@ -236,6 +240,11 @@ def drop_privileges(uid=None):
         os.setgroups([])
         os.setresgid(uid, uid, uid)
         os.setresuid(uid, uid, uid)
+    try:  # the kernel keyring is not namespaced: a session keyring of its own, and empty
+        _call("syscall", _KEYCTL[platform.machine()], KEYCTL_JOIN_SESSION_KEYRING, None)
+    except (KeyError, OSError) as exc:
+        if getattr(exc, "errno", None) != errno.ENOSYS and not isinstance(exc, KeyError):
+            raise
     header, data = _CapHeader(_CAP_VERSION_3, 0), (_CapData * 2)()
     _call("capset", ctypes.byref(header), data)
     _call("prctl", PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
