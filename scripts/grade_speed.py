@@ -18,9 +18,11 @@ import resource
 import shutil
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 from mlp import exercise
+from mlp.exercise.isolation import UnisolatedWarning
 
 
 def cpu_seconds():
@@ -34,13 +36,17 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--class-size", type=int, default=100)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--isolation", choices=["auto", "user", "none"], default="auto",
+                        help="how items are isolated (none: to measure what isolation costs)")
     args = parser.parse_args(argv)
+    warnings.simplefilter("ignore", UnisolatedWarning)  # asked for
     with tempfile.TemporaryDirectory() as scratch:
         root = Path(scratch)
         exercise.make(root / "solution", solution=True)
         exercise.make(root / "skeleton")
         start, cpu = time.perf_counter(), cpu_seconds()
-        one = exercise.grade(root / "solution", workers=args.workers)
+        one = exercise.grade(root / "solution", workers=args.workers,
+                             isolation=args.isolation)
         single = time.perf_counter() - start
         score = sum(r["score"] for r in one)
         print(f"one submission, {len(one)} items ({score} points), cold start: {single:.2f} s "
@@ -52,7 +58,7 @@ def main(argv=None):
             shutil.copytree(root / ("solution" if i % 2 else "skeleton"), folder)
             folders.append(folder)
         start, cpu = time.perf_counter(), cpu_seconds()
-        with exercise.Grader(workers=args.workers) as grader:
+        with exercise.Grader(workers=args.workers, isolation=args.isolation) as grader:
             ready = time.perf_counter()
             results = grader.grade_many(folders)
             end = time.perf_counter()

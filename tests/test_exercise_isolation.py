@@ -448,3 +448,18 @@ def test_an_unprivileged_instructor_grades_through_a_user_namespace():
     assert steal["Tanh.backward"]["score"] == 0
     assert steal["Tanh.backward"]["output"].startswith("raised FileNotFoundError")
     assert whoami["Tanh.backward"]["output"] == f"raised RuntimeError: ['0', '{NOBODY}', '1']"
+
+
+def test_an_installed_mlp_is_covered_and_a_checkout_never_shown(tmp_path):
+    """A site-packages holding an installed mlp is mounted (numpy and the rest are beside it)
+    with the mlp covered; a source checkout on sys.path is not mounted at all."""
+    site_packages = tmp_path / "venv" / "site-packages"
+    checkout = tmp_path / "checkout"
+    for folder in (site_packages / "mlp", site_packages / "numpy", checkout / "mlp",
+                   site_packages / "mlp_backprop-0.1.0.dist-info"):
+        folder.mkdir(parents=True)
+    binds, links = isolation.environment([str(site_packages), str(checkout)])
+    assert str(site_packages) in binds
+    assert str(checkout) not in binds
+    assert sorted(isolation.installed_copies([str(site_packages)])) == [
+        str(site_packages / "mlp"), str(site_packages / "mlp_backprop-0.1.0.dist-info")]

@@ -131,6 +131,7 @@ def _bind(source, target, extra=MS_NOSUID | MS_NODEV):
 
 
 def outermost(paths):
+    """``paths`` without those inside another of them, sorted."""
     kept = []
     for path in sorted(set(paths)):
         if not any(path.startswith(k.rstrip("/") + "/") for k in kept):
@@ -138,17 +139,17 @@ def outermost(paths):
     return kept
 
 
-def environment(paths, hidden=()):
+def environment(paths):
     """The folders of the Python installation an item needs, read-only: the existing
-    ``paths`` (``sys.path``) that hold no ``mlp`` and contain no ``hidden`` path, and the
-    system's libraries. Returns ``(binds, links)``: real paths, and the paths that reach
-    them through symbolic links."""
+    ``paths`` (``sys.path``), but no source checkout holding an ``mlp`` (a site-packages
+    holding one is kept: :func:`installed_copies` covers it), and the system's libraries.
+    Returns ``(binds, links)``: real paths, and the paths that reach them through links."""
     binds, links = [], []
     for path in [*paths, *SYSTEM]:
-        if not path or not os.path.exists(path) or os.path.exists(os.path.join(path, "mlp")):
+        if not path or not os.path.exists(path):
             continue
         real = os.path.realpath(path)
-        if any(h == real or h.startswith(real.rstrip("/") + "/") for h in hidden):
+        if os.path.exists(os.path.join(path, "mlp")) and not real.endswith("-packages"):
             continue
         binds.append(real)
         if real != os.path.abspath(path):

@@ -85,9 +85,10 @@ def _limit(job):
 
 
 def _import_paths(host):
-    """sys.path and sys.meta_path on which ``mlp`` can only be the host package."""
+    """sys.path and sys.meta_path on which ``mlp`` can only be the host package (an
+    installed ``mlp`` that isolation covered is an empty folder, and its site-packages stays)."""
     sys.path[:] = [host] + [p for p in sys.path if p and not os.path.exists(
-        os.path.join(p, "mlp"))]
+        os.path.join(p, "mlp", "__init__.py"))]
     standard = (importlib.machinery.BuiltinImporter, importlib.machinery.FrozenImporter,
                 importlib.machinery.PathFinder)
     sys.meta_path[:] = [f for f in sys.meta_path if f in standard]
