@@ -15,6 +15,7 @@ import re
 import shutil
 import site
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -409,12 +410,28 @@ with exercise.Grader(hw, time_limit=4.0, workers=1) as grader:
 """
 
 
-@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"),
-                    reason="needs root and setpriv to become an unprivileged user")
+def _private_root_entries():
+    """The folders under /root that the Python installation and the library need (shown to
+    the unprivileged user through a mount namespace), or None when something they need is
+    not readable by others outside /root either."""
+    entries = set()
+    for path in {os.path.realpath(sys.executable), sys.prefix, sys.base_prefix, str(SOURCE)}:
+        path = os.path.realpath(path)
+        if path.startswith("/root/"):
+            entries.add("/root/" + path.split("/")[2])
+        ancestors = [a for a in Path(path).parents if str(a) != "/root"]
+        if any(not os.stat(a).st_mode & stat.S_IXOTH for a in ancestors if a.is_dir()):
+            return None
+    return sorted(entries)
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv")
+                    or _private_root_entries() is None,
+                    reason="needs root, setpriv, and a Python installation others can read")
 def test_an_unprivileged_instructor_grades_through_a_user_namespace():
     """Not a simulation: the grader itself runs as uid 65534. The Python installation may
     sit under a private /root: a mount namespace shows the test a world-readable /root
-    holding the same .pyenv, as an unprivileged user's own Python would be."""
+    holding the same folders, as an unprivileged user's own Python would be."""
     work = Path(tempfile.mkdtemp(prefix="mlp-nobody-"))
     try:
         work.chmod(0o755)
@@ -430,9 +447,14 @@ def test_an_unprivileged_instructor_grades_through_a_user_namespace():
             raise RuntimeError(open("/proc/self/uid_map").read().split())
         """)
         fake_root = work / "root"
-        (fake_root / ".pyenv").mkdir(parents=True)
-        setup = (f"mount --bind /root/.pyenv {fake_root}/.pyenv && mount --rbind {fake_root} /root"
-                 if Path("/root/.pyenv").is_dir() else "true")
+        fake_root.mkdir()
+        setup = ["true"]
+        for entry in _private_root_entries():
+            (fake_root / Path(entry).name).mkdir()
+            setup.append(f"mount --bind {entry} {fake_root / Path(entry).name}")
+        if len(setup) > 1:
+            setup.append(f"mount --rbind {fake_root} /root")
+        setup = " && ".join(setup)
         command = (f"{setup} && exec setpriv --reuid={NOBODY} --regid={NOBODY} --clear-groups "
                    f"{sys.executable} -c '{GRADE_AS_NOBODY}' {work / 'hw'} "
                    + " ".join(str(f) for f in folders.values()))
