@@ -271,42 +271,45 @@ class Trainer:
         history.stop_reason = history.stop_message = history.kept_epoch = None
         self.stop_training = False
         diverged = None
+        self._hook("set_trainer", self)  # attached when fitting: one may serve several trainers
         self._hook("on_train_begin", {})
         resumed, self._resumed = self._resumed, None
         if resumed is not None:  # a restored checkpoint goes on where it stopped
             resumed()
+        # overflow becomes infinity, caught as divergence below, whatever the caller's errstate
         try:
-            for _ in range(int(epochs)):
-                epoch = history.epochs
-                started = time.perf_counter()
-                self._hook("on_epoch_begin", epoch, {})
-                try:
-                    loss = self.run_epoch(X, y, sample_weight)
-                except DivergedError as exc:
-                    loss, diverged = np.nan, exc
-                    history.diverged = True
-                    history.stop_reason = "non-finite"
-                    history.stop_message = f"the network's output became non-finite at " \
-                                           f"epoch {epoch + 1}"
-                self._record(epoch, loss, validation_data, started)
-                if any(self._epoch_end(epoch)) or self.stop_training:
-                    history.stopped = not history.converged
-                    history.stop_reason = history.stop_reason or "callback"
-                if history.converged or history.stopped or history.diverged:
-                    break
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                for _ in range(int(epochs)):
+                    epoch = history.epochs
+                    started = time.perf_counter()
+                    self._hook("on_epoch_begin", epoch, {})
+                    try:
+                        loss = self.run_epoch(X, y, sample_weight)
+                    except DivergedError as exc:
+                        loss, diverged = np.nan, exc
+                        history.diverged = True
+                        history.stop_reason = "non-finite"
+                        history.stop_message = f"the network's output became non-finite at " \
+                                               f"epoch {epoch + 1}"
+                    self._record(epoch, loss, validation_data, started)
+                    if any(self._epoch_end(epoch)) or self.stop_training:
+                        history.stopped = not history.converged
+                        history.stop_reason = history.stop_reason or "callback"
+                    if history.converged or history.stopped or history.diverged:
+                        break
         except KeyboardInterrupt:
             # Ctrl-C ends training, not the program: the caller decides what comes next
             history.interrupted = True
             history.stop_reason, history.stop_message = "interrupted", None
         if history.stop_reason is None:
             history.stop_reason = "epochs"
-        # interrupted, the weights are those of an unfinished epoch, unless a callback puts
-        # back a finished one
+        # interrupted, the weights are those of an unfinished epoch; diverged, weights that
+        # overflow: none is kept, unless a callback puts back a finished epoch's
         history.kept_epoch = history.epochs - 1 if history.epochs and not history.interrupted \
-            else None
+            and diverged is None else None
         self.model.train()
         self._hook("on_train_end", {})
-        if diverged is not None and history.kept_epoch == history.epochs - 1:
+        if diverged is not None and history.kept_epoch is None:
             raise diverged  # nothing finite was kept to go back to
         return history
 

@@ -401,7 +401,10 @@ class TerminateOnNaN(Callback):
 
     Before every step the weights are copied (one pass over the parameters); when the batch's
     loss or the weights after the step hold NaN or infinity, training stops and the copy is
-    put back, so the model is left at the last weights that were finite.
+    put back, so the model is left at the last weights that were finite. When instead the
+    network's output overflows in a forward pass (the trainer then stops as diverged), the
+    weights of the step before are put back, whose output was finite, and the trainer
+    returns rather than raising.
 
     Attributes
     ----------
@@ -415,13 +418,27 @@ class TerminateOnNaN(Callback):
 
     def on_train_begin(self, logs=None):
         self.stopped_at = self.message = None
-        self._epoch = 0
+        self._epoch, self._batch = 0, 0
+        # the weights at the start of this batch and of the one before: when the network's
+        # output overflows in a forward pass, the weights of that batch are already lost
+        self._last = self._before = None
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
 
     def on_batch_begin(self, batch, logs=None):
-        self._last = self.model.copy_weights()
+        self._before, self._last = self._last, self.model.copy_weights()
+        self._batch = batch
+
+    def on_train_end(self, logs=None):
+        history = self.history
+        if history.diverged and self.stopped_at is None and self._before is not None:
+            self.model.set_weights(self._before)
+            self.stopped_at = (self._epoch, self._batch)
+            self.message = (f"training stopped: the network's output became non-finite at "
+                            f"epoch {self._epoch}, batch {self._batch}; the weights are those "
+                            "before the step that led there")
+            history.kept_epoch = self._epoch
 
     def on_batch_end(self, batch, logs=None):
         loss = float(logs.get("loss", 0.0))

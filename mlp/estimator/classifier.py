@@ -73,7 +73,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         solvers, after the estimator's own rules (``early_stopping``, ``learning_rate``);
         one returning True stops training. A constructor parameter, as skorch has it, so
         ``clone``, ``get_params`` and grid searches carry it (each clone gets its own copy)
-        and ``fit`` keeps scikit-learn's signature; model files do not keep it.
+        and ``fit`` keeps scikit-learn's signature; model files do not keep it. ``fit``
+        leaves these objects untouched: it trains with copies of them, kept as the fitted
+        ``callbacks_`` (read a callback's results there), which ``partial_fit`` goes on with.
         scikit-learn's own callbacks (``sklearn.callback``, scikit-learn ≥ 1.9) are set
         with ``set_callbacks`` instead.
     class_weight : None, "balanced" or dict, default None

@@ -5,11 +5,13 @@ without early stopping) is :class:`~mlp.callbacks.Convergence`, "invscaling" an
 :class:`~mlp.callbacks.LRScheduler` over :class:`~mlp.schedules.InverseScaling` counted in
 samples, "adaptive" Convergence's ``on_plateau``; the fitted attributes (``n_iter_``,
 ``loss_curve_``, ...) and ``verbose`` lines are kept by :class:`EstimatorRecord`. The
-estimator's own ``callbacks`` come after these.
+estimator's own ``callbacks`` come after these, as copies made by each ``fit`` (the fitted
+``callbacks_``, which ``partial_fit`` goes on with), detached from the trainer at the end.
 """
 
 from __future__ import annotations
 
+import copy
 import warnings
 
 import numpy as np
@@ -115,7 +117,11 @@ def fit_stochastic(est, X, y, y_enc, sample_weight, validation_data, incremental
         callbacks.append(_invscaling(est, optimizer))
     if epochs is not None:
         callbacks.append(epochs)
-    callbacks += list(est.callbacks or ())
+    # the fit works on copies of the callbacks given (the parameter stays as the user set
+    # it); partial_fit goes on with those of the call before
+    if not incremental or getattr(est, "callbacks_", None) is None:
+        est.callbacks_ = copy.deepcopy(list(est.callbacks or ()))
+    callbacks += est.callbacks_
 
     # scikit-learn's objective for every batch: Σ sᵢℓᵢ / Σ sᵢ + α/(2 Σ sᵢ)·Σ‖W‖²
     trainer = Trainer(
@@ -123,8 +129,12 @@ def fit_stochastic(est, X, y, y_enc, sample_weight, validation_data, incremental
         rng=est._rng_, l2=est.alpha / 2.0, l2_per_weight=True,
         score=score if validate is not None else None, callbacks=callbacks,
     )
-    history = trainer.fit(X, y_enc, epochs=1 if incremental else est.max_iter,
-                          sample_weight=sample_weight, validation_data=validate)
+    try:
+        history = trainer.fit(X, y_enc, epochs=1 if incremental else est.max_iter,
+                              sample_weight=sample_weight, validation_data=validate)
+    finally:  # detached, the fitted estimator pickles without this fit's trainer
+        for callback in est.callbacks_:
+            callback.set_trainer(None)
     est._no_improvement_count = convergence.wait
 
     if history.interrupted:

@@ -1,0 +1,115 @@
+"""The training surfaces keep their word: a fit leaves its callbacks untouched and pickles,
+divergence stops training the documented way, a callback attaches to the trainer that fits."""
+
+import pickle
+import warnings
+
+import joblib
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+
+import mlp
+from mlp.callbacks import (Callback, CSVLogger, EarlyStopping, GradientClipping, ReduceLROnPlateau,
+                           TerminateOnNaN)
+from mlp.cli import main
+from mlp.trainer import Trainer
+
+
+def quiet_fit(est, X, y):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return est.fit(X, y)
+
+
+def shipped_callbacks(tmp_path):
+    return [EarlyStopping(monitor="loss", patience=3), ReduceLROnPlateau(monitor="loss"),
+            GradientClipping(5.0), TerminateOnNaN(), CSVLogger(tmp_path / "log.csv")]
+
+
+def test_a_fit_leaves_callbacks_untouched_and_the_estimator_pickles(iris, tmp_path):
+    X, y = iris
+    callbacks = shipped_callbacks(tmp_path)
+    clf = mlp.MLPClassifier(hidden_layer_sizes=(5,), max_iter=20, random_state=0,
+                            callbacks=callbacks)
+    before = joblib.hash(clf.get_params())
+    quiet_fit(clf, X, y)
+    assert joblib.hash(clf.get_params()) == before
+    assert all(c.trainer is None for c in callbacks) and callbacks[0].best is None
+    fitted = clf.callbacks_
+    assert [type(c) for c in fitted] == [type(c) for c in callbacks]
+    assert fitted[0] is not callbacks[0] and fitted[0].best_epoch is not None
+    again = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(again.predict_proba(X), clf.predict_proba(X))
+    joblib.dump(clf, tmp_path / "clf.joblib")
+    # partial_fit goes on with the fitted copies
+    clf.partial_fit(X, y)
+    assert clf.callbacks_ is fitted and callbacks[0].trainer is None
+    pickle.dumps(clf)
+
+
+def diverging_trainer(callbacks, lr=1.0):
+    """A regression whose squared error overflows within a few epochs at lr=1."""
+    rng = np.random.default_rng(0)
+    model = mlp.Sequential(mlp.Linear(4, 16, rng=rng), mlp.ReLU(), mlp.Linear(16, 1, rng=rng))
+    return Trainer(model, mlp.MSELoss(), mlp.SGD(model.parameters(), lr=lr),
+                   batch_size=8, rng=0, callbacks=callbacks)
+
+
+def test_divergence_under_a_raising_errstate_stops_training_and_keeps_the_best(iris):
+    X, y = iris
+    class Bolder(Callback):  # three sound epochs, then a rate that overflows
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 2:
+                self.optimizer.lr = 5.0
+
+    trainer = diverging_trainer([EarlyStopping(monitor="loss", patience=100,
+                                               restore_best="on_interrupt"), Bolder()], lr=0.05)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        history = trainer.fit(X, y * 1.0, epochs=200)
+    assert history.diverged and history.stop_reason == "non-finite"
+    assert history.kept_epoch is not None and np.isfinite(history.loss[history.kept_epoch])
+    assert np.isfinite(trainer.model.forward(X)).all()
+
+
+def test_divergence_without_a_kept_epoch_raises(iris):
+    X, y = iris
+    with np.errstate(over="raise"), pytest.raises(mlp.losses.DivergedError):
+        diverging_trainer([]).fit(X, y * 1.0, epochs=200)
+
+
+def test_terminate_on_nan_catches_an_overflowing_output(iris):
+    X, y = iris
+    stop = TerminateOnNaN()
+    reg = mlp.MLPRegressor(solver="sgd", learning_rate_init=1e6, max_iter=50,
+                           callbacks=[stop], random_state=0)
+    quiet_fit(reg, X, y * 1.0)
+    fitted = reg.callbacks_[0]
+    assert fitted.stopped_at is not None and "non-finite" in fitted.message
+    assert np.isfinite(reg.predict(X)).all()
+    assert all(np.isfinite(c).all() for c in reg.coefs_)
+
+
+def test_cli_divergence_saves_the_kept_epoch(tmp_path, capsys):
+    model = tmp_path / "d.npz"
+    status = main(["train", "--data", "iris", "--optimizer", "sgd", "--lr", "50",
+                   "--early-stopping", "50", "--quiet", "--save", str(model)])
+    err = capsys.readouterr().err
+    assert status == 0, err
+    assert model.exists()
+    loaded = mlp.io.load(model)
+    assert np.isfinite(loaded.forward(np.ones((2, 4)))).all()
+
+
+def test_one_callback_serves_two_trainers_each_with_its_own_model(iris):
+    X, y = iris
+    stop = EarlyStopping(monitor="loss", patience=None)
+    first, second = diverging_trainer([stop], lr=0.05), diverging_trainer([stop], lr=0.05)
+    for p in second.model.parameters():
+        p.value[...] = 0.0
+    first.fit(X, y * 1.0, epochs=3)
+    assert stop.trainer is first and stop.best_epoch == first.history.kept_epoch
+    # the weights kept are the first trainer's own, not the second's
+    assert not all(np.all(p.value == 0) for p in first.model.parameters())
+    second.fit(X, y * 1.0, epochs=2)
+    assert stop.trainer is second and stop.best_epoch < 2
