@@ -1,7 +1,10 @@
 """The training surfaces keep their word: a fit leaves its callbacks untouched and pickles,
 divergence stops training the documented way, a callback attaches to the trainer that fits."""
 
+import os
 import pickle
+import signal
+import sys
 import warnings
 
 import joblib
@@ -113,3 +116,50 @@ def test_one_callback_serves_two_trainers_each_with_its_own_model(iris):
     assert not all(np.all(p.value == 0) for p in first.model.parameters())
     second.fit(X, y * 1.0, epochs=2)
     assert stop.trainer is second and stop.best_epoch < 2
+
+
+@pytest.mark.parametrize("flags", [("--json", "--save"), ("--log-csv", "--save"),
+                                   ("--json", "--log-csv")])
+def test_two_outputs_that_are_one_file_are_refused_before_training(tmp_path, capsys, flags):
+    target = tmp_path / "out.npz"
+    same = tmp_path / "sub" / ".." / "out.npz"
+    (tmp_path / "sub").mkdir()
+    status = main(["train", "--data", "iris", "--quiet", "--epochs", "2",
+                   flags[0], str(target), flags[1], str(same)])
+    captured = capsys.readouterr()
+    assert status == 2
+    assert captured.err.count("\n") == 1 and "name the same file" in captured.err
+    assert flags[0] in captured.err and flags[1] in captured.err
+    assert "epoch" not in captured.out and not target.exists()
+
+
+def test_two_names_of_one_existing_file_are_refused(tmp_path, capsys):
+    (tmp_path / "a.json").write_text("{}")
+    (tmp_path / "b.json").symlink_to(tmp_path / "a.json")
+    assert main(["train", "--data", "iris", "--quiet", "--epochs", "1", "--json",
+                 str(tmp_path / "a.json"), "--log-csv", str(tmp_path / "b.json")]) == 2
+    assert "name the same file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGINT", "SIGHUP"])
+def test_a_signal_after_training_waits_for_the_model_to_be_saved(tmp_path, capsys,
+                                                                 monkeypatch, signame):
+    signum = getattr(signal, signame)
+    train_module = sys.modules["mlp.cli.train"]
+    real_save = train_module.save
+
+    def save_under_fire(*args, **kwargs):  # the signal comes while the model is written
+        os.kill(os.getpid(), signum)
+        os.kill(os.getpid(), signum)  # and again: still noted, not obeyed
+        real_save(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "save", save_under_fire)
+    model = tmp_path / "m.npz"
+    status = main(["train", "--data", "iris", "--quiet", "--epochs", "2", "--save", str(model),
+                   "--json", str(tmp_path / "m.json")])
+    captured = capsys.readouterr()
+    assert status == 128 + signum, captured.err
+    assert model.exists() and (tmp_path / "m.json").exists()
+    assert mlp.io.load(model) is not None
+    assert captured.err.strip().splitlines() == [
+        f"mlp train: stopped by {signame} after training; the outputs were written"]

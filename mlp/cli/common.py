@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 
 
 class UsageError(Exception):
@@ -59,6 +60,25 @@ def threads(text):
 
 
 # -- outputs ----------------------------------------------------------------------------------
+
+
+def check_distinct(outputs):
+    """Refuse two outputs that are one file: the same path after resolving links, or two
+    names of one existing file. ``outputs``: (flag, path or None) pairs."""
+    seen = {}
+    for flag, path in outputs:
+        if not path:
+            continue
+        key = os.path.realpath(path)
+        try:
+            info = os.stat(key)
+            key = (info.st_dev, info.st_ino)
+        except OSError:  # not there yet: its resolved path is its name
+            pass
+        if key in seen and seen[key] != flag:
+            raise UsageError(f"{seen[key]} and {flag} name the same file ({path}); each "
+                             "output needs a file of its own")
+        seen[key] = flag
 
 
 def check_destination(path, flag):

@@ -197,25 +197,41 @@ class SignalInterrupt(KeyboardInterrupt):
         self.signum = signum
 
 
+class Signals:
+    """The signals received during a run (their numbers, in order), and whether training is
+    still going on: only then does the first one interrupt."""
+
+    def __init__(self):
+        self.received, self.training = [], True
+
+    def __call__(self, signum, frame):
+        self.received.append(signum)
+        if self.training and len(self.received) == 1:
+            raise KeyboardInterrupt() if signum == signal.SIGINT else SignalInterrupt(signum)
+
+    @property
+    def first(self):
+        return self.received[0] if self.received else None
+
+
 @contextlib.contextmanager
 def signals_interrupt():
-    """While training, SIGTERM and SIGHUP stop it as Ctrl-C does (the trainer ends the run
-    cleanly and keeps the best weights); yields the list the signal numbers go into."""
-    received = []
-
-    def interrupt(signum, frame):
-        received.append(signum)
-        raise SignalInterrupt(signum)
-
-    handled = [getattr(signal, name) for name in _STOPPING if hasattr(signal, name)]
+    """Ctrl-C, SIGTERM and SIGHUP during a run: the first one during training stops it (the
+    trainer ends the run cleanly and keeps the best weights); any later one, and any after
+    training (while the results are scored and written), is only noted, so that the outputs
+    are complete. Yields the :class:`Signals`; the caller sets ``training`` to False when
+    training has stopped, and exits with 128 + the first signal's number."""
+    signals = Signals()
+    handled = [signal.SIGINT] + [getattr(signal, name) for name in _STOPPING
+                                 if hasattr(signal, name)]
     previous = {}
     try:
         for sig in handled:
-            previous[sig] = signal.signal(sig, interrupt)
+            previous[sig] = signal.signal(sig, signals)
     except ValueError:  # not the main thread: leave the signals alone
         pass
     try:
-        yield received
+        yield signals
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import time
 from pathlib import Path
@@ -20,6 +21,7 @@ from .common import (
     UsageError,
     batch_size,
     check_destination,
+    check_distinct,
     non_negative_float,
     positive_float,
     positive_int,
@@ -176,6 +178,8 @@ def _report_stop(history, keeper, signum, elapsed, metric):
 def run(args) -> int:
     # refuse unwritable destinations now, not after a long training run
     flow = _flow_path(args.plot) if args.plot and args.diagnostics else None
+    check_distinct((("--save", args.save), ("--json", args.json), ("--plot", args.plot),
+                    ("--log-csv", args.log_csv), ("--checkpoint", args.checkpoint)))
     for flag, path in (("--save", args.save), ("--json", args.json), ("--plot", args.plot),
                        ("--plot", flow), ("--log-csv", args.log_csv)):
         if path:
@@ -235,45 +239,54 @@ def run(args) -> int:
         resume.restore(checkpoint, trainer, digest, preparation, args)
     epochs = args.epochs - (checkpoint.epoch if checkpoint else 0)
     start = time.perf_counter()
-    with signals_interrupt() as received:
-        history = trainer.fit(X_train, y_train, epochs=epochs, validation_data=validation)
-    elapsed = time.perf_counter() - start
-    model.eval()
-    signum = received[0] if received and history.interrupted else None
-    _report_stop(history, keeper, signum, elapsed, metric)
+    with signals_interrupt() as signals:
+        try:
+            history = trainer.fit(X_train, y_train, epochs=epochs, validation_data=validation)
+        finally:  # from here on a signal waits until the outputs are written
+            signals.training = False
+        elapsed = time.perf_counter() - start
+        model.eval()
+        signum = signals.first if history.interrupted and signals.first != signal.SIGINT \
+            else None
+        _report_stop(history, keeper, signum, elapsed, metric)
 
-    kept = history.kept_epoch
-    metrics = {"task": task, "epochs": history.epochs, "seconds": round(elapsed, 3),
-               "stop_reason": history.stop_reason,
-               "kept_epoch": None if kept is None else kept + 1,
-               "loss": None if kept is None else history.loss[kept],
-               "interrupted": history.interrupted}
-    for name, (X, y) in (("train", (X_train, y_train)), ("val", (X_val, y_val)),
-                         ("test", (X_test, y_test))):
-        if X is not None:
-            value = score(model, X, y)
-            metrics[f"{name}_{'accuracy' if task == 'classification' else 'r2'}"] = value
-            print(f"{name} {metric}: {value:.4f}")
+        kept = history.kept_epoch
+        metrics = {"task": task, "epochs": history.epochs, "seconds": round(elapsed, 3),
+                   "stop_reason": history.stop_reason,
+                   "kept_epoch": None if kept is None else kept + 1,
+                   "loss": None if kept is None else history.loss[kept],
+                   "interrupted": history.interrupted}
+        for name, (X, y) in (("train", (X_train, y_train)), ("val", (X_val, y_val)),
+                             ("test", (X_test, y_test))):
+            if X is not None:
+                value = score(model, X, y)
+                metrics[f"{name}_{'accuracy' if task == 'classification' else 'r2'}"] = value
+                print(f"{name} {metric}: {value:.4f}")
 
-    if diagnostics is not None:
-        _report_diagnostics(diagnostics, metrics)
-    if args.save:
-        metadata = {"task": task, "classes": classes, "feature_names": data.feature_names,
-                    "target_name": data.target_name, "preprocessing": preprocessing,
-                    "trained": {"data": args.data, "epochs": history.epochs, "seed": args.seed,
-                                "optimizer": args.optimizer, "lr": args.lr},
-                    "metrics": metrics}
-        save(model, args.save, metadata=metadata)
-        print(f"model saved to {args.save}")
-    if args.json:
-        write_atomic(args.json, json.dumps(metrics, indent=2) + "\n")
-    if args.log_csv:
-        print(f"epoch log written to {args.log_csv}")
-    if args.plot:
-        _plot(args, history, metric, flow, task, (model, X_train, y_train, data, classes))
-    if history.interrupted:
-        return 128 + signum if signum else 130
-    return 0
+        if diagnostics is not None:
+            _report_diagnostics(diagnostics, metrics)
+        if args.save:
+            metadata = {"task": task, "classes": classes, "feature_names": data.feature_names,
+                        "target_name": data.target_name, "preprocessing": preprocessing,
+                        "trained": {"data": args.data, "epochs": history.epochs, "seed": args.seed,
+                                    "optimizer": args.optimizer, "lr": args.lr},
+                        "metrics": metrics}
+            save(model, args.save, metadata=metadata)
+            print(f"model saved to {args.save}")
+        if args.json:
+            write_atomic(args.json, json.dumps(metrics, indent=2) + "\n")
+        if args.log_csv:
+            print(f"epoch log written to {args.log_csv}")
+        if args.plot:
+            _plot(args, history, metric, flow, task, (model, X_train, y_train, data, classes))
+        if history.interrupted:
+            return 128 + signum if signum else 130
+        if signals.first is not None:  # came after training: the outputs are complete
+            name = signal.Signals(signals.first).name
+            print(f"mlp train: stopped by {name} after training; the outputs were written",
+                  file=sys.stderr)
+            return 128 + signals.first
+        return 0
 
 
 def _plot(args, history, metric, flow, task, fitted):
