@@ -220,7 +220,7 @@ def test_csv_logger_writes_a_row_per_epoch(iris, tmp_path):
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
     assert list(rows[0]) == ["epoch", "loss", "val_loss", "val_score", "lr", "time"]
-    assert [int(r["epoch"]) for r in rows] == [0, 1, 2]
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3]  # numbered as the printout numbers
     assert [float(r["loss"]) for r in rows] == history.loss  # repr round-trips exactly
     assert [float(r["val_loss"]) for r in rows] == history.val_loss
     assert [float(r["lr"]) for r in rows] == [0.05] * 3

@@ -157,8 +157,9 @@ def test_library_callbacks_on_the_classifier(iris, tmp_path):
     clf = mlp.MLPClassifier(hidden_layer_sizes=(8,), max_iter=50, random_state=0,
                             callbacks=[CSVLogger(path), stop])
     clf.fit(X, y)
-    # the estimator's clone, not the one passed, is not what ran: fit used the parameter
-    ran = clf.callbacks[1]
+    # fit ran a copy of the parameter's callbacks, kept as callbacks_
+    ran = clf.callbacks_[1]
+    assert clf.callbacks[1] is stop and stop.stopped_epoch is None
     assert ran.stopped_epoch == 1 and clf.n_iter_ == 2
     assert ran.best_epoch == 0
     with open(path, newline="") as f:

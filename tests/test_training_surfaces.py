@@ -1,11 +1,13 @@
 """The training surfaces keep their word: a fit leaves its callbacks untouched and pickles,
 divergence stops training the documented way, a callback attaches to the trainer that fits."""
 
+import csv
 import os
 import pickle
 import signal
 import sys
 import warnings
+from functools import partial
 
 import joblib
 import numpy as np
@@ -13,9 +15,10 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 
 import mlp
-from mlp.callbacks import (Callback, CSVLogger, EarlyStopping, GradientClipping, ReduceLROnPlateau,
-                           TerminateOnNaN)
+from mlp.callbacks import (Callback, CSVLogger, EarlyStopping, GradientClipping, LRScheduler,
+                           ReduceLROnPlateau, TerminateOnNaN)
 from mlp.cli import main
+from mlp.schedules import StepDecay
 from mlp.trainer import Trainer
 
 
@@ -163,3 +166,41 @@ def test_a_signal_after_training_waits_for_the_model_to_be_saved(tmp_path, capsy
     assert mlp.io.load(model) is not None
     assert captured.err.strip().splitlines() == [
         f"mlp train: stopped by {signame} after training; the outputs were written"]
+
+
+def test_an_estimator_builds_a_schedule_on_the_optimizer_its_fit_makes(iris):
+    X, y = iris
+    clf = mlp.MLPClassifier(hidden_layer_sizes=(5,), solver="sgd", learning_rate_init=0.1,
+                            max_iter=6, n_iter_no_change=100, random_state=0,
+                            callbacks=[LRScheduler(partial(StepDecay, step_size=2, gamma=0.5))])
+    quiet_fit(clf, X, y)
+    fitted = clf.callbacks_[0]
+    assert fitted.schedule.optimizer is clf._optimizer
+    assert clf._optimizer.lr == pytest.approx(0.1 * 0.5 ** 3, rel=1e-12)
+    assert clf.callbacks[0].schedule is None  # the parameter is left as given
+    pickle.loads(pickle.dumps(clf))
+    clf.partial_fit(X, y)  # goes on with the same schedule: t = 7
+    assert fitted.schedule.t == 7 and clf._optimizer.lr == pytest.approx(0.1 * 0.5 ** 3)
+    with pytest.raises(TypeError, match="returned a float"):
+        mlp.MLPClassifier(max_iter=2, callbacks=[LRScheduler(lambda opt: 0.1)]).fit(X, y)
+
+
+def test_csv_logger_appends_across_partial_fit_calls_numbered_from_one(iris, tmp_path):
+    X, y = iris
+    path = tmp_path / "log.csv"
+    clf = mlp.MLPClassifier(hidden_layer_sizes=(4,), random_state=0,
+                            callbacks=[CSVLogger(path, append=True)])
+    for _ in range(4):
+        clf.partial_fit(X, y, classes=[0, 1, 2])
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4]
+    assert [float(r["loss"]) for r in rows] == clf.loss_curve_
+    fresh = mlp.MLPClassifier(hidden_layer_sizes=(4,), random_state=0, max_iter=2,
+                              callbacks=[CSVLogger(path)])
+    quiet_fit(fresh, X, y)
+    quiet_fit(fresh, X, y)  # a new fit, a new file
+    with open(path, newline="") as f:
+        assert [int(r["epoch"]) for r in csv.DictReader(f)] == [1, 2]
+    with pytest.raises(TypeError, match="append must be True or False"):
+        CSVLogger(path, append="yes")

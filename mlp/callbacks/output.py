@@ -15,24 +15,42 @@ class CSVLogger(Callback):
     """Write one row per epoch to a CSV file: the epoch and every logged number.
 
     The whole file is rewritten atomically after every epoch (:func:`mlp.io.write_atomic`),
-    so it is never half-written, and written once, empty, when training starts so that an
-    unwritable path fails before any work. Columns are added as new numbers appear.
+    so it is never half-written, and written when training starts (empty, or with the rows
+    kept) so that an unwritable path fails before any work. Columns are added as new
+    numbers appear. Epochs are numbered from 1, as the command line prints them.
 
     Parameters
     ----------
     path : str or Path
+    append : bool, default False
+        False: each ``fit`` call starts the file afresh. True: the rows of earlier ``fit``
+        calls with this logger are kept and the new epochs numbered after them (an
+        estimator's ``partial_fit`` calls, a warm start, a Trainer fitted again).
     """
 
-    def __init__(self, path):
-        self.path = path
+    def __init__(self, path, append=False):
+        if not isinstance(append, bool):
+            raise TypeError(f"CSVLogger: append must be True or False, got {append!r}")
+        self.path, self.append = path, append
         self.rows = []
 
     def on_train_begin(self, logs=None):
-        self.rows = []
-        write_atomic(self.path, "")
+        if not self.append:
+            self.rows = []
+        self._write()
 
     def on_epoch_end(self, epoch, logs=None):
-        self.rows.append({"epoch": epoch, **logs})
+        number = epoch + 1
+        if self.rows and number <= self.rows[-1]["epoch"]:  # another trainer's count
+            number = self.rows[-1]["epoch"] + 1
+        self.rows.append({"epoch": number, **logs})
+        self._write()
+        return False
+
+    def _write(self):
+        if not self.rows:
+            write_atomic(self.path, "")
+            return
         columns = []
         for row in self.rows:
             columns += [key for key in row if key not in columns]
@@ -41,7 +59,6 @@ class CSVLogger(Callback):
         writer.writeheader()
         writer.writerows(self.rows)
         write_atomic(self.path, buffer.getvalue())
-        return False
 
     def state_dict(self):
         return {"rows": [dict(row) for row in self.rows]}

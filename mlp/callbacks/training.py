@@ -302,8 +302,12 @@ class LRScheduler(Callback):
 
     Parameters
     ----------
-    schedule : LRSchedule
-        Built on the trainer's optimizer.
+    schedule : LRSchedule, or callable ``optimizer -> LRSchedule``
+        A schedule built on the trainer's optimizer; or a function that builds one, called
+        when training begins on the optimizer of the trainer that fits (once, then again only
+        for another optimizer). A function is the way to give a schedule to an estimator,
+        whose optimizer is made by ``fit``, e.g. ``functools.partial(CosineAnnealing, T=50)``
+        (a partial of a schedule class pickles with the fitted estimator; a lambda does not).
     per : {"epoch", "step", "sample"}, default "epoch"
         What the schedule's count t counts: epochs, optimizer steps, or samples seen (t
         advanced by the epoch's number of samples at the end of each epoch, as
@@ -311,23 +315,37 @@ class LRScheduler(Callback):
 
     Raises
     ------
+    TypeError
+        For a schedule that is neither; when training starts, for a function whose result is
+        not a schedule.
     ValueError
-        When training starts and the schedule drives another optimizer.
+        When training starts and a schedule given as such drives another optimizer.
     """
 
     def __init__(self, schedule, per="epoch"):
-        if not isinstance(schedule, LRSchedule):
-            raise TypeError(f"LRScheduler: expected a schedule of mlp.schedules, "
-                            f"got {type(schedule).__name__}")
+        if not isinstance(schedule, LRSchedule) and not callable(schedule):
+            raise TypeError(f"LRScheduler: expected a schedule of mlp.schedules or a function "
+                            f"building one, got {type(schedule).__name__}")
         if per not in ("epoch", "step", "sample"):
             raise ValueError(f"LRScheduler: per must be 'epoch', 'step' or 'sample', "
                              f"got {per!r}")
-        self.schedule, self.per = schedule, per
+        self.per = per
+        self.build = None if isinstance(schedule, LRSchedule) else schedule
+        self.schedule = schedule if self.build is None else None
 
     def on_train_begin(self, logs=None):
+        if self.build is not None and (self.schedule is None
+                                       or self.schedule.optimizer is not self.optimizer):
+            schedule = self.build(self.optimizer)
+            if not isinstance(schedule, LRSchedule):
+                raise TypeError(f"LRScheduler: the schedule function returned a "
+                                f"{type(schedule).__name__}, not a schedule of mlp.schedules")
+            self.schedule = schedule
         if self.schedule.optimizer is not self.optimizer:
             raise ValueError("LRScheduler: the schedule was built on another optimizer than "
-                             "the trainer's")
+                             "the trainer's (give a function that builds it, e.g. "
+                             "functools.partial(CosineAnnealing, T=50), to have it built on "
+                             "the trainer's)")
 
     def on_epoch_begin(self, epoch, logs=None):
         self._seen = self.trainer.samples_seen
@@ -346,16 +364,17 @@ class LRScheduler(Callback):
         return False
 
     def __repr__(self):
-        return f"LRScheduler({self.schedule!r}, per={self.per!r})"
+        return f"LRScheduler({self.schedule or self.build!r}, per={self.per!r})"
 
     def state_dict(self):
-        return {"schedule": self.schedule.state_dict()}
+        return None if self.schedule is None else {"schedule": self.schedule.state_dict()}
 
     def load_state_dict(self, state):
         schedule = state.get("schedule")
         if not isinstance(schedule, dict):
             raise ValueError("LRScheduler: the saved schedule must be an object")
-        self.schedule.load_state_dict(schedule)
+        if self.schedule is not None:  # a function's schedule: again once it is built
+            self.schedule.load_state_dict(schedule)
 
 
 class GradientClipping(Callback):

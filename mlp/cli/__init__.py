@@ -119,6 +119,11 @@ def _message(exc, command) -> tuple[str, int]:
                 "(try fewer or narrower --hidden layers, or a smaller --batch-size)"), 2
     if isinstance(exc, RecursionError):
         return f"input nested too deeply ({text})", 2
+    from ..losses import DivergedError  # here: numpy is loaded by now, not at start-up
+
+    if isinstance(exc, DivergedError) and command == "train":
+        return ("training diverged: the network's output became non-finite before any epoch "
+                "was kept; try a smaller --lr"), 2
     if isinstance(exc, (FloatingPointError, RuntimeWarning)):
         hint = "did training diverge? try a smaller --lr" if command == "train" else \
             "the numbers are too large for the model"
