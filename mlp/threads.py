@@ -14,11 +14,12 @@ them. Two things decide whether that helps a training run:
 
 So "auto" gives one thread to networks whose largest product is below the break-even, and
 otherwise as many threads as there are cores not busy with other processes right now. A
-limit the caller set is never overridden: an ``OMP_NUM_THREADS`` / ``OPENBLAS_NUM_THREADS`` /
-``MKL_NUM_THREADS`` (…) variable in the environment, or an enclosing
+limit the caller set is never overridden: ``OMP_NUM_THREADS``, or the variable of the BLAS
+actually loaded (``OPENBLAS_NUM_THREADS`` for OpenBLAS, ``MKL_NUM_THREADS`` for MKL, …; another
+BLAS's variable limits nothing) in the environment, or an enclosing
 ``threadpoolctl.threadpool_limits`` that left the BLAS with a count other than its default
 (one the same as the default cannot be told apart from none: pass an explicit count then).
-An explicit count (``threads=N``) is always honoured.
+An explicit count (``threads=N``) is honoured up to the cores the process may run on.
 
 The thread count changes the order in which a product sums, so results differ between counts
 by round-off (about 1e-16 relative per product in float64, 1e-7 in float32); for the same
@@ -50,6 +51,12 @@ BREAK_EVEN = 2_000_000
 #: The variables by which a caller limits BLAS and OpenMP threads for a whole process.
 ENVIRONMENT_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                          "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "GOTO_NUM_THREADS")
+
+# which of them each BLAS reads (threadpoolctl's internal_api names); OMP_NUM_THREADS is read
+# by all of them: a variable of a BLAS that is not loaded limits nothing
+_READ_BY = {"openblas": ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS"),
+            "mkl": ("MKL_NUM_THREADS",), "blis": ("BLIS_NUM_THREADS",),
+            "accelerate": ("VECLIB_MAXIMUM_THREADS",)}
 
 # True inside a limit chosen here: an inner training run (an estimator's Trainer) keeps it
 _CHOSEN = contextvars.ContextVar("mlp_blas_threads_chosen", default=False)
@@ -170,10 +177,13 @@ def busy_cores(samples=3, interval=0.002):
 
 def caller_limit():
     """Why the caller's thread limit stands, or None when the caller set none."""
+    loaded = [info for info in _controller().info() if info["user_api"] == "blas"]
+    read = ["OMP_NUM_THREADS"] + [name for info in loaded for name in
+                                  _READ_BY.get(info["internal_api"], ENVIRONMENT_VARIABLES)]
     for name in ENVIRONMENT_VARIABLES:
-        if os.environ.get(name, "").strip():
+        if name in read and os.environ.get(name, "").strip():
             return f"{name}={os.environ[name]} set in the environment"
-    counts = {info["num_threads"] for info in _controller().info() if info["user_api"] == "blas"}
+    counts = {info["num_threads"] for info in loaded}
     if not counts:
         return "no BLAS library found whose threads could be set"
     if counts != {_cores()}:
@@ -187,7 +197,8 @@ def choose_threads(threads=None, *, model=None, batch_size=None):
     Parameters
     ----------
     threads : int, "auto" or None
-        A positive count is used as given; "auto" or None choose.
+        A positive count is used as given, up to the cores this process may run on (more
+        are capped there); "auto" or None choose.
     model : Layer, optional
         The network; without it (or without ``batch_size``) "auto" leaves the count alone.
     batch_size : int, optional
@@ -206,6 +217,9 @@ def choose_threads(threads=None, *, model=None, batch_size=None):
     """
     count = check_threads(threads)
     if count is not None:
+        cores = _cores()
+        if count > cores:  # more threads than cores only make them wait for each other
+            return Decision(cores, f"{count} asked, capped at the {cores} cores available")
         return Decision(count, "as asked")
     if _CHOSEN.get():
         return Decision(None, "chosen by the enclosing training run")
