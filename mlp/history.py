@@ -44,8 +44,9 @@ class History:
         Whether the network's output became NaN or infinite, with best weights kept to go
         back to: that epoch is recorded with NaN losses and score, and training stops.
     lr : list of float
-        The optimizer's learning rate when each epoch's last step is done, before the
-        epoch-end callbacks (a per-epoch schedule, a plateau) change it for the next one.
+        The learning rate each epoch's last step was taken with (a per-step schedule may
+        have lowered it already for the next step), before the epoch-end callbacks (a
+        per-epoch schedule, a plateau) change it for the next epoch.
     time : list of float
         Wall-clock seconds of each epoch, validation included.
     diagnostics : list of dict

@@ -207,6 +207,7 @@ class Trainer:
                 penalty.backward(self.params)
             logs["loss"] = value
             self._hook("on_gradients", batch, logs)
+            self._lr_used = optimizer.lr  # the epoch's rate: its last step's, as it was taken
             optimizer.step()
             self.steps += 1
             self._hook("on_batch_end", batch, logs)
@@ -319,7 +320,7 @@ class Trainer:
         history.loss.append(loss)
         if validation_data is not None:
             self._validate(*validation_data)
-        history.lr.append(float(self.optimizer.lr))
+        history.lr.append(float(getattr(self, "_lr_used", self.optimizer.lr)))
         history.time.append(time.perf_counter() - started)
         history.note_best(epoch)
 

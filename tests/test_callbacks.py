@@ -131,7 +131,9 @@ def test_lr_scheduler_steps_per_epoch_or_per_step(iris):
     trainer.callbacks[-1].set_trainer(trainer)
     history = trainer.fit(X, y, epochs=2)
     assert cosine.t == 6
-    assert history.lr == pytest.approx([0.05, 0.0], abs=1e-15)
+    # each epoch logs the rate its last step (t = 2, then 5) was taken with
+    assert history.lr == pytest.approx([cosine.lr_at(2), cosine.lr_at(5)], rel=1e-15)
+    assert history.lr[0] == pytest.approx(0.075, rel=1e-12)
 
 
 def test_lr_scheduler_refuses_a_schedule_of_another_optimizer(iris):

@@ -7,6 +7,7 @@ import pickle
 import signal
 import sys
 import warnings
+from contextlib import nullcontext
 from functools import partial
 
 import joblib
@@ -204,3 +205,58 @@ def test_csv_logger_appends_across_partial_fit_calls_numbered_from_one(iris, tmp
         assert [int(r["epoch"]) for r in csv.DictReader(f)] == [1, 2]
     with pytest.raises(TypeError, match="append must be True or False"):
         CSVLogger(path, append="yes")
+
+
+def test_a_signal_while_the_command_line_is_parsed_exits_with_its_status(monkeypatch, capsys):
+    cli = sys.modules["mlp.cli"]
+    real = cli.build_parser
+
+    def parse_under_fire():
+        os.kill(os.getpid(), signal.SIGTERM)
+        return real()
+
+    monkeypatch.setattr(cli, "build_parser", parse_under_fire)
+    assert main(["train", "--epochs", "1"]) == 143
+    assert capsys.readouterr().err == "mlp: terminated\n"
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--early-stopping", "5", "--val-fraction", "0"], "--val-fraction 0 leaves empty"),
+    (["--lr-schedule", "warmup:3,"], "nothing after the comma"),
+])
+def test_small_command_line_mistakes_are_refused(tmp_path, capsys, flags, message):
+    with pytest.raises(SystemExit) if flags[0] == "--lr-schedule" else nullcontext():
+        status = main(["train", "--data", "iris", "--quiet", "--epochs", "1", *flags])
+        assert status == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(("make", "error", "message"), [
+    (lambda: EarlyStopping(baseline=float("nan")), ValueError, "baseline must be a number"),
+    (lambda: EarlyStopping(restore_best=1), ValueError, "restore_best must be True"),
+    (lambda: ReduceLROnPlateau(cooldown=-1), ValueError, "cooldown must be a non-negative"),
+    (lambda: EarlyStopping(min_delta="a"), ValueError, "min_delta must be a finite number"),
+    (lambda: ReduceLROnPlateau(min_delta=None), ValueError, "min_delta must be a finite"),
+])
+def test_callback_arguments_are_refused_by_name(make, error, message):
+    with pytest.raises(error, match=message):
+        make()
+
+
+def test_plateau_reductions_and_the_logged_rate_belong_to_their_fit(iris):
+    X, y = iris
+    plateau = ReduceLROnPlateau(monitor="loss", patience=1, min_delta=1e9, factor=0.5)
+    trainer = diverging_trainer([plateau], lr=0.01)
+    trainer.fit(X, y * 1.0, epochs=3)
+    assert [epoch for epoch, _ in plateau.reductions] == [1, 2]
+    trainer.fit(X, y * 1.0, epochs=2)
+    assert [epoch for epoch, _ in plateau.reductions] == [4]  # this fit's only
+    # a per-step schedule: each epoch logs the rate its last step was taken with
+    rng = np.random.default_rng(0)
+    model = mlp.Sequential(mlp.Linear(4, 1, rng=rng))
+    opt = mlp.SGD(model.parameters(), lr=0.1)
+    steps = Trainer(model, mlp.MSELoss(), opt, batch_size=75, shuffle=False, callbacks=[
+        LRScheduler(StepDecay(opt, 2, 0.5), per="step")])
+    history = steps.fit(X, y * 1.0, epochs=2)  # 2 steps an epoch: t = 0, 1 at 0.1, then 0.05
+    assert history.lr == [0.1, 0.05]

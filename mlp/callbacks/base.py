@@ -115,10 +115,14 @@ class _Monitor:
             mode = "max" if monitor.endswith(("score", "accuracy")) else "min"
         if mode not in ("min", "max"):
             raise ValueError(f"{owner}: mode must be 'min', 'max' or 'auto', got {mode!r}")
-        min_delta = float(min_delta)
-        if not (math.isfinite(min_delta) and min_delta >= 0):
+        given = min_delta
+        try:
+            min_delta = float(min_delta)
+        except (TypeError, ValueError):
+            min_delta = math.nan  # refused just below, by name
+        if isinstance(given, bool) or not (math.isfinite(min_delta) and min_delta >= 0):
             raise ValueError(f"{owner}: min_delta must be a finite number >= 0, "
-                             f"got {min_delta!r}")
+                             f"got {given!r}")
         self.owner, self.monitor, self.mode, self.min_delta = owner, monitor, mode, min_delta
         self.best = None
 

@@ -14,14 +14,25 @@ __all__ = ["Convergence", "EarlyStopping", "GradientClipping", "LRScheduler", "R
            "TerminateOnNaN"]
 
 
-def _patience(owner, value):
+def _patience(owner, value, name="patience"):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ValueError(f"{owner}: patience must be a non-negative integer, got {value!r}")
+        raise ValueError(f"{owner}: {name} must be a non-negative integer, got {value!r}")
     return int(value)
 
 
+def _baseline(owner, value):
+    """A number to beat (infinity allowed: nothing set yet), never NaN."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if isinstance(value, bool) or math.isnan(number):
+        raise ValueError(f"{owner}: baseline must be a number (not NaN) or None, got {value!r}")
+    return number
+
+
 def _restore_when(owner, value):
-    if value in (True, False, "on_interrupt"):
+    if value is True or value is False or (isinstance(value, str) and value == "on_interrupt"):
         return value
     raise ValueError(f"{owner}: restore_best must be True, False or 'on_interrupt', "
                      f"got {value!r}")
@@ -74,7 +85,7 @@ class EarlyStopping(Callback):
         self._watch = _Monitor(name, monitor, mode, min_delta)
         self.patience = None if patience is None else _patience(name, patience)
         self.restore_best = _restore_when(name, restore_best)
-        self.baseline = None if baseline is None else float(baseline)
+        self.baseline = None if baseline is None else _baseline(name, baseline)
         self.best = self.best_epoch = self.stopped_epoch = None
         self.wait = 0
 
@@ -189,8 +200,9 @@ class Convergence(EarlyStopping):
         if patience is not None and patience == math.inf:
             patience = None
         super().__init__(monitor, mode, None, tol, restore_best, baseline)
-        self.n_iter_no_change = None if patience is None else _patience("Convergence", patience)
-        self.initial_wait = _patience("Convergence", wait)
+        self.n_iter_no_change = None if patience is None else _patience(
+            "Convergence", patience, "n_iter_no_change")
+        self.initial_wait = _patience("Convergence", wait, "wait")
         self.on_plateau = on_plateau
 
     def on_train_begin(self, logs=None):
@@ -255,11 +267,11 @@ class ReduceLROnPlateau(Callback):
         self.factor = _check("ReduceLROnPlateau", "factor", factor, 0.0, 1.0, low_open=True)
         self.min_lr = _check("ReduceLROnPlateau", "min_lr", min_lr, 0.0)
         self.patience = _patience("ReduceLROnPlateau", patience)
-        self.cooldown = _patience("ReduceLROnPlateau", cooldown)
+        self.cooldown = _patience("ReduceLROnPlateau", cooldown, "cooldown")
         self.reductions = []
 
     def on_train_begin(self, logs=None):
-        self._watch.best = None
+        self._watch.best, self.reductions = None, []
         self.wait = self._cooling = 0
 
     def on_epoch_end(self, epoch, logs=None):

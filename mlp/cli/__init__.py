@@ -138,7 +138,25 @@ def _message(exc, command) -> tuple[str, int]:
 
 
 def main(argv=None) -> int:
-    """Run the ``mlp`` command; returns the exit status."""
+    """Run the ``mlp`` command; returns the exit status.
+
+    SIGTERM and SIGHUP are handled from the first line on (one line, exit 128 + the signal),
+    and a second Ctrl-C while the first is being reported still exits 130. (A signal while
+    the ``mlp`` launcher itself imports this module comes before any handler here; ``python
+    -m mlp`` handles it from its first line.)
+    """
+    try:
+        with _signals_unwind():
+            return _command(argv)
+    except _Terminated as exc:
+        print("mlp: terminated", file=sys.stderr)
+        return 128 + exc.signum
+    except KeyboardInterrupt:
+        print("mlp: interrupted", file=sys.stderr)
+        return 130
+
+
+def _command(argv):
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     argv = [arg for arg in argv if arg != "--debug"]
@@ -154,7 +172,7 @@ def main(argv=None) -> int:
     import numpy as np  # not before: the parser and its --help need no numpy
 
     try:
-        with _signals_unwind(), warnings.catch_warnings(), \
+        with warnings.catch_warnings(), \
                 np.errstate(over="raise", divide="raise", invalid="raise"):
             # a numpy warning would print lines before the message: make it the message
             warnings.simplefilter("error", RuntimeWarning)

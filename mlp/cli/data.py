@@ -43,7 +43,7 @@ def add_data_options(parser):
     parser.set_defaults(scale="standard")
     group.add_argument("--test-fraction", type=fraction, default=0.3,
                        help="held out for the final test score (default: 0.3)")
-    group.add_argument("--val-fraction", type=fraction, default=0.0,
+    group.add_argument("--val-fraction", type=fraction, default=None,
                        help="of the rest, held out for validation (default: 0, or 0.1 with "
                             "--early-stopping)")
     group.add_argument("--seed", type=int, default=0,
@@ -97,9 +97,13 @@ def prepare(args):
 
     X_train, X_test, y_train, y_test = split(data.X, y, args.test_fraction, "--test-fraction",
                                              "test")
-    val_fraction = args.val_fraction
-    if getattr(args, "early_stopping", None) and val_fraction == 0:
-        val_fraction = 0.1
+    val_fraction, early = args.val_fraction, getattr(args, "early_stopping", None)
+    if val_fraction is None:
+        val_fraction = 0.1 if early else 0.0
+    elif early and val_fraction == 0:
+        raise UsageError("--early-stopping needs a validation set, which --val-fraction 0 "
+                         "leaves empty (leave it out for 0.1)")
+    args.val_fraction = val_fraction  # as a checkpoint keeps it
     X_train, X_val, y_train, y_val = split(X_train, y_train, val_fraction, "--val-fraction",
                                            "validation")
 

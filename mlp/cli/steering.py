@@ -83,7 +83,9 @@ def _one(text):
 
 def lr_schedule(text):
     """The ``--lr-schedule`` argument type: a list of (name, numbers), warm-up first."""
-    first, _, rest = text.partition(",")
+    first, comma, rest = text.partition(",")
+    if comma and not rest.strip():
+        raise argparse.ArgumentTypeError(f"nothing after the comma in {text!r}")
     spec = [_one(first)]
     if spec[0][0] == "warmup" and rest:
         spec.append(_one(rest))
