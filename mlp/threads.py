@@ -177,11 +177,14 @@ def busy_cores(samples=3, interval=0.002):
 
 def caller_limit():
     """Why the caller's thread limit stands, or None when the caller set none."""
+    given = [name for name in ENVIRONMENT_VARIABLES if os.environ.get(name, "").strip()]
+    if "OMP_NUM_THREADS" in given:  # read by every BLAS: no need to load threadpoolctl
+        return f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']} set in the environment"
     loaded = [info for info in _controller().info() if info["user_api"] == "blas"]
-    read = ["OMP_NUM_THREADS"] + [name for info in loaded for name in
-                                  _READ_BY.get(info["internal_api"], ENVIRONMENT_VARIABLES)]
-    for name in ENVIRONMENT_VARIABLES:
-        if name in read and os.environ.get(name, "").strip():
+    read = {name for info in loaded
+            for name in _READ_BY.get(info["internal_api"], ENVIRONMENT_VARIABLES)}
+    for name in given:
+        if name in read:
             return f"{name}={os.environ[name]} set in the environment"
     counts = {info["num_threads"] for info in loaded}
     if not counts:
