@@ -203,7 +203,7 @@ def test_terminate_on_nan_stops_at_the_step_and_keeps_the_last_finite_weights(ir
     trainer = make_trainer([recorder, Poison(1, 4), nan])
     history = trainer.fit(X, y, epochs=10)
     assert nan.stopped_at == (1, 4)
-    assert "epoch 1, batch 4" in nan.message
+    assert "epoch 2, batch 5" in nan.message  # in words numbered from 1, as printed
     assert history.stopped
     assert history.epochs == 2
     assert trainer.steps == 10 + 5  # epoch 0 whole, epoch 1 up to its batch 4

@@ -93,6 +93,8 @@ def test_terminate_on_nan_catches_an_overflowing_output(iris):
     quiet_fit(reg, X, y * 1.0)
     fitted = reg.callbacks_[0]
     assert fitted.stopped_at is not None and "non-finite" in fitted.message
+    epoch, batch = fitted.stopped_at
+    assert f"at epoch {epoch + 1}, batch {batch + 1}" in fitted.message
     assert np.isfinite(reg.predict(X)).all()
     assert all(np.isfinite(c).all() for c in reg.coefs_)
 
@@ -260,3 +262,27 @@ def test_plateau_reductions_and_the_logged_rate_belong_to_their_fit(iris):
         LRScheduler(StepDecay(opt, 2, 0.5), per="step")])
     history = steps.fit(X, y * 1.0, epochs=2)  # 2 steps an epoch: t = 0, 1 at 0.1, then 0.05
     assert history.lr == [0.1, 0.05]
+
+
+def test_terminate_on_nan_goes_back_a_step_when_the_forward_pass_overflows(iris):
+    X, y = iris
+
+    class Blowup(Callback):  # finite weights whose output overflows at the next forward
+        def on_batch_begin(self, batch, logs=None):
+            if (self.history.epochs, batch) == (1, 2):
+                self.kept = self.model.copy_weights()
+
+        def on_batch_end(self, batch, logs=None):
+            if (self.history.epochs, batch) == (1, 2):
+                self.model.parameters()[0].value[...] = 1e308
+
+    blowup, stop = Blowup(), TerminateOnNaN()
+    rng = np.random.default_rng(0)
+    model = mlp.Sequential(mlp.Linear(4, 8, rng=rng), mlp.ReLU(), mlp.Linear(8, 3, rng=rng))
+    trainer = Trainer(model, mlp.SoftmaxCrossEntropyLoss(), mlp.SGD(model.parameters(), lr=0.1),
+                      batch_size=16, rng=0, callbacks=[blowup, stop])
+    history = trainer.fit(X, y, epochs=5)  # returns: a finite step was kept
+    assert history.diverged and history.kept_epoch == 1 and stop.stopped_at == (1, 3)
+    for kept, now in zip(blowup.kept[0], model.copy_weights()[0], strict=True):
+        np.testing.assert_array_equal(kept, now)
+    assert np.isfinite(model.forward(X)).all()

@@ -440,8 +440,9 @@ class TerminateOnNaN(Callback):
     Attributes
     ----------
     stopped_at : tuple (epoch, batch) or None
+        Counted from 0, as the trainer counts.
     message : str or None
-        Why training stopped.
+        Why training stopped, in words (epochs and batches numbered from 1, as printed).
     """
 
     def __init__(self):
@@ -467,8 +468,8 @@ class TerminateOnNaN(Callback):
             self.model.set_weights(self._before)
             self.stopped_at = (self._epoch, self._batch)
             self.message = (f"training stopped: the network's output became non-finite at "
-                            f"epoch {self._epoch}, batch {self._batch}; the weights are those "
-                            "before the step that led there")
+                            f"epoch {self._epoch + 1}, batch {self._batch + 1}; the weights are "
+                            "those before the step that led there")
             history.kept_epoch = self._epoch
 
     def on_batch_end(self, batch, logs=None):
@@ -479,8 +480,8 @@ class TerminateOnNaN(Callback):
             self.model.set_weights(self._last)
             self.stopped_at = (self._epoch, batch)
             self.message = (f"training stopped: a non-finite loss or weights at epoch "
-                            f"{self._epoch}, batch {batch} (loss {loss}); the weights are "
-                            "those before that step")
+                            f"{self._epoch + 1}, batch {batch + 1} (loss {loss}); the "
+                            "weights are those before that step")
             self.trainer.stop("non-finite", f"a non-finite loss or weights at epoch "
                                             f"{self._epoch + 1}, batch {batch + 1}; the "
                                             "weights are those before that step")
