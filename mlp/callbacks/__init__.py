@@ -28,25 +28,19 @@ A plain function ``f(epoch, history)`` in ``callbacks=`` is still called after e
 and returning True stops training, as before.
 
 The callbacks shipped here: :class:`EarlyStopping` and :class:`Convergence` (scikit-learn's
-stopping rule, which the estimators and the trainer's own arguments use), :class:`ReduceLROnPlateau`,
-:class:`LRScheduler`, :class:`GradientClipping`, :class:`TerminateOnNaN` (in
-``training.py``), :class:`CSVLogger` and :class:`ProgressBar` (in ``output.py``),
-:class:`ModelCheckpoint` (in ``checkpoint.py``: full-state checkpoints, see
-:mod:`mlp.io.checkpoint`);
+stopping rule, which the estimators and the trainer's own arguments use),
+:class:`GradientClipping` and :class:`TerminateOnNaN` (in ``training.py``),
+:class:`ReduceLROnPlateau` and :class:`LRScheduler` (in ``rates.py``), :class:`CSVLogger` and
+:class:`ProgressBar` (in ``output.py``), :class:`ModelCheckpoint` (in ``checkpoint.py``:
+full-state checkpoints, see :mod:`mlp.io.checkpoint`);
 :class:`mlp.diagnostics.Diagnostics` records per-layer statistics.
 """
 
 from .base import Callback
 from .checkpoint import ModelCheckpoint
 from .output import CSVLogger, ProgressBar
-from .training import (
-    Convergence,
-    EarlyStopping,
-    GradientClipping,
-    LRScheduler,
-    ReduceLROnPlateau,
-    TerminateOnNaN,
-)
+from .rates import LRScheduler, ReduceLROnPlateau
+from .training import Convergence, EarlyStopping, GradientClipping, TerminateOnNaN
 
 __all__ = ["Callback", "Convergence", "CSVLogger", "EarlyStopping", "GradientClipping",
            "LRScheduler", "ModelCheckpoint", "ProgressBar", "ReduceLROnPlateau",
