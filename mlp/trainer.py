@@ -92,10 +92,10 @@ class Trainer:
         Returning True from either stops training, as does a callback setting
         :attr:`stop_training` (then after the current step). Progress reporting hooks in here.
     threads : int, "auto" or None, default None
-        BLAS threads during :meth:`fit`: a positive count as given; None or "auto" chooses
-        (one thread for small networks, and no more than the cores other processes leave
-        free) and keeps a limit the caller set (environment variable or an enclosing
-        ``threadpool_limits``); see :mod:`mlp.threads`.
+        BLAS threads during :meth:`fit`: a positive count (at most the cores); None or
+        "auto" chooses (one thread for small networks, and no more than the cores other
+        processes leave free) and keeps a limit the caller set (environment variable or an
+        enclosing ``threadpool_limits``); see :mod:`mlp.threads`.
 
     Notes
     -----

@@ -81,8 +81,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     class_weight : None, "balanced" or dict, default None
         Weights per class, multiplied into ``sample_weight``.
     n_threads : int, "auto" or None, default None
-        BLAS threads while fitting: a positive count as given; None or "auto" chooses one
-        thread for small networks (the largest per-batch product below
+        BLAS threads while fitting: a positive count, capped at the cores available; None
+        or "auto" chooses one thread for small networks (the largest per-batch product below
         :data:`mlp.threads.BREAK_EVEN`), else as many as there are cores other processes
         leave free, and keeps a limit the caller set (``OMP_NUM_THREADS`` and the like, or
         an enclosing ``threadpoolctl.threadpool_limits``). Results differ between counts by
