@@ -84,6 +84,26 @@ class Torch:
             self.opt.step()
 
 
+def adam_update(theta, m, v, tmp, g, t, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    """Adam's step t in place on flat arrays (or slices of them), moments kept unnormalised.
+
+    m and v are sums weighted so that m / w1 and v / w2 are Kingma & Ba's moments; ``tmp`` is
+    scratch of the same shape.
+    """
+    w1 = (1 - beta1**t) / (1 - beta1)
+    w2 = (1 - beta2**t) / (1 - beta2)
+    m *= beta1
+    m += g
+    np.square(g, out=tmp)
+    v *= beta2
+    v += tmp
+    np.sqrt(v, out=tmp)
+    tmp += eps * w2**0.5
+    np.divide(m, tmp, out=tmp)
+    tmp *= -lr * w2**0.5 / w1
+    theta += tmp
+
+
 class NumpyLoop:
     """The same training step as one plain numpy loop: no layers, no checks, float32.
 
@@ -143,21 +163,9 @@ class NumpyLoop:
             np.add.reduce(d1, axis=0, out=gb1)
             self.adam_step()
 
-    def adam_step(self, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    def adam_step(self):
         self.t += 1
-        w1 = (1 - beta1**self.t) / (1 - beta1)
-        w2 = (1 - beta2**self.t) / (1 - beta2)
-        m, v, tmp, g = self.m, self.v, self.tmp, self.g
-        m *= beta1
-        m += g
-        np.square(g, out=tmp)
-        v *= beta2
-        v += tmp
-        np.sqrt(v, out=tmp)
-        tmp += eps * w2**0.5
-        np.divide(m, tmp, out=tmp)
-        tmp *= -lr * w2**0.5 / w1
-        self.theta += tmp
+        adam_update(self.theta, self.m, self.v, self.tmp, self.g, self.t)
 
 
 class GemmFloor:

@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from ..candidates import adam_update
 from ..registry import Workload, register
 from ..timing import Repeat, paired_ratio, round_robin
 
@@ -32,20 +33,9 @@ class AdamParts:
         self.pool = ThreadPoolExecutor(parts - 1) if parts > 1 else None
         self.t = 0
 
-    def update(self, part, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
-        w1 = (1 - beta1**self.t) / (1 - beta1)
-        w2 = (1 - beta2**self.t) / (1 - beta2)
-        m, v, tmp, g = self.m[part], self.v[part], self.tmp[part], self.g[part]
-        m *= beta1
-        m += g
-        np.square(g, out=tmp)
-        v *= beta2
-        v += tmp
-        np.sqrt(v, out=tmp)
-        tmp += eps * w2**0.5
-        np.divide(m, tmp, out=tmp)
-        tmp *= -lr * w2**0.5 / w1
-        self.theta[part] += tmp
+    def update(self, part):
+        adam_update(self.theta[part], self.m[part], self.v[part], self.tmp[part], self.g[part],
+                    self.t)
 
     def step(self):
         self.t += 1
