@@ -165,8 +165,25 @@ def _busy_report(result):
     return lines
 
 
+def _break_even_references(result):
+    """The speed-up of a second thread on each side of the policy's break-even, so that
+    ``--runs N`` prints its median: the largest size measured below it, the smallest above."""
+    rows = []
+    for dtype in ("float64", "float32"):
+        measured = result[dtype]["rows"]
+        below = [r for r in measured if r["product"] < result["policy_break_even"]]
+        above = [r for r in measured if r["product"] >= result["policy_break_even"]]
+        for side in (below[-1:], above[:1]):
+            for r in side:
+                for phase in ("idle", "busy"):
+                    label = f"§1 {dtype} speed-up of 2 threads, m·k·n {r['product']:.1e}"
+                    rows.append((f"{label}, {phase}", r[phase]))
+    return rows
+
+
 register(Workload(key="§1 threads: break-even", order=1, run=workload_break_even,
-                  report=_break_even_report, limited=False))
+                  report=_break_even_report, references=_break_even_references,
+                  limited=False))
 
 register(Workload(
     key="§1 threads: busy vs idle", order=2, run=workload_busy, report=_busy_report,
