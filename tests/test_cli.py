@@ -299,15 +299,19 @@ def test_saved_files_respect_the_umask_and_keep_an_existing_mode(tmp_path):
     assert json.loads((tmp_path / "m.json").read_text())["epochs"] == 2
 
 
-def test_predictions_to_standard_output_devices_and_symlinks(trained, tmp_path):
+def test_predictions_to_standard_output_and_symlinks(trained, tmp_path):
     folder, _ = trained
     args = ("predict", "--model", folder / "model.npz", "--data", folder / "new.csv")
-    for out in ("-", "/dev/stdout"):
-        result = run(*args, "--out", out)
-        assert result.returncode == 0, result.stderr
-        assert result.stdout.splitlines()[0] == "prediction"
-        assert len(result.stdout.splitlines()) == 151
-    assert os.path.islink("/dev/stdout") or not os.path.isfile("/dev/stdout")
+    result = run(*args, "--out", "-")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == "prediction"
+    assert len(result.stdout.splitlines()) == 151
+    # standard output by its device name is not a file to replace: '-' says it
+    result = run(*args, "--out", "/dev/stdout")
+    assert result.returncode == 2 and result.stdout == ""
+    [line] = result.stderr.splitlines()
+    assert line.startswith("mlp predict: error: --out: cannot write /dev/stdout: it is a ")
+    assert line.endswith("; an output must be a regular file or a new name")
     (tmp_path / "real.csv").write_text("old\n")
     (tmp_path / "link.csv").symlink_to(tmp_path / "real.csv")
     assert run(*args, "--out", tmp_path / "link.csv").returncode == 0

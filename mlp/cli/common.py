@@ -81,11 +81,17 @@ def check_distinct(outputs):
         seen[key] = flag
 
 
-def check_destination(path, flag):
-    """Refuse an output path that cannot be written, before any long work starts."""
-    from ..io import check_writable  # here: mlp.io loads numpy, which the parser does not need
+def check_destination(path, flag, *, folder=False):
+    """Refuse an output that cannot be written, before any long work starts.
+
+    Every output option of every subcommand comes here: a file output must be a regular file
+    or a new name in an existing folder that can be written (``-``, standard output, where
+    the option allows it); a ``folder`` output a folder, or a new name in such a folder.
+    Devices, FIFOs, sockets and dangling links are refused (see :func:`mlp.io.check_writable`).
+    """
+    from ..io import check_writable, check_writable_folder  # here: mlp.io loads numpy
 
     try:
-        check_writable(path)
+        (check_writable_folder if folder else check_writable)(path)
     except ValueError as exc:
         raise UsageError(f"{flag}: {exc}") from None

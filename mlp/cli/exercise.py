@@ -6,6 +6,8 @@ of output paths made before any long work.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ..exercise import command
 from .common import check_destination, positive_float, positive_int
 
@@ -29,7 +31,7 @@ def add_arguments(exercise):
     make.add_argument("--hidden", nargs="+", metavar="ITEM",
                       help="items checked only at grading: not in the student's own tests, "
                            "shown on Gradescope after the grades are published")
-    make.set_defaults(run=command.run_make)
+    make.set_defaults(run=run_make)
 
     grade = steps.add_parser(
         "grade", help="grade submissions",
@@ -78,9 +80,23 @@ def _exercise_options(parser):
                         help="CPU seconds per item (default: 60)")
 
 
+def run_make(args) -> int:
+    check_destination(args.outdir, "OUTDIR", folder=True)
+    return command.run_make(args)
+
+
 def run_grade(args) -> int:
     if args.json:
         check_destination(args.json, "--json")
+    # the class's folder: --out, or ./grades when several submissions are named (a single
+    # SUBMISSION that turns out to be a class folder is seen only when it is read)
+    out = args.out or (None if args.json or len(args.submissions) == 1 else "grades")
+    if out is not None:
+        check_destination(out, "--out", folder=True)
+        if Path(out).is_dir():  # the files grading writes there must be writable too
+            for name in ("gradebook.csv", "results.json"):
+                check_destination(Path(out) / name, "--out")
+            check_destination(Path(out) / "feedback", "--out", folder=True)
     return command.run_grade(args)
 
 

@@ -36,7 +36,7 @@ from ..base import Layer
 from . import archive as zipped
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from .errors import ModelFileError
-from .files import check_writable, write_atomic
+from .files import check_writable, check_writable_folder, write_atomic
 from .metadata import check_metadata
 from .reading import network_arrays, read_network
 from .runstate import restore_training, training_arrays, training_state
@@ -44,7 +44,7 @@ from .spec import LAYER_TYPES, layer_spec
 from .state import estimator_state, restore_estimator
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "LAYER_TYPES", "Checkpoint", "ModelFileError",
-           "check_writable", "layer_spec", "load", "load_checkpoint", "save", "save_checkpoint",
+           "check_writable", "check_writable_folder", "layer_spec", "load", "load_checkpoint", "save", "save_checkpoint",
            "write_atomic"]
 
 FORMAT = "mlp-model"

@@ -58,22 +58,88 @@ def _destination(path):
     return target, st, folder
 
 
-def check_writable(path) -> None:
-    """Raise ValueError unless ``path`` can be written now, before any long work starts."""
-    if str(path) == "-":
-        return
-    target, st, folder = _destination(path)
-    if st is not None and not os.access(target, os.W_OK):
-        raise ValueError(f"cannot write {path}: permission denied")
-    if folder is None:
-        return  # written through: the folder does not matter
+_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
+          (stat.S_ISSOCK, "a socket"))
+
+
+def _kind(mode) -> str:
+    return next((name for test, name in _KINDS if test(mode)), "not a regular file")
+
+
+def _existing(path):
+    """``path``'s stat, or None when nothing is there; a dangling link is refused."""
     try:
-        fd, probe = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.",
-                                     suffix=TEMP_SUFFIX, dir=folder)
+        return os.stat(path)
+    except FileNotFoundError:
+        if os.path.islink(path):
+            raise ValueError(f"cannot write {path}: it is a symbolic link to "
+                             f"{os.readlink(path)}, which does not exist (name the file "
+                             "itself)") from None
+        return None
+    except OSError as exc:  # a parent that is a file, a loop of links, no permission
+        raise ValueError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _probe(folder, name, path) -> None:
+    """Create and remove a temporary file in ``folder``: only this shows that a rename into it
+    will work (a read-only mount, a full inode table, root's rights are all seen)."""
+    if not folder.is_dir():
+        what = "no such directory" if not folder.exists() else "not a directory:"
+        raise ValueError(f"cannot write {path}: {what} {folder}")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{name}.{os.getpid()}.", suffix=TEMP_SUFFIX,
+                                     dir=folder)
     except OSError as exc:
         raise ValueError(f"cannot write {path}: {exc.strerror or exc} (in {folder})") from None
     os.close(fd)
     os.unlink(probe)
+
+
+def check_writable(path) -> None:
+    """Raise ValueError unless ``path`` can be written now as an output file.
+
+    Checked before any long work starts, by the rule of :func:`write_atomic`'s outputs: a
+    file is written to a temporary file beside it and renamed into place, so ``path`` must
+    be a regular file (or a link to one) or a new name, in an existing folder where files
+    can be created. A directory, device (``/dev/full``, ``/dev/null``), FIFO or socket is
+    refused, and so is a dangling symbolic link (where it points is seldom what was meant).
+    ``-`` (standard output) is accepted.
+
+    Raises
+    ------
+    ValueError
+        Naming the path and what is wrong with it.
+    """
+    if str(path) == "-":
+        return
+    st = _existing(path)
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        raise ValueError(f"cannot write {path}: it is {_kind(st.st_mode)}; an output must be "
+                         "a regular file or a new name")
+    if st is not None and not os.access(path, os.W_OK):
+        raise ValueError(f"cannot write {path}: permission denied")
+    target = Path(os.path.realpath(path))
+    _probe(target.parent, target.name, path)
+
+
+def check_writable_folder(path) -> None:
+    """Raise ValueError unless ``path`` can be used now as an output folder.
+
+    ``path`` must be a folder where files can be created, or a new name in an existing
+    folder where it can be created; anything else (a file, device, FIFO, socket, dangling
+    link, a missing parent) is refused.
+    """
+    st = _existing(path)
+    if st is not None and not stat.S_ISDIR(st.st_mode):
+        raise ValueError(f"cannot write into {path}: it is "
+                         f"{'a regular file' if stat.S_ISREG(st.st_mode) else _kind(st.st_mode)}"
+                         ", not a directory")
+    target = Path(os.path.realpath(path))
+    if st is not None:
+        _probe(target, "folder", path)
+    else:
+        _probe(target.parent, target.name, path)
 
 
 def _remove_stale(folder, name) -> None:
