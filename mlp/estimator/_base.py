@@ -7,9 +7,7 @@ solvers (:mod:`.stochastic`, :mod:`.lbfgs`) train ``model_``.
 from __future__ import annotations
 
 import sys
-import threading
 import warnings
-import weakref
 
 import numpy as np
 from sklearn.base import BaseEstimator
@@ -22,6 +20,7 @@ from ..losses import DivergedError
 from ..sequential import Sequential
 from ..threads import blas_threads
 from ._params import check_params, invalid, is_int
+from ._inference import network_output
 from ._state import LayerArrays, assign, batchnorm_statistics, relink
 from ._sklearn_callbacks import CallbackSupportMixin, end_fit_task, fit_task, with_callbacks
 from .lbfgs import fit_lbfgs, lbfgs_objective
@@ -29,18 +28,6 @@ from .stochastic import fit_stochastic
 
 # the dtypes validate_data keeps as they are (anything else is converted)
 _FLOATS = (np.dtype(np.float64), np.dtype(np.float32))
-
-
-# One lock per network, kept outside it (a lock cannot be pickled or copied) and outside the
-# estimator (whose attributes scikit-learn expects predict to leave alone).
-_FORWARD_LOCKS = weakref.WeakKeyDictionary()
-_LOCKS_GUARD = threading.Lock()
-
-
-def _forward_lock(model):
-    """The lock that lets one prediction at a time run through ``model``."""
-    with _LOCKS_GUARD:
-        return _FORWARD_LOCKS.setdefault(model, threading.Lock())
 
 
 class _BaseMLP(CallbackSupportMixin, BaseEstimator):
@@ -260,7 +247,9 @@ class _BaseMLP(CallbackSupportMixin, BaseEstimator):
         would accept unchanged and silently: a finite float64/float32 ndarray of the fitted
         width, for an estimator fitted without feature names (fitted on a DataFrame, an array
         gets scikit-learn's warning, so it takes the long way). That check alone costs a
-        fraction of the validation, which dominates predicting one sample.
+        fraction of the validation, which dominates predicting one sample. The network then
+        runs without its layers' caches (:func:`._inference.network_output`): nothing of X
+        stays in the model, and threads may predict at once.
         """
         model = getattr(self, "model_", None)
         valid = (model is not None and type(X) is np.ndarray and X.dtype in _FLOATS
@@ -272,19 +261,7 @@ class _BaseMLP(CallbackSupportMixin, BaseEstimator):
             X = validate_data(self, X, accept_sparse="csr", reset=False,
                               dtype=(np.float64, np.float32))
             model = self.model_
-        # The layers keep each batch for a backward pass: one forward at a time, and nothing
-        # of X left behind in the model (or in its pickle) afterwards. Training switches the
-        # model back to training mode itself.
-        with _forward_lock(model):
-            model.eval()
-            try:
-                if not valid:
-                    return model.forward(X)
-                for layer in model:  # X is checked: the layers without Sequential's checks
-                    X = layer.forward(X)
-                return X
-            finally:
-                model.clear_cache()
+        return network_output(model, X)
 
     def _validation_set(self, validation_data):
         """``validation_data`` checked: (X_val, y_val, sample_weight_val or None)."""
