@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import mmap
 import re
 import sys
 from dataclasses import dataclass
@@ -50,7 +51,7 @@ class Table:
     def line(self, row) -> int:
         """The file's line number of data row ``row`` (0-based), skipping blank lines."""
         count = -1
-        for lineno, text in enumerate(self._data.split(b"\n"), start=1):
+        for lineno, text in enumerate(self._data[:].split(b"\n"), start=1):
             if lineno <= self._skip or not text.strip():
                 continue
             count += 1
@@ -60,7 +61,7 @@ class Table:
 
     def fields(self, row) -> list:
         """The raw fields of data row ``row`` (for messages)."""
-        text = self._data.split(b"\n")[self.line(row) - 1].decode("utf-8", "replace")
+        text = self._data[:].split(b"\n")[self.line(row) - 1].decode("utf-8", "replace")
         return next(csv.reader([text]), [])
 
     def numbers(self, indices) -> np.ndarray:
@@ -142,6 +143,20 @@ def _is_number(text) -> bool:
     return True
 
 
+def _file_bytes(path):
+    """The bytes of a file: mapped into memory, not copied, when it is a regular file (a large
+    file is then scanned without being read twice); read when it cannot be mapped (empty, a
+    pipe)."""
+    try:
+        with open(path, "rb") as f:
+            try:
+                return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            except (OSError, ValueError):
+                return f.read()
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
 def _header(path, data, header):
     """(column names, the number of lines before the data), from the first non-blank line."""
     start, skip = 0, 0
@@ -174,7 +189,7 @@ def _header(path, data, header):
 def _parse_error(path, data, n, skip, exc):
     """A parser's error as one message: the first ragged line when there is one (None when
     there is none and no parser error ``exc`` to pass on)."""
-    for lineno, line in enumerate(data.split(b"\n")[skip:], start=skip + 1):
+    for lineno, line in enumerate(data[:].split(b"\n")[skip:], start=skip + 1):
         if line.strip():
             fields = next(csv.reader([line.decode("utf-8", "replace")]))
             if len(fields) != n:
@@ -183,7 +198,7 @@ def _parse_error(path, data, n, skip, exc):
     return None if exc is None else ValueError(f"{path}: {str(exc).strip().splitlines()[-1]}")
 
 
-def _columns_pandas(path, data, names, skip, header, keep):
+def _columns_pandas(path, data, names, skip, header, keep, source):
     import warnings
 
     import pandas as pd
@@ -192,7 +207,7 @@ def _columns_pandas(path, data, names, skip, header, keep):
         with warnings.catch_warnings():
             # a column of mixed cells comes back as text, which is checked below
             warnings.simplefilter("ignore", pd.errors.DtypeWarning)
-            frame = pd.read_csv(io.BytesIO(data), header=0 if header else None,
+            frame = pd.read_csv(source, header=0 if header else None,
                                 skip_blank_lines=True, keep_default_na=False, na_values=[""],
                                 encoding="utf-8", dtype={j: str for j in keep})
     except pd.errors.ParserError as exc:
@@ -219,7 +234,7 @@ def _columns_pandas(path, data, names, skip, header, keep):
     return columns
 
 
-def _columns_numpy(path, data, names, skip, header, keep):
+def _columns_numpy(path, data, names, skip, header, keep, source=None):
     options = {"delimiter": ",", "quotechar": '"', "skiprows": skip, "ndmin": 2,
                "encoding": "utf-8", "comments": None}
     try:  # all numbers: numpy's C parser straight to float64
@@ -282,19 +297,16 @@ def read_table(path, *, header=True, text=()) -> Table:
         empty column names, a numeric header row, ragged rows or no data, naming the line.
     """
     path = str(path)
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as exc:
-        raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if data.startswith(_BOM):
+    data = _file_bytes(path)
+    mapped = isinstance(data, mmap.mmap)
+    if data[:len(_BOM)] == _BOM:
         data = data[len(_BOM):]
     nul = data.find(b"\0")
     if nul >= 0:
-        lineno = data.count(b"\n", 0, nul) + 1
+        lineno = data[:nul].count(b"\n") + 1
         raise ValueError(f"{path}, line {lineno}: contains a NUL byte (is it a text file?)")
-    if b"\r" in data:
-        data = data.replace(b"\r\n", b"\n")
+    if data.find(b"\r") >= 0:
+        data = data[:].replace(b"\r\n", b"\n")
     names, skip = _header(path, data, header)
     start = 0
     for _ in range(skip):
@@ -313,12 +325,15 @@ def read_table(path, *, header=True, text=()) -> Table:
             pass
     try:
         keep = {column_index(path, names, c) for c in text}
-        columns = read(path, data, names, skip, header, keep)
+        # pandas parses a file it opens itself in parallel; it drops a byte-order mark and
+        # reads CRLF line ends as the cleaned bytes have them
+        source = path if mapped else io.BytesIO(data)
+        columns = read(path, data, names, skip, header, keep, source)
     except UnicodeDecodeError:
         try:
-            data.decode("utf-8")
+            data[:].decode("utf-8")
         except UnicodeDecodeError as exc:
-            lineno = data.count(b"\n", 0, exc.start) + 1
+            lineno = data[:exc.start].count(b"\n") + 1
             raise ValueError(f"{path}, line {lineno}: not UTF-8 text") from None
         raise  # pragma: no cover - the parser and Python agree on UTF-8
     if not columns or not len(columns[0]):
