@@ -14,6 +14,7 @@ import io
 import mmap
 import re
 import sys
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -199,8 +200,6 @@ def _parse_error(path, data, n, skip, exc):
 
 
 def _columns_pandas(path, data, names, skip, header, keep, source):
-    import warnings
-
     import pandas as pd
 
     try:
@@ -245,7 +244,11 @@ def _columns_numpy(path, data, names, skip, header, keep, source=None):
         raise
     except ValueError:  # labels, empty cells or ragged rows: read text, then convert
         try:
-            cells = np.loadtxt(io.BytesIO(data), dtype=str, **options)
+            with warnings.catch_warnings():
+                # text is read in pieces of a set number of rows, and numpy warns that a
+                # blank line is not counted among them: blank lines are skipped on purpose
+                warnings.filterwarnings("ignore", "Input line", UserWarning)
+                cells = np.loadtxt(io.BytesIO(data), dtype=str, **options)
         except UnicodeDecodeError:
             raise
         except ValueError as exc:

@@ -133,3 +133,71 @@ def test_a_text_column_before_numeric_ones(tmp_path, reader):
     data = load_csv(path, target="y")
     np.testing.assert_array_equal(data.X, [[1, 2], [3, 4]])
     assert data.classes == ["cat", "dog"]
+
+
+def test_crlf_line_ends_and_a_byte_order_mark_without_a_header(tmp_path, reader):
+    path = write(tmp_path, b"\xef\xbb\xbf1.5,2,a\r\n3,4,b\r\n\r\n5,6.25,a\r\n")
+    data = load_csv(path, header=False)
+    np.testing.assert_array_equal(data.X, [[1.5, 2], [3, 4], [5, 6.25]])
+    assert data.classes == ["a", "b"]
+    np.testing.assert_array_equal(data.y, [0, 1, 0])
+    with pytest.raises(ValueError, match=r"t.csv, line 3, column 'b': expected a number, got "
+                                         r"'z'"):
+        load_csv(write(tmp_path, b"\xef\xbb\xbfa,b,y\r\n1,2,3\r\n4,z,6\r\n"))
+
+
+# Large enough (over 5 MiB of data) for pandas to split the file among threads, whose pieces
+# are parsed and typed apart: a bad cell far down the file is in a later piece.
+LARGE_ROWS = 40_000
+
+
+@pytest.fixture(scope="module")
+def large_lines():
+    values = np.random.default_rng(0).normal(size=(LARGE_ROWS, 8))
+    head = ",".join(f"c{j}" for j in range(7)) + ",y"
+    return [head] + [",".join(f"{v:.17g}" for v in row) for row in values]
+
+
+def test_a_large_file_reads_as_numpys_loadtxt_bit_for_bit(tmp_path, reader, large_lines):
+    path = write(tmp_path, "\n".join(large_lines) + "\n")
+    assert path.stat().st_size > 6 << 20
+    data = load_csv(path)
+    expected = np.loadtxt(path, delimiter=",", skiprows=1)
+    assert data.X.flags.c_contiguous
+    np.testing.assert_array_equal(data.X, expected[:, :7])
+    np.testing.assert_array_equal(data.y, expected[:, 7])
+    assert data.classes is None
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda row: "abc," + row.split(",", 1)[1], r"column 'c0': expected a number, got 'abc'"),
+        (lambda row: " ," + row.split(",", 1)[1], r"column 'c0': empty cell"),
+        (lambda row: row.rsplit(",", 1)[0], r": expected 8 fields, got 7"),
+        (lambda row: row + ",1", r": expected 8 fields, got 9"),
+        (lambda row: "nan," + row.split(",", 1)[1], r"column 'c0': NaN or infinity"),
+        (lambda row: "1,-inf," + row.split(",", 2)[2], r"column 'c1': NaN or infinity"),
+        (lambda row: row.rsplit(",", 1)[0] + ",", r"the target column 'y' is empty on line"),
+        (lambda row: row + "\0", r": contains a NUL byte"),
+    ],
+)
+def test_a_bad_row_far_down_a_large_file_is_named(tmp_path, large_lines, edit, message,
+                                                  monkeypatch):
+    monkeypatch.setattr(tables, "USE_PANDAS", True)
+    lines = list(large_lines)
+    row = LARGE_ROWS - 7
+    lines[row] = edit(lines[row])  # the header is line 1 and lines[0]: this is line row + 1
+    path = write(tmp_path, "\n".join(lines) + "\n")
+    with pytest.raises(ValueError, match=message) as info:
+        load_csv(path)
+    assert str(info.value).startswith(str(path))
+    assert f"line {row + 1}" in str(info.value) or f"line(s) {row + 1}" in str(info.value)
+
+
+def test_a_large_file_that_is_not_utf8_is_named_by_line(tmp_path, large_lines, reader):
+    lines = list(large_lines)
+    lines[-3] = lines[-3].rsplit(",", 1)[0] + ",X"
+    text = ("\n".join(lines) + "\n").encode().replace(b",X\n", b",\xff\n")
+    with pytest.raises(ValueError, match=rf"line {LARGE_ROWS - 1}: not UTF-8 text"):
+        load_csv(write(tmp_path, text))
