@@ -19,10 +19,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._lines import Lines, file_bytes
+
 __all__ = ["Table", "column_index", "read_arrays", "read_table"]
 
 _BOM = b"\xef\xbb\xbf"
 _NOT_SPACE = re.compile(rb"\S")
+_SPACES_LINE = re.compile(rb"\n[ \t\x0b\x0c]+(?=\n|\Z)")
 
 
 @dataclass
@@ -35,13 +38,14 @@ class Table:
     names : list of str
     columns : list of ndarray of shape (N,)
         float64 where every cell of the column is a number, else the cells as str (stripped).
+    lines : mlp._lines.Lines
+        Where each row is in the file, for messages.
     """
 
     path: str
     names: list
     columns: list
-    _data: bytes = b""
-    _skip: int = 0
+    lines: Lines
 
     def __len__(self):
         return len(self.columns[0]) if self.columns else 0
@@ -51,19 +55,11 @@ class Table:
 
     def line(self, row) -> int:
         """The file's line number of data row ``row`` (0-based), skipping blank lines."""
-        count = -1
-        for lineno, text in enumerate(self._data[:].split(b"\n"), start=1):
-            if lineno <= self._skip or not text.strip():
-                continue
-            count += 1
-            if count == row:
-                return lineno
-        return row + self._skip + 1  # pragma: no cover - rows come from the same data
+        return self.lines.line(row)
 
     def fields(self, row) -> list:
         """The raw fields of data row ``row`` (for messages)."""
-        text = self._data[:].split(b"\n")[self.line(row) - 1].decode("utf-8", "replace")
-        return next(csv.reader([text]), [])
+        return self.lines.fields(row)
 
     def numbers(self, indices) -> np.ndarray:
         """The given columns as a float64 matrix (N, len(indices)), or ValueError naming the cell.
@@ -144,20 +140,6 @@ def _is_number(text) -> bool:
     return True
 
 
-def _file_bytes(path):
-    """The bytes of a file: mapped into memory, not copied, when it is a regular file (a large
-    file is then scanned without being read twice); read when it cannot be mapped (empty, a
-    pipe)."""
-    try:
-        with open(path, "rb") as f:
-            try:
-                return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-            except (OSError, ValueError):
-                return f.read()
-    except OSError as exc:
-        raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
-
-
 def _header(path, data, header):
     """(column names, the number of lines before the data), from the first non-blank line."""
     start, skip = 0, 0
@@ -188,15 +170,10 @@ def _header(path, data, header):
 
 
 def _parse_error(path, data, n, skip, exc):
-    """A parser's error as one message: the first ragged line when there is one (None when
-    there is none and no parser error ``exc`` to pass on)."""
-    for lineno, line in enumerate(data[:].split(b"\n")[skip:], start=skip + 1):
-        if line.strip():
-            fields = next(csv.reader([line.decode("utf-8", "replace")]))
-            if len(fields) != n:
-                return ValueError(f"{path}, line {lineno}: expected {n} fields, got "
-                                  f"{len(fields)}")
-    return None if exc is None else ValueError(f"{path}: {str(exc).strip().splitlines()[-1]}")
+    """A parser's error as one message: the first ragged line when there is one, else the
+    parser's own last line."""
+    ragged = Lines(data, skip).ragged_error(path, n)
+    return ragged or ValueError(f"{path}: {str(exc).strip().splitlines()[-1]}")
 
 
 def _columns_pandas(path, data, names, skip, header, keep, source):
@@ -236,6 +213,8 @@ def _columns_pandas(path, data, names, skip, header, keep, source):
 def _columns_numpy(path, data, names, skip, header, keep, source=None):
     options = {"delimiter": ",", "quotechar": '"', "skiprows": skip, "ndmin": 2,
                "encoding": "utf-8", "comments": None}
+    if _SPACES_LINE.search(data):  # a line of spaces is blank, as pandas and Lines see it
+        data = _SPACES_LINE.sub(b"\n", data)
     try:  # all numbers: numpy's C parser straight to float64
         if keep:
             raise ValueError("some columns are kept as text")
@@ -300,7 +279,7 @@ def read_table(path, *, header=True, text=()) -> Table:
         empty column names, a numeric header row, ragged rows or no data, naming the line.
     """
     path = str(path)
-    data = _file_bytes(path)
+    data = file_bytes(path)
     mapped = isinstance(data, mmap.mmap)
     if data[:len(_BOM)] == _BOM:
         data = data[len(_BOM):]
@@ -308,8 +287,8 @@ def read_table(path, *, header=True, text=()) -> Table:
     if nul >= 0:
         lineno = data[:nul].count(b"\n") + 1
         raise ValueError(f"{path}, line {lineno}: contains a NUL byte (is it a text file?)")
-    if data.find(b"\r") >= 0:
-        data = data[:].replace(b"\r\n", b"\n")
+    if data.find(b"\r") >= 0:  # CRLF or CR alone ends a line, as for pandas
+        data = data[:].replace(b"\r\n", b"\n").replace(b"\r", b"\n")
     names, skip = _header(path, data, header)
     start = 0
     for _ in range(skip):
@@ -348,11 +327,14 @@ def read_table(path, *, header=True, text=()) -> Table:
                          f"{', ...' if len(names) > 4 else ''}) looks like data, not column "
                          "names: add a header row, or pass --no-header")
     # a short row reads as empty cells at its end: name it as the ragged row it is
-    if any(np.isnan(c).any() if c.dtype.kind == "f" else (c == "").any() for c in columns):
-        ragged = _parse_error(path, data, len(names), skip, None)
+    last = columns[-1]
+    short = np.flatnonzero(np.isnan(last) if last.dtype.kind == "f" else last == "")
+    lines = Lines(data, skip)
+    if len(short):
+        ragged = lines.ragged_error(path, len(names), short)
         if ragged is not None:
             raise ragged
-    return Table(path, names, columns, data, skip)
+    return Table(path, names, columns, lines)
 
 
 def read_arrays(path):

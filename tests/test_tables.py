@@ -201,3 +201,23 @@ def test_a_large_file_that_is_not_utf8_is_named_by_line(tmp_path, large_lines, r
     text = ("\n".join(lines) + "\n").encode().replace(b",X\n", b",\xff\n")
     with pytest.raises(ValueError, match=rf"line {LARGE_ROWS - 1}: not UTF-8 text"):
         load_csv(write(tmp_path, text))
+
+
+def test_a_short_row_among_empty_cells_of_a_dropped_column_is_named(tmp_path, reader):
+    path = write(tmp_path, 'a,b,note\n1,2,"x, y"\n3,4,\n\n5,6\n7,8,\n')
+    with pytest.raises(ValueError, match=r"t.csv, line 5: expected 3 fields, got 2"):
+        load_csv(path, target="a", drop=["note"])
+    path = write(tmp_path, 'a,b,note\n1,2,"x, y"\n3,4,\n\n5,6,\n')
+    data = load_csv(path, target="a", drop=["note"])
+    np.testing.assert_array_equal(data.X, [[2], [4], [6]])
+    np.testing.assert_array_equal(data.y, [1, 3, 5])
+
+
+def test_rows_are_named_by_their_line_past_blank_lines_and_line_ends(tmp_path, reader):
+    path = write(tmp_path, b"\n\na,b\r\n1,2\r\n\r\n  \r\n3,x\r4,5")
+    table = tables.read_table(path)
+    assert [table.line(row) for row in range(3)] == [4, 7, 8]
+    assert table.fields(2) == ["4", "5"]
+    with pytest.raises(ValueError, match=r"t.csv, line 7, column 'b': expected a number, got "
+                                         r"'x'"):
+        table.numbers([0, 1])
