@@ -80,7 +80,9 @@ def check_2d(X, who, n_features: int | None = None, *, sparse: bool = False):
     ValueError
         With a message naming ``who``, what was expected and what came.
     """
-    if issparse(X):
+    if type(X) is np.ndarray:
+        pass  # the common case, on every layer's every forward: no sparse test, no conversion
+    elif issparse(X):
         if not sparse:
             who = who if isinstance(who, str) else repr(who)
             raise TypeError(
