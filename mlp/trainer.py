@@ -191,6 +191,7 @@ class Trainer:
         if self._join_single and len(starts) > 2 and n_samples - starts[-2] == 1:
             del starts[-2]
         total = total_weight = 0.0
+        begin, gradients, end = map(self._hooks, ("on_batch_begin", "on_gradients", "on_batch_end"))
         for batch, (start, stop) in enumerate(zip(starts[:-1], starts[1:], strict=True)):
             rows = slice(start, stop) if order is None else order[start:stop]
             X_batch, y_batch = X[rows], y[rows]
@@ -199,18 +200,21 @@ class Trainer:
             if weight == 0:
                 continue  # nothing to learn from, and no step to take
             logs = {"size": X_batch.shape[0]}
-            self._hook("on_batch_begin", batch, logs)
+            for hook in begin:
+                hook(batch, logs)
             value = loss.forward(model.forward(X_batch), y_batch, w_batch)
             model.backward(loss.backward(), input_grad=False)
             if penalty is not None:
                 value += self._penalty(weight)
                 penalty.backward(self.params)
             logs["loss"] = value
-            self._hook("on_gradients", batch, logs)
+            for hook in gradients:
+                hook(batch, logs)
             self._lr_used = optimizer.lr  # the epoch's rate: its last step's, as it was taken
             optimizer.step()
             self.steps += 1
-            self._hook("on_batch_end", batch, logs)
+            for hook in end:
+                hook(batch, logs)
             total += value * weight
             total_weight += weight
             if self.stop_training:
@@ -328,6 +332,12 @@ class Trainer:
         """End training after the current step, saying why (see :attr:`History.stop_reason`)."""
         self.stop_training = True
         self.history.stop_reason, self.history.stop_message = reason, message
+
+    def _hooks(self, name):
+        """The callbacks' methods for hook ``name``, leaving out the base class's (no-ops)."""
+        noop = getattr(Callback, name)
+        return [getattr(c, name) for c in self.callbacks if isinstance(c, Callback) and (
+            getattr(type(c), name) is not noop or name in getattr(c, "__dict__", ()))]
 
     def _hook(self, name, *args):
         for callback in self.callbacks:

@@ -145,3 +145,22 @@ def test_batches_of_zero_weight_take_no_step_and_the_penalty_follows_the_weight(
     np.testing.assert_array_equal(model[0].params["W"], W0)
     data = mlp.MSELoss().forward(model.forward(X[10:20]), y[10:20, None])
     assert value == pytest.approx(data + 0.5 / 20 * float(np.sum(W0**2)), rel=1e-12)
+
+
+def test_batch_hooks_reach_every_callback_that_defines_one(iris, make_net):
+    # the per-batch loop calls only hooks that do something: those a subclass overrides and
+    # those set on an instance, in the order of the callbacks
+    X, y = iris
+    calls = []
+
+    class Gradients(mlp.callbacks.Callback):
+        def on_gradients(self, batch, logs=None):
+            calls.append(("gradients", batch, logs["size"]))
+
+    on_instance = mlp.callbacks.Callback()
+    on_instance.on_batch_end = lambda batch, logs=None: calls.append(("end", batch))
+    model = make_net("relu")
+    fit(model, mlp.SoftmaxCrossEntropyLoss(), mlp.Adam(model.parameters()), X, y, epochs=1,
+        batch_size=60, rng=0, callbacks=[Gradients(), on_instance])
+    assert calls == [("gradients", 0, 60), ("end", 0), ("gradients", 1, 60), ("end", 1),
+                     ("gradients", 2, 30), ("end", 2)]
