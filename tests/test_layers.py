@@ -238,3 +238,35 @@ def test_get_activation_and_repr():
         mlp.get_activation("swish")
     with pytest.raises(ValueError, match="approximate must be 'none' or 'tanh'"):
         mlp.GELU(approximate="fast")
+
+
+def test_linear_bias_gradient_is_the_batch_sum_whatever_the_batch(rng):
+    # db = 1ᵀ·dY is taken with a ones vector kept from one batch to the next: a batch of
+    # another size or dtype must get its own
+    layer = mlp.Linear(4, 3, rng=0)
+    for N, dtype, rtol in ((5, np.float64, 1e-12), (2, np.float64, 1e-12),
+                           (5, np.float32, 1e-6), (1, np.float64, 1e-12)):
+        dY = rng.normal(size=(N, 3)).astype(dtype)
+        layer.forward(rng.normal(size=(N, 4)))
+        layer.backward(dY)
+        np.testing.assert_allclose(layer.grads["b"], dY.sum(axis=0, dtype=np.float64),
+                                   rtol=rtol)
+    layer.clear_cache()  # the ones vector is rebuilt after the cache is dropped
+    dY = rng.normal(size=(3, 3))
+    layer.forward(rng.normal(size=(3, 4)))
+    layer.backward(dY)
+    np.testing.assert_allclose(layer.grads["b"], dY.sum(axis=0), rtol=1e-12)
+
+
+def test_relu_is_the_maximum_with_zero_whatever_the_width_and_dtype(rng):
+    # forward compares with a row of zeros kept for the next batch: another width or dtype
+    # gets its own, an output the caller changes does not touch it, and NaN stays NaN
+    relu = mlp.ReLU()
+    for shape, dtype in (((4, 3), np.float64), ((2, 5), np.float64), ((3, 5), np.float32)):
+        X = rng.normal(size=shape).astype(dtype)
+        X[0, 0] = np.nan
+        Y = relu.forward(X)
+        assert Y.dtype == dtype
+        np.testing.assert_array_equal(Y, np.maximum(X, 0))
+        Y[...] = -1.0
+    np.testing.assert_array_equal(relu.forward(-np.ones((2, 5))), np.zeros((2, 5)))

@@ -166,3 +166,15 @@ def test_loss_value_is_a_python_float_and_gradient_keeps_float32():
     loss = mlp.SoftmaxCrossEntropyLoss()
     assert type(loss.forward(U, [0, 1, 2, 0])) is float
     assert loss.backward().dtype == np.float32
+
+
+def test_softmax_cross_entropy_with_soft_targets_and_a_second_backward(rng):
+    U = rng.normal(0, 3, size=(6, 4))
+    Y = rng.dirichlet(np.ones(4), size=6)
+    log_P = U - U.max(axis=1, keepdims=True)
+    log_P -= np.log(np.exp(log_P).sum(axis=1, keepdims=True))
+    loss = mlp.SoftmaxCrossEntropyLoss()
+    assert loss.forward(U, Y) == pytest.approx(-np.mean(np.sum(Y * log_P, axis=1)), rel=1e-12)
+    expected = (np.exp(log_P) - Y) / 6
+    np.testing.assert_allclose(loss.backward(), expected, rtol=1e-12)
+    np.testing.assert_allclose(loss.backward(), expected, rtol=1e-12)  # the cache is intact

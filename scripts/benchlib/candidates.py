@@ -133,17 +133,19 @@ class NumpyLoop:
         X, y = self.X, self.y
         W1, b1, W2, b2, W3, b3 = self.params
         gW1, gb1, gW2, gb2, gW3, gb3 = self.grads
+        zero1, zero2 = np.zeros(len(b1), np.float32), np.zeros(len(b2), np.float32)
         order = self.rng.permutation(len(X))
         for start in range(0, len(X), self.batch):
             rows = order[start:start + self.batch]
             x, labels = X[rows], y[rows]
             n = len(labels)
+            ones = np.ones(n, np.float32)  # bias gradients as 1ᵀ·dY, as Linear takes them
             z1 = x @ W1
             z1 += b1
-            h1 = np.maximum(z1, 0)
+            h1 = np.maximum(z1, zero1)  # against a row of zeros, as ReLU compares
             z2 = h1 @ W2
             z2 += b2
-            h2 = np.maximum(z2, 0)
+            h2 = np.maximum(z2, zero2)
             u = h2 @ W3
             u += b3
             u -= u.max(axis=1, keepdims=True)
@@ -154,13 +156,13 @@ class NumpyLoop:
             p[index] -= 1
             p *= 1.0 / n
             np.matmul(h2.T, p, out=gW3)
-            np.add.reduce(p, axis=0, out=gb3)
+            np.matmul(ones, p, out=gb3)
             d2 = (p @ W3.T) * (h2 > 0)
             np.matmul(h1.T, d2, out=gW2)
-            np.add.reduce(d2, axis=0, out=gb2)
+            np.matmul(ones, d2, out=gb2)
             d1 = (d2 @ W2.T) * (h1 > 0)
             np.matmul(x.T, d1, out=gW1)
-            np.add.reduce(d1, axis=0, out=gb1)
+            np.matmul(ones, d1, out=gb1)
             self.adam_step()
 
     def adam_step(self):
