@@ -46,7 +46,7 @@ def estimator_for(kind, **params):
     return (mlp.MLPRegressor if kind == "regression" else mlp.MLPClassifier)(**params)
 
 
-@pytest.mark.parametrize("activation", HIDDEN_ACTIVATIONS)
+@pytest.mark.parametrize("activation", [*HIDDEN_ACTIVATIONS, ["relu", "gelu"], ["elu", "tanh"]])
 @pytest.mark.parametrize("fit_dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("extras", [{}, {"dropout": 0.3, "batch_norm": True}],
                          ids=["plain", "dropout+batch_norm"])
@@ -83,6 +83,7 @@ def test_every_face_predicts_from_the_layers_output(iris, kind, dtype):
     X = X.astype(dtype)
     est = fitted(estimator_for(kind, activation="tanh"), X, targets(kind, y))
     U = layers_output(est, X)
+    np.testing.assert_array_equal(est._forward(X), U)
     if kind == "regression":
         np.testing.assert_array_equal(est.predict(X), U)
         return
