@@ -86,9 +86,10 @@ class Table:
                 raise ValueError(f"{self._where(bad, j)}: NaN or infinity in the data")
         X = np.empty((len(self), len(indices)), dtype=np.float64)
         # row blocks that stay in cache: writing whole columns would stride through all of X
-        for start in range(0, len(self), 2**14):
-            stop = start + 2**14
-            X[start:stop] = np.stack([self.columns[j][start:stop] for j in indices], axis=1)
+        for start in range(0, len(self), 2**12):
+            block = X[start:start + 2**12]
+            for k, j in enumerate(indices):
+                block[:, k] = self.columns[j][start:start + 2**12]
         return X
 
     def _where(self, row, j):
