@@ -14,18 +14,17 @@ import io
 import mmap
 import re
 import sys
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
 from ._lines import Lines, file_bytes
+from ._parsers import columns_numpy, columns_pandas, is_number
 
 __all__ = ["Table", "column_index", "read_arrays", "read_table"]
 
 _BOM = b"\xef\xbb\xbf"
 _NOT_SPACE = re.compile(rb"\S")
-_SPACES_LINE = re.compile(rb"\n[ \t\x0b\x0c]+(?=\n|\Z)")
 
 
 @dataclass
@@ -132,15 +131,6 @@ def _first_non_number(strings) -> int:
             return i
     return 0  # pragma: no cover - called only when some cell is not a number
 
-
-def _is_number(text) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
 def _header(path, data, header):
     """(column names, the number of lines before the data), from the first non-blank line."""
     start, skip = 0, 0
@@ -169,92 +159,6 @@ def _header(path, data, header):
         seen.add(name)
     return names, skip + 1
 
-
-def _parse_error(path, data, n, skip, exc):
-    """A parser's error as one message: the first ragged line when there is one, else the
-    parser's own last line."""
-    ragged = Lines(data, skip).ragged_error(path, n)
-    return ragged or ValueError(f"{path}: {str(exc).strip().splitlines()[-1]}")
-
-
-def _columns_pandas(path, data, names, skip, header, keep, source):
-    import pandas as pd
-
-    try:
-        with warnings.catch_warnings():
-            # a column of mixed cells comes back as text, which is checked below
-            warnings.simplefilter("ignore", pd.errors.DtypeWarning)
-            frame = pd.read_csv(source, header=0 if header else None,
-                                skip_blank_lines=True, keep_default_na=False, na_values=[""],
-                                encoding="utf-8", dtype={j: str for j in keep})
-    except pd.errors.ParserError as exc:
-        raise _parse_error(path, data, len(names), skip, exc) from None
-    except pd.errors.EmptyDataError:
-        return []
-    columns = []
-    for j in range(len(names)):
-        column = frame.iloc[:, j]
-        if j in keep:
-            columns.append(column.fillna("").str.strip().to_numpy(dtype=str))
-        elif column.dtype.kind in "iufb":
-            columns.append(column.to_numpy(dtype=np.float64))
-        else:
-            text = column.astype(str).str.strip()
-            text[column.isna()] = ""
-            numbers = pd.to_numeric(text, errors="coerce")
-            # a column of numbers with empty or "nan" cells stays numeric: numbers() names them
-            not_number = numbers.isna() & (text != "") & (text.str.lower() != "nan")
-            if not not_number.any():
-                columns.append(numbers.to_numpy(dtype=np.float64))
-            else:
-                columns.append(text.to_numpy(dtype=str))
-    return columns
-
-
-def _columns_numpy(path, data, names, skip, header, keep, source=None):
-    options = {"delimiter": ",", "quotechar": '"', "skiprows": skip, "ndmin": 2,
-               "encoding": "utf-8", "comments": None}
-    if _SPACES_LINE.search(data):  # a line of spaces is blank, as pandas and Lines see it
-        data = _SPACES_LINE.sub(b"\n", data)
-    try:  # all numbers: numpy's C parser straight to float64
-        if keep:
-            raise ValueError("some columns are kept as text")
-        cells = np.loadtxt(io.BytesIO(data), dtype=np.float64, **options)
-    except UnicodeDecodeError:
-        raise
-    except ValueError:  # labels, empty cells or ragged rows: read text, then convert
-        try:
-            with warnings.catch_warnings():
-                # text is read in pieces of a set number of rows, and numpy warns that a
-                # blank line is not counted among them: blank lines are skipped on purpose
-                warnings.filterwarnings("ignore", "Input line", UserWarning)
-                cells = np.loadtxt(io.BytesIO(data), dtype=str, **options)
-        except UnicodeDecodeError:
-            raise
-        except ValueError as exc:
-            raise _parse_error(path, data, len(names), skip, exc) from None
-    if not cells.size:
-        return []
-    if cells.shape[1] != len(names):
-        raise ValueError(f"{path}, line {skip + 1}: expected {len(names)} fields, got "
-                         f"{cells.shape[1]}")
-    if cells.dtype == np.float64:
-        return [cells[:, j] for j in range(cells.shape[1])]
-    columns = []
-    for j in range(cells.shape[1]):
-        cell_text = np.char.strip(cells[:, j])
-        try:
-            if j in keep:
-                raise ValueError
-            columns.append(cell_text.astype(np.float64))
-        except ValueError:
-            columns.append(cell_text)
-    return columns
-
-
-#: Read with pandas when it is installed (True) or with numpy's parser (False). None: pandas
-#: for a file of :data:`PANDAS_FROM_BYTES` or more, or once pandas is imported anyway; numpy
-#: for a smaller file, which it parses in less time than pandas takes to import (0.2 s).
 USE_PANDAS = None
 PANDAS_FROM_BYTES = 2 << 20
 
@@ -299,11 +203,11 @@ def read_table(path, *, header=True, text=()) -> Table:
     use_pandas = USE_PANDAS
     if use_pandas is None:
         use_pandas = len(data) >= PANDAS_FROM_BYTES or "pandas" in sys.modules
-    read = _columns_numpy
+    read = columns_numpy
     if use_pandas:
         try:
             import pandas  # noqa: F401
-            read = _columns_pandas
+            read = columns_pandas
         except ImportError:
             pass
     try:
@@ -322,7 +226,7 @@ def read_table(path, *, header=True, text=()) -> Table:
     if not columns or not len(columns[0]):
         raise ValueError(f"{path}: expected a header row and at least one data row")
     numeric = [j for j, column in enumerate(columns) if column.dtype.kind == "f"]
-    if header and numeric and all(_is_number(names[j]) for j in numeric):
+    if header and numeric and all(is_number(names[j]) for j in numeric):
         # a "header" with numbers wherever the data has numbers is the first data row
         raise ValueError(f"{path}: the first row ({', '.join(names[:4])}"
                          f"{', ...' if len(names) > 4 else ''}) looks like data, not column "

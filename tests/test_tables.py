@@ -221,3 +221,35 @@ def test_rows_are_named_by_their_line_past_blank_lines_and_line_ends(tmp_path, r
     with pytest.raises(ValueError, match=r"t.csv, line 7, column 'b': expected a number, got "
                                          r"'x'"):
         table.numbers([0, 1])
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        (None, None),
+        ('1.5,"x, ""y""",2.5,a,9', r"line 2501: expected 4 fields, got 5"),
+        ('1.5,"x, y",2.5', r"line 2501: expected 4 fields, got 3"),
+        ('1.5,"x, y",z,a', r"line 2501, column 'b': expected a number, got 'z'"),
+        ('1.5,"x, y",,a', r"line 2501, column 'b': empty cell"),
+    ],
+)
+def test_labels_beside_numbers_read_exactly_and_bad_rows_named(tmp_path, reader, row, message):
+    rng = np.random.default_rng(1)
+    values = rng.normal(size=(3000, 2))
+    labels = rng.choice(["cat", "dog"], size=3000)
+    lines = ["a,name,b,label"] + [f'{x:.17g},"n{i}, ""q""",{z:.17g},{labels[i]}'
+                                  for i, (x, z) in enumerate(values)]
+    if row is not None:
+        lines[2500] = row
+    path = write(tmp_path, "\n".join(lines) + "\n")
+    if message is not None:
+        with pytest.raises(ValueError, match=rf"t.csv, {message}"):
+            load_csv(path, drop=["name"])
+        return
+    data = load_csv(path, drop=["name"])
+    np.testing.assert_array_equal(data.X, values)
+    assert data.classes == ["cat", "dog"]
+    assert [data.classes[k] for k in data.y] == list(labels)
+    X, ids = load_features(path, ["b", "a"], id_column="name")
+    np.testing.assert_array_equal(X, values[:, ::-1])
+    assert ids[7] == 'n7, "q"'
