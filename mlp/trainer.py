@@ -110,6 +110,10 @@ class Trainer:
         Optimizer steps taken, over all ``fit`` calls.
     stop_training : bool
         Set by a callback to end training after the current step; reset by ``fit``.
+    phase : None, "begin", "epochs" or "end"
+        Where :meth:`fit` is: its start (``on_train_begin``), its epochs (a KeyboardInterrupt
+        then ends training cleanly), or its end (``on_train_end``, where an interruption
+        would lose the end of the run: a signal handler should defer it).
     """
 
     def __init__(self, model, loss, optimizer, *, batch_size=32, shuffle=True, rng=None, l2=0.0,
@@ -156,6 +160,7 @@ class Trainer:
                 callback.set_trainer(self)
         self.steps = 0
         self.stop_training = False
+        self.phase = None
         self.history = History()
         self.samples_seen = 0
         # set by mlp.io.load_checkpoint: put the callbacks' state back after their reset
@@ -276,6 +281,7 @@ class Trainer:
         history.stop_reason = history.stop_message = history.kept_epoch = None
         self.stop_training = False
         diverged = None
+        self.phase = "begin"
         self._hook("set_trainer", self)  # attached when fitting: one may serve several trainers
         self._hook("on_train_begin", {})
         resumed, self._resumed = self._resumed, None
@@ -283,6 +289,7 @@ class Trainer:
             resumed()
         # overflow becomes infinity, caught as divergence below, whatever the caller's errstate
         try:
+            self.phase = "epochs"
             with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 for _ in range(int(epochs)):
                     epoch = history.epochs
@@ -302,10 +309,12 @@ class Trainer:
                         history.stop_reason = history.stop_reason or "callback"
                     if history.converged or history.stopped or history.diverged:
                         break
+            self.phase = "end"  # a handler may defer a signal from here (mlp train's does)
         except KeyboardInterrupt:
             # Ctrl-C ends training, not the program: the caller decides what comes next
             history.interrupted = True
             history.stop_reason, history.stop_message = "interrupted", None
+            self.phase = "end"
         if history.stop_reason is None:
             history.stop_reason = "epochs"
         # interrupted, the weights are those of an unfinished epoch; diverged, weights that
@@ -314,6 +323,7 @@ class Trainer:
             and diverged is None else None
         self.model.train()
         self._hook("on_train_end", {})
+        self.phase = None
         if diverged is not None and history.kept_epoch is None:
             raise diverged  # nothing finite was kept to go back to
         return history

@@ -201,14 +201,17 @@ class SignalInterrupt(KeyboardInterrupt):
 
 class Signals:
     """The signals received during a run (their numbers, in order), and whether training is
-    still going on: only then does the first one interrupt."""
+    still going on: only then does the first one interrupt. Once the trainer has left its
+    epochs (its ``on_train_end`` hooks restore the best weights and write checkpoints), a
+    signal is only noted, as it is after training."""
 
-    def __init__(self):
-        self.received, self.training = [], True
+    def __init__(self, trainer=None):
+        self.received, self.training, self.trainer = [], True, trainer
 
     def __call__(self, signum, frame):
         self.received.append(signum)
-        if self.training and len(self.received) == 1:
+        ending = getattr(self.trainer, "phase", None) == "end"
+        if self.training and not ending and len(self.received) == 1:
             raise KeyboardInterrupt() if signum == signal.SIGINT else SignalInterrupt(signum)
 
     @property
@@ -217,13 +220,14 @@ class Signals:
 
 
 @contextlib.contextmanager
-def signals_interrupt():
+def signals_interrupt(trainer=None):
     """Ctrl-C, SIGTERM and SIGHUP during a run: the first one during training stops it (the
     trainer ends the run cleanly and keeps the best weights); any later one, and any after
-    training (while the results are scored and written), is only noted, so that the outputs
-    are complete. Yields the :class:`Signals`; the caller sets ``training`` to False when
-    training has stopped, and exits with 128 + the first signal's number."""
-    signals = Signals()
+    ``trainer``'s epochs (while its callbacks end the run, and the results are scored and
+    written), is only noted, so that the outputs are complete. Yields the :class:`Signals`;
+    the caller sets ``training`` to False when training has stopped, and exits with 128 +
+    the first signal's number."""
+    signals = Signals(trainer)
     handled = [signal.SIGINT] + [getattr(signal, name) for name in _STOPPING
                                  if hasattr(signal, name)]
     previous = {}

@@ -239,7 +239,7 @@ def run(args) -> int:
         resume.restore(checkpoint, trainer, digest, preparation, args)
     epochs = args.epochs - (checkpoint.epoch if checkpoint else 0)
     start = time.perf_counter()
-    with signals_interrupt() as signals:
+    with signals_interrupt(trainer) as signals:
         try:
             history = trainer.fit(X_train, y_train, epochs=epochs, validation_data=validation)
         finally:  # from here on a signal waits until the outputs are written
