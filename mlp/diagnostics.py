@@ -75,6 +75,8 @@ class Diagnostics(Callback):
     recorded steps only.
     """
 
+    changes_at_epoch_end = False  # its state is the first step's
+
     def __init__(self, every=10):
         if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
             raise ValueError(f"Diagnostics: every must be a positive integer, got {every!r}")
@@ -157,6 +159,18 @@ class Diagnostics(Callback):
             row["weight_norm"] = W_norm
             row["update_ratio"] = change / W_norm if W_norm > 0 else None
         return row
+
+    def state_dict(self):
+        return {"initial_loss": self.initial_loss, "expected_loss": self.expected_loss}
+
+    def load_state_dict(self, state):
+        for key in ("initial_loss", "expected_loss"):
+            value = state.get(key)
+            if value is not None and (isinstance(value, bool)
+                                      or not isinstance(value, (int, float))):
+                raise ValueError(f"Diagnostics: the saved {key} must be a number or null, "
+                                 f"got {type(value).__name__}")
+            setattr(self, key, None if value is None else float(value))
 
     def table(self, step=None) -> str:
         """:func:`format_table` of the latest recorded step (or of ``step``)."""

@@ -10,7 +10,14 @@ import numpy as np
 import pytest
 
 import mlp
-from mlp.callbacks import EarlyStopping, LRScheduler, ModelCheckpoint, ReduceLROnPlateau
+from mlp.callbacks import (
+    EarlyStopping,
+    GradientClipping,
+    LRScheduler,
+    ModelCheckpoint,
+    ReduceLROnPlateau,
+)
+from mlp.diagnostics import Diagnostics
 from mlp.io import ModelFileError, load_checkpoint, save, save_checkpoint
 from mlp.schedules import LinearWarmup, StepDecay
 from mlp.trainer import Trainer
@@ -63,6 +70,20 @@ def assert_same_run(a, b):
         assert np.array_equal(vector, state_b["vectors"][key]), key
     assert a.steps == b.steps
     assert a.rng.bit_generator.state == b.rng.bit_generator.state
+    assert a.history.diagnostics == b.history.diagnostics
+    assert a.history.metrics.keys() == b.history.metrics.keys()
+    for key, values in a.history.metrics.items():
+        assert np.array_equal(values, b.history.metrics[key]), key
+    for c, d in zip(a.callbacks, b.callbacks, strict=True):
+        if isinstance(c, GradientClipping):
+            assert c.norms == d.norms
+        if isinstance(c, Diagnostics):
+            assert (c.initial_loss, c.expected_loss) == (d.initial_loss, d.expected_loss)
+
+
+def watched():
+    """Callbacks whose records a resumed run must carry on: clipping norms, diagnostics."""
+    return [GradientClipping(0.5), Diagnostics(every=3)]
 
 
 @pytest.mark.parametrize("shared_rng", [True, False])
@@ -71,13 +92,15 @@ def test_ten_epochs_straight_equal_four_saved_loaded_and_six_more(iris, tmp_path
                                                                    shared_rng):
     X, y = iris
     train, val = (X[:110], y[:110]), (X[110:], y[110:])
-    straight = build(1, optimizer, shared_rng=shared_rng)
+    straight = build(1, optimizer, shared_rng=shared_rng, extra=watched())
     straight.fit(*train, epochs=10, validation_data=val)
 
-    first = build(1, optimizer, shared_rng=shared_rng, path=tmp_path / "run.npz")
+    first = build(1, optimizer, shared_rng=shared_rng, extra=watched(),
+                  path=tmp_path / "run.npz")
     first.fit(*train, epochs=4, validation_data=val)
     del first  # nothing of it survives but the file
-    resumed = build(777, optimizer, shared_rng=shared_rng)  # other weights, other generators
+    # other weights, other generators
+    resumed = build(777, optimizer, shared_rng=shared_rng, extra=watched())
     checkpoint = load_checkpoint(tmp_path / "run.npz", resumed)
     assert checkpoint.epoch == 4
     assert resumed.history.epochs == 4
@@ -87,6 +110,11 @@ def test_ten_epochs_straight_equal_four_saved_loaded_and_six_more(iris, tmp_path
     # the learning rate really moved (warm-up then step decay), and dropout really drew
     assert len(set(straight.history.lr)) > 3
     assert straight.history.loss[-1] < straight.history.loss[0]
+    # clipping clipped on both sides of the checkpoint, diagnostics recorded on both sides
+    norms = of_type(straight, GradientClipping).norms
+    assert len(norms) == straight.steps and max(norms[:28]) > 0.5 and max(norms[28:]) > 0.5
+    steps = {row["step"] for row in straight.history.diagnostics}
+    assert min(steps) == 0 and max(steps) > 28 and all(step % 3 == 0 for step in steps)
 
 
 def test_stateful_callbacks_and_counters_go_on_where_they_stopped(iris, tmp_path):
@@ -155,6 +183,17 @@ def test_model_checkpoint_every_k_epochs_and_its_checks(iris, tmp_path):
     late.callbacks.append(schedule)  # the schedule after the checkpoint
     with pytest.raises(ValueError, match="put it after LRScheduler"):
         late.fit(X, y, epochs=1)
+    late.callbacks.remove(schedule)
+    late.callbacks.append(GradientClipping(1.0))  # it logs the epoch's largest norm
+    with pytest.raises(ValueError, match="put it after GradientClipping"):
+        late.fit(X, y, epochs=1)
+    # diagnostics are recorded during the steps: complete at any point of the epoch's end
+    recorders = build(0, path=tmp_path / "r.npz")
+    recorders.callbacks.append(Diagnostics(every=2))
+    recorders.fit(X, y, epochs=1)
+    with np.load(tmp_path / "r.npz") as archive:
+        saved = json.loads(archive["__config__"].tobytes())
+    assert saved["history"]["diagnostics"] == recorders.history.diagnostics != []
 
 
 def test_restoring_into_a_different_trainer_is_refused_and_changes_nothing(iris, tmp_path):
@@ -335,3 +374,97 @@ def test_optimizer_and_schedule_state_dicts_round_trip_and_refuse_strangers():
     assert (copy.t, copy.base_lr) == (1, 0.1)
     with pytest.raises(ValueError, match="t must be a non-negative integer, got -1"):
         copy.load_state_dict({**schedule.state_dict(), "t": -1})
+
+
+# -- the records of format 2, and format 1 files -------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def watched_parts(tmp_path_factory, iris):
+    X, y = iris
+    trainer = build(0, "adam", extra=watched())
+    trainer.fit(X[:100], y[:100], epochs=2, validation_data=(X[100:], y[100:]))
+    path = save_checkpoint(tmp_path_factory.mktemp("ckpt") / "c.npz", trainer)
+    with np.load(path) as archive:
+        arrays = dict(archive)
+    return json.loads(arrays.pop("__config__").tobytes()), arrays
+
+
+def clipping_state(config):
+    (entry,) = [e for e in config["callbacks"] if e["type"] == "GradientClipping"]
+    return entry["state"]
+
+
+def test_a_format_1_checkpoint_still_loads_and_resumes(watched_parts, tmp_path, iris):
+    config, arrays = watched_parts
+    assert config["format_version"] == 2 and config["vectors"] == 1
+    assert clipping_state(config)["norms"] == {"vector": 0, "length": 14}
+    assert arrays["vector:0"].shape == (14,)
+
+    def as_version_1(config):
+        config["format_version"] = 1
+        del config["vectors"], config["history"]["diagnostics"]
+        config["callbacks"] = [e for e in config["callbacks"]
+                               if e["type"] not in ("GradientClipping", "Diagnostics")]
+
+    path = edited(tmp_path, watched_parts, as_version_1, lambda a: a.pop("vector:0"))
+    X, y = iris
+    trainer = build(5, "adam", extra=watched())
+    assert load_checkpoint(path, trainer).epoch == 2
+    assert trainer.history.diagnostics == [] and trainer.steps == 14
+    trainer.fit(X[:100], y[:100], epochs=1, validation_data=(X[100:], y[100:]))
+    assert len(of_type(trainer, GradientClipping).norms) == 7  # the records start afresh
+    assert trainer.history.epochs == 3
+
+
+def norms_state(value):
+    def change(config):
+        clipping_state(config)["norms"] = value
+    return change
+
+
+@pytest.mark.parametrize(
+    ("change", "arrays_change", "pattern"),
+    [
+        (put("vectors", 2), None, r"vectors is 2 but the callbacks' states name 1"),
+        (put("vectors", 10**6), None, r"vectors must be an integer ≥ 0 below 1025"),
+        (put("vectors", -1), None, r"vectors must be an integer ≥ 0 below 1025"),
+        (norms_state({"vector": 1, "length": 14}), None,
+         r"state.norms.vector must be an integer ≥ 0 below 1"),
+        (norms_state({"vector": 0, "length": 10**12}), None,
+         r"vector:0 has shape \(14,\) and dtype float64, expected \(1000000000000,\)"),
+        (norms_state({"vector": 0, "length": "x"}), None, r"state.norms.length must be an "),
+        (None, lambda a: a.update({"vector:0": -a["vector:0"]}),
+         r"GradientClipping: the saved norms must be a vector of numbers ≥ 0"),
+        (None, lambda a: a.update({"vector:0": a["vector:0"].astype(np.float32)}),
+         r"vector:0 has shape \(14,\) and dtype float32"),
+        (None, lambda a: a.update({"vector:1": np.zeros(3)}), r"unexpected \['vector:1'\]"),
+        (put("history", "diagnostics", "rows"), None,
+         r"history.diagnostics must be a list of objects of numbers, strings and nulls"),
+        (put("history", "diagnostics", [{"step": [1]}]), None,
+         r"history.diagnostics must be a list of objects"),
+    ],
+)
+def test_the_records_of_a_checkpoint_are_checked(watched_parts, tmp_path, change, arrays_change,
+                                                 pattern):
+    path = edited(tmp_path, watched_parts, change, arrays_change)
+    with pytest.raises(ModelFileError, match=pattern):
+        load_checkpoint(path, build(0, "adam", extra=watched()))
+
+
+def test_norms_of_an_overflowing_step_are_kept(watched_parts, tmp_path, iris):
+    def inf_norm(arrays):
+        arrays["vector:0"] = arrays["vector:0"].copy()
+        arrays["vector:0"][3] = np.inf
+
+    X, y = iris
+    trainer = build(0, "adam", extra=watched())
+    load_checkpoint(edited(tmp_path, watched_parts, arrays_change=inf_norm), trainer)
+    trainer.fit(X[:100], y[:100], epochs=1, validation_data=(X[100:], y[100:]))
+    norms = of_type(trainer, GradientClipping).norms
+    assert len(norms) == 21 and norms[3] == np.inf
+    # a record is not a weight: saving it again is no error
+    again = build(0, "adam", extra=watched())
+    load_checkpoint(save_checkpoint(tmp_path / "again.npz", trainer), again)
+    again.fit(X[:100], y[:100], epochs=1, validation_data=(X[100:], y[100:]))
+    assert of_type(again, GradientClipping).norms[:21] == norms

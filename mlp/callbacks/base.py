@@ -17,9 +17,14 @@ class Callback:
     ----------
     trainer : Trainer or None
         Set by the trainer the callback is given to (:meth:`set_trainer`).
+    changes_at_epoch_end : bool
+        Whether its :meth:`state_dict` changes in ``on_epoch_end`` (a schedule's step, a
+        count of epochs): then a :class:`~mlp.callbacks.ModelCheckpoint` must come after it.
+        False for records kept during the steps alone (diagnostics).
     """
 
     trainer = None
+    changes_at_epoch_end = True
 
     def set_trainer(self, trainer) -> None:
         """Attach to ``trainer``; called by :class:`~mlp.trainer.Trainer` when built."""

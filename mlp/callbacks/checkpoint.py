@@ -62,7 +62,7 @@ class ModelCheckpoint(Callback):
         later = self.trainer.callbacks[self.trainer.callbacks.index(self) + 1:]
         for callback in later:
             keeps_state = type(callback).state_dict is not Callback.state_dict
-            if isinstance(callback, Callback) and keeps_state \
+            if isinstance(callback, Callback) and keeps_state and callback.changes_at_epoch_end \
                     and not isinstance(callback, ModelCheckpoint):
                 raise ValueError(f"ModelCheckpoint: put it after {type(callback).__name__} in "
                                  "callbacks=, so that its checkpoints hold that callback's "
@@ -78,7 +78,7 @@ class ModelCheckpoint(Callback):
             self._watch.best = self.best = value
         from ..io import save_checkpoint
 
-        save_checkpoint(self.path, self.trainer, metadata=self.metadata)
+        save_checkpoint(self.path, self.trainer, metadata=self.metadata, epoch_logs=logs)
         self.saved_epochs.append(epoch)
         return False
 

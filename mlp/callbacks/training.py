@@ -272,6 +272,18 @@ class GradientClipping(Callback):
             for g in grads:
                 g *= scale
 
+    def state_dict(self):
+        # one number per step: a vector, which a checkpoint stores as an array
+        return {"norms": np.array(self.norms, dtype=np.float64)}
+
+    def load_state_dict(self, state):
+        norms = state.get("norms")
+        if not isinstance(norms, np.ndarray) or norms.ndim != 1 or norms.dtype != np.float64 \
+                or bool(np.any(norms < 0)):
+            raise ValueError("GradientClipping: the saved norms must be a vector of numbers "
+                             f"≥ 0, got {type(norms).__name__}")
+        self.norms = norms.tolist()
+
 
 class TerminateOnNaN(Callback):
     """Stop at the first step whose loss or new weights are not finite; keep the last finite

@@ -25,7 +25,7 @@ from .errors import ModelFileError
 MAX_CONFIG_BYTES = 16 * 2**20
 #: Deflate cannot expand data by more than about 1032 times.
 _MAX_DEFLATE_RATIO = 1032
-_MEMBER = re.compile(r"(__config__|(param|buffer|optim|snapshot):[A-Za-z0-9_.]{1,200})\.npy")
+_MEMBER = re.compile(r"(__config__|(param|buffer|optim|snapshot|vector):[A-Za-z0-9_.]{1,200})\.npy")
 _CHUNK = 2**20
 
 

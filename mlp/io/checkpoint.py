@@ -13,11 +13,13 @@ pickle), holding everything a later step depends on:
   time, the metrics callbacks added, best values);
 - each callback's :meth:`~mlp.callbacks.Callback.state_dict` (a schedule's position, the
   count of epochs without improvement and the best weights kept by EarlyStopping or the
-  trainer's own stopping rule, ...), and free ``metadata`` (the command line keeps its
-  preprocessing there).
+  trainer's own stopping rule, GradientClipping's norms, ...), and free ``metadata`` (the
+  command line keeps its preprocessing there);
+- the rows of :class:`~mlp.diagnostics.Diagnostics` (``history.diagnostics``).
 
 Weight copies (a callback's best epoch) are stored as ``snapshot:K.param.NAME`` and
-``snapshot:K.buffer.NAME`` arrays with the network's shapes. Loading checks all of it, as for a
+``snapshot:K.buffer.NAME`` arrays with the network's shapes; a callback's per-step record (a
+1-D float64 array in its state) as a ``vector:K`` array whose length the description declares. Loading checks all of it, as for a
 model file, before allocating anything: every shape follows from the layer specs (the
 description's checks are in :mod:`.checkpoint_format`).
 
@@ -57,7 +59,7 @@ from .spec import layer_spec
 __all__ = ["Checkpoint", "load_checkpoint", "save_checkpoint"]
 
 #: Callbacks whose state a resumed trainer may go without: they do not change training.
-_OPTIONAL = {"ModelCheckpoint"}
+_OPTIONAL = {"ModelCheckpoint", "Diagnostics"}
 
 
 def _dropouts(layer, prefix=""):
@@ -77,6 +79,10 @@ def _snapshot_arrays(k, weights, model):
     return arrays
 
 
+def _is_vector(value):
+    return isinstance(value, np.ndarray) and value.ndim == 1 and value.dtype == np.float64
+
+
 def _is_snapshot(value):
     return isinstance(value, tuple) and len(value) == 2 and all(
         isinstance(part, list) and all(isinstance(a, np.ndarray) for a in part)
@@ -86,7 +92,17 @@ def _is_snapshot(value):
 # -- saving ----------------------------------------------------------------------------------
 
 
-def save_checkpoint(path, trainer, *, metadata=None) -> Path:
+def _metrics(history, epoch_logs):
+    """``history.metrics``, with the numbers callbacks added to the ending epoch's logs (the
+    trainer records them after the last callback: as ``Trainer._epoch_end`` does)."""
+    metrics = {key: [float(v) for v in values] for key, values in history.metrics.items()}
+    for key, value in (epoch_logs or {}).items():
+        if key not in ("loss", "val_loss", "val_score", "lr", "time", "size"):
+            metrics.setdefault(key, []).append(float(value))
+    return metrics
+
+
+def save_checkpoint(path, trainer, *, metadata=None, epoch_logs=None) -> Path:
     """Write the full state of ``trainer`` (a :class:`~mlp.trainer.Trainer`) atomically.
 
     Parameters
@@ -98,6 +114,11 @@ def save_checkpoint(path, trainer, *, metadata=None) -> Path:
         Adam over all of ``model.parameters()``.
     metadata : dict, optional
         JSON-serialisable extras (``load_checkpoint(...).metadata``).
+    epoch_logs : dict, optional
+        The logs of the epoch that is ending, when written from a callback's
+        ``on_epoch_end`` (:class:`~mlp.callbacks.ModelCheckpoint` passes them): the numbers
+        callbacks added to them reach ``history.metrics`` only after every callback ran, and
+        are stored with the epoch's other numbers.
 
     Returns
     -------
@@ -123,18 +144,24 @@ def save_checkpoint(path, trainer, *, metadata=None) -> Path:
         if not same:
             generators.append(generator)
         slots[slot] = same[0] if same else len(generators) - 1
-    snapshots = []
+    snapshots, vectors = [], []
 
-    def snapshot(weights):
-        snapshots.append(weights)
-        return {"snapshot": len(snapshots) - 1}
+    def stored(value):
+        """A state's value as the description holds it: weight copies and vectors by
+        reference to their arrays."""
+        if _is_snapshot(value):
+            snapshots.append(value)
+            return {"snapshot": len(snapshots) - 1}
+        if _is_vector(value):
+            vectors.append(value)
+            return {"vector": len(vectors) - 1, "length": len(value)}
+        return value
 
     callbacks = []
     for callback in trainer.callbacks:
         state = callback.state_dict() if hasattr(callback, "state_dict") else None
         if state is not None:
-            state = {key: snapshot(value) if _is_snapshot(value) else value
-                     for key, value in state.items()}
+            state = {key: stored(value) for key, value in state.items()}
             callbacks.append({"type": type(callback).__name__, "state": state})
     config = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "model": layer_spec(model),
@@ -143,24 +170,30 @@ def save_checkpoint(path, trainer, *, metadata=None) -> Path:
         "generator_of": slots,
         "trainer": {"steps": trainer.steps, "samples_seen": trainer.samples_seen},
         "history": {**{key: [float(v) for v in getattr(history, key)] for key in CURVES},
-                    "metrics": {key: [float(v) for v in values]
-                                for key, values in history.metrics.items()},
+                    "metrics": _metrics(history, epoch_logs),
                     "best_loss": float(history.best_loss),
                     "best_val_score": history.best_val_score,
-                    "best_epoch": history.best_epoch},
-        "callbacks": callbacks, "snapshots": len(snapshots),
+                    "best_epoch": history.best_epoch,
+                    "diagnostics": [dict(row) for row in history.diagnostics]},
+        "callbacks": callbacks, "snapshots": len(snapshots), "vectors": len(vectors),
     }
     for k, weights in enumerate(snapshots):
         arrays.update(_snapshot_arrays(k, weights, model))
     for name, value in arrays.items():
         if not zipped.all_finite(value):
             raise ValueError(f"cannot checkpoint {name}: it contains NaN or infinity")
+    arrays.update({f"vector:{k}": value for k, value in enumerate(vectors)})
     try:
         config["metadata"] = json.loads(json.dumps(metadata or {}, allow_nan=False))
         text = json.dumps(config, allow_nan=True)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"cannot write the checkpoint's description as JSON: {exc}") from None
-    arrays["__config__"] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    body = text.encode("utf-8")
+    if len(body) > zipped.MAX_CONFIG_BYTES:  # never write what load_checkpoint refuses
+        raise ValueError(f"cannot checkpoint: the description would take {len(body)} bytes, "
+                         f"more than the {zipped.MAX_CONFIG_BYTES} a checkpoint may hold "
+                         "(record diagnostics less often)")
+    arrays["__config__"] = np.frombuffer(body, dtype=np.uint8)
     return write_atomic(path, lambda f: np.savez(f, **arrays))
 
 
@@ -197,7 +230,8 @@ class Checkpoint:
         return History(**{key: list(saved[key]) for key in CURVES},
                        metrics={key: list(values) for key, values in saved["metrics"].items()},
                        best_loss=saved["best_loss"], best_val_score=saved["best_val_score"],
-                       best_epoch=saved["best_epoch"])
+                       best_epoch=saved["best_epoch"],
+                       diagnostics=[dict(row) for row in saved.get("diagnostics", [])])
 
     def _snapshot(self, k):
         values = [self._arrays[f"snapshot:{k}.param.{p.name}"].copy()
@@ -205,6 +239,14 @@ class Checkpoint:
         buffers = [self._arrays[f"snapshot:{k}.buffer.{name}"].copy()
                    for name, _ in self.model.named_buffers()]
         return values, buffers
+
+    def _stored(self, value):
+        """A state's value, its weight copy or vector read from the arrays."""
+        if isinstance(value, dict) and set(value) == {"snapshot"}:
+            return self._snapshot(value["snapshot"])
+        if isinstance(value, dict) and set(value) == {"vector", "length"}:
+            return self._arrays[f"vector:{value['vector']}"].copy()
+        return value
 
     def restore(self, trainer) -> None:
         """Put the saved state into ``trainer``: its next ``fit`` goes on bit for bit.
@@ -241,9 +283,7 @@ class Checkpoint:
                 raise ModelFileError(f"{where}: the checkpoint holds the state of {nth + 1} "
                                      f"{kind}, the trainer has {len(matching)}: give it the "
                                      "callbacks the saved run had")
-            state = {key: self._snapshot(value["snapshot"])
-                     if isinstance(value, dict) and set(value) == {"snapshot"} else value
-                     for key, value in entry["state"].items()}
+            state = {key: self._stored(value) for key, value in entry["state"].items()}
             pending.append((matching[nth], state))
 
         def resume():

@@ -5,6 +5,17 @@ checkpoint (:mod:`mlp.io.checkpoint`) — optimizer, random generators, trainer 
 history, callbacks' states — and derives the further arrays they declare (the optimizer's
 vectors, the weight copies), so that the archive's headers can be compared with all of them
 before anything is allocated.
+
+Versions. A reader reads every version up to its own ``FORMAT_VERSION`` and refuses a newer
+one by name; a writer writes its own. A version adds what older files lack, and older files
+load with it empty:
+
+1. network, optimizer, generators, trainer counters, history curves and metrics, callbacks'
+   states with their weight copies (``snapshot:K.*`` arrays).
+2. ``history.diagnostics`` (the rows of :class:`mlp.diagnostics.Diagnostics`, as JSON
+   objects of numbers, strings and nulls), and callbacks' per-step records as arrays
+   ``vector:K`` of float64, declared in the state as ``{"vector": K, "length": N}``
+   (GradientClipping's norms; these alone may hold infinity or NaN).
 """
 
 from __future__ import annotations
@@ -12,15 +23,19 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
+
 from .errors import ModelFileError, kind_of
 from .runstate import generator_from_json, optimizer_arrays
 
 FORMAT = "mlp-checkpoint"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 #: The history's per-epoch lists.
 CURVES = ("loss", "val_loss", "val_score", "lr", "time")
 #: Weight copies a checkpoint may hold (one per callback at most).
 MAX_SNAPSHOTS = 64
+#: Per-step records a checkpoint may hold (callbacks' vectors).
+MAX_VECTORS = 1024
 
 
 def parse(text, path):
@@ -83,6 +98,8 @@ def check_description(config, network, path):
     for key in ("steps", "samples_seen"):
         _count(trainer, key, f"{where}trainer")
     _check_history(config["history"], f"{where}history")
+    _count(config, "vectors", where.rstrip(": "), optional=True, below=MAX_VECTORS + 1)
+    n_vectors, lengths = config.get("vectors") or 0, {}
     for i, entry in enumerate(config["callbacks"]):
         at = f"{where}callbacks[{i}]"
         if not isinstance(entry, dict) or not isinstance(entry.get("type"), str) \
@@ -91,10 +108,21 @@ def check_description(config, network, path):
         for key, value in entry["state"].items():
             if isinstance(value, dict) and set(value) == {"snapshot"}:
                 _count(value, "snapshot", f"{at}.state.{key}", below=n_snapshots)
+            elif isinstance(value, dict) and set(value) == {"vector", "length"}:
+                _count(value, "vector", f"{at}.state.{key}", below=n_vectors)
+                _count(value, "length", f"{at}.state.{key}")
+                if lengths.setdefault(value["vector"], value["length"]) != value["length"]:
+                    raise ModelFileError(f"{at}.state.{key}: vector {value['vector']} is "
+                                         "declared with two lengths")
+    if len(lengths) != n_vectors:
+        raise ModelFileError(f"{where}vectors is {n_vectors} but the callbacks' states "
+                             f"name {len(lengths)}")
     for k in range(n_snapshots):
         for name, declared in network.items():
             group, rest = name.split(":", 1)
             extra[f"snapshot:{k}.{group}.{rest}"] = declared
+    for k, length in lengths.items():
+        extra[f"vector:{k}"] = ((length,), np.dtype(np.float64))
     return extra
 
 
@@ -135,3 +163,12 @@ def _check_history(history, where):
         raise ModelFileError(f"{where}.best_val_score must be a number or null, got "
                              f"{kind_of(score)}")
     _count(history, "best_epoch", where, optional=True, below=max(epochs, 1))
+    rows = history.get("diagnostics", [])  # from format 2
+    if not isinstance(rows, list) or not all(
+            isinstance(row, dict) and all(
+                value is None or isinstance(value, str) or (
+                    isinstance(value, (int, float)) and not isinstance(value, bool))
+                for value in row.values())
+            for row in rows):
+        raise ModelFileError(f"{where}.diagnostics must be a list of objects of numbers, "
+                             f"strings and nulls, got {kind_of(rows)}")

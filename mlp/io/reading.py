@@ -44,7 +44,8 @@ def read_network(archive, infos, spec, extra, path, what="the layers"):
     -------
     (Layer, dict)
         The network (in training mode, as built) and ``{name: ndarray}`` of the extra arrays,
-        each checked finite.
+        each checked finite (but a callback's ``vector:`` records, gradient norms say, which
+        may hold infinity).
 
     Raises
     ------
@@ -79,6 +80,6 @@ def read_network(archive, infos, spec, extra, path, what="the layers"):
                              f"declares {sorted(declared)}")
     for name, member in members.items():
         zipped.read_into(archive, member, targets[name], name, path)
-        if not zipped.all_finite(targets[name]):
+        if not name.startswith("vector:") and not zipped.all_finite(targets[name]):
             raise ModelFileError(f"{path}: {name} contains NaN or infinity")
     return model, {name: targets[name] for name in extra}
