@@ -106,11 +106,14 @@ def fit_stochastic(est, X, y, y_enc, sample_weight, validation_data, incremental
     # scikit-learn's rule: the training loss, or with early stopping the validation score
     # (whose best epoch is restored); partial_fit and warm_start count the epochs without
     # improvement across calls (the count starts at 0 when the network is built), and
-    # continue from the best loss of earlier calls
+    # continue from the best of earlier calls: the best loss, or with early stopping the
+    # best validation score, which an epoch must beat to be restored (when none does, the
+    # last epoch's weights stay, as in scikit-learn, whose kept best is the live weights then)
+    best = est.best_validation_score_ if early_stopping else est.best_loss_
     convergence = Convergence(
         "val_score" if early_stopping else "loss", n_iter_no_change=est.n_iter_no_change,
         tol=est.tol, restore_best=bool(early_stopping),
-        baseline=None if early_stopping or est.best_loss_ is None else est.best_loss_,
+        baseline=None if best is None or np.isnan(best) else best,
         wait=getattr(est, "_no_improvement_count", 0), on_plateau=_adaptive(est, optimizer))
     callbacks = [EstimatorRecord(est, n_samples), convergence]
     if est.solver == "sgd" and est.learning_rate == "invscaling":
@@ -147,8 +150,9 @@ def fit_stochastic(est, X, y, y_enc, sample_weight, validation_data, incremental
         est.validation_loss_curve_ = (est.validation_loss_curve_ or []) + history.val_loss
         finite = [v for v in est.validation_scores_ if not np.isnan(v)]
         est.best_validation_score_ = max(finite) if finite else np.nan
-    if early_stopping:
-        est.best_loss_ = None
+    if early_stopping:  # scikit-learn sets it to None when it builds the network only
+        if len(est.loss_curve_) == history.epochs:
+            est.best_loss_ = None
     else:
         est.best_loss_ = min(est.best_loss_ if est.best_loss_ is not None else np.inf,
                              history.best_loss)
