@@ -53,10 +53,38 @@ def batch_size(text):
     return _number(text, int, lambda v: v >= 0, "a non-negative integer or 'full'")
 
 
+def non_negative_int(text):
+    return _number(text, int, lambda v: v >= 0, "a non-negative integer")
+
+
 def threads(text):
     if text == "auto":
         return text
     return _number(text, int, lambda v: v >= 1, "a positive integer or 'auto'")
+
+
+# -- inputs -----------------------------------------------------------------------------------
+
+
+def check_source(path, flag, *, folder=False):
+    """Refuse an input that is no file to read, in one line, before anything is read.
+
+    A device (``/dev/zero`` streams without end, ``/dev/tty`` waits for a keyboard) or a
+    socket is refused, and a directory unless ``folder``; a FIFO is read (``<(command)``).
+    A path that does not exist is left to the reader, which names it.
+    """
+    import stat
+
+    from ..io.files import file_kind  # here: mlp.io loads numpy
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return
+    if stat.S_ISREG(mode) or stat.S_ISFIFO(mode) or (folder and stat.S_ISDIR(mode)):
+        return
+    raise UsageError(f"{flag}: cannot read {path}: it is {file_kind(mode)}, not a "
+                     f"{'file or folder' if folder else 'file'}")
 
 
 # -- outputs ----------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from ..datasets import BUILTIN, load_dataset
-from .common import UsageError, fraction
+from .common import UsageError, check_source, fraction, non_negative_int
 
 
 def add_data_options(parser):
@@ -46,13 +46,15 @@ def add_data_options(parser):
     group.add_argument("--val-fraction", type=fraction, default=None,
                        help="of the rest, held out for validation (default: 0, or 0.1 with "
                             "--early-stopping)")
-    group.add_argument("--seed", type=int, default=0,
+    group.add_argument("--seed", type=non_negative_int, default=0,
                        help="seed of every random choice: split, weights, shuffling "
                             "(default: 0)")
 
 
 def prepare(args):
     """Load, split and scale the data as ``train`` and ``gradcheck`` both do."""
+    if args.data not in BUILTIN:
+        check_source(args.data, "--data")
     rng = np.random.default_rng(args.seed)
     drop = [*args.drop, *([args.id] if args.id is not None else [])]
     data = load_dataset(args.data, target=args.target, rng=rng, header=args.header, drop=drop)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..exercise import command
-from .common import check_destination, positive_float, positive_int
+from .common import check_destination, check_source, positive_float, positive_int
 
 
 def add_arguments(exercise):
@@ -69,7 +69,7 @@ def add_arguments(exercise):
                         help="an exercise folder made by `make` (default: the items `make` stubs by default)")
     verify.add_argument("--source", metavar="DIR",
                         help="the package to verify (default: the installed mlp)")
-    verify.set_defaults(run=command.run_verify)
+    verify.set_defaults(run=run_verify)
 
 
 def _exercise_options(parser):
@@ -80,12 +80,27 @@ def _exercise_options(parser):
                         help="CPU seconds per item (default: 60)")
 
 
+def _check_exercise(args):
+    if args.exercise is not None:
+        check_source(args.exercise, "--exercise", folder=True)
+
+
+def run_verify(args) -> int:
+    for flag, path in (("EXERCISE", args.folder), ("--source", args.source)):
+        if path is not None:
+            check_source(path, flag, folder=True)
+    return command.run_verify(args)
+
+
 def run_make(args) -> int:
     check_destination(args.outdir, "OUTDIR", folder=True)
     return command.run_make(args)
 
 
 def run_grade(args) -> int:
+    _check_exercise(args)
+    for path in args.submissions:
+        check_source(path, "SUBMISSION", folder=True)
     if args.json:
         check_destination(args.json, "--json")
     # the class's folder: --out, or ./grades when several submissions are named (a single
@@ -101,5 +116,6 @@ def run_grade(args) -> int:
 
 
 def run_gradescope(args) -> int:
+    _check_exercise(args)
     check_destination(args.out, "OUT.zip")
     return command.run_gradescope(args)

@@ -10,7 +10,7 @@ import numpy as np
 from ..datasets import load_features
 from ..io import write_atomic
 from ..sequential import Sequential
-from .common import UsageError, check_destination
+from .common import UsageError, check_destination, check_source
 from .network import load_model
 
 
@@ -102,6 +102,8 @@ def _estimator_outputs(est, args):
 def run(args) -> int:
     if args.out:
         check_destination(args.out, "--out")
+    check_source(args.model, "--model")
+    check_source(args.data, "--data")
     model, metadata = load_model(args.model)
     if isinstance(model, Sequential):
         predicted, P, classes, ids = _network_outputs(model, metadata, args)

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..callbacks import ProgressBar
 from ..io import load_checkpoint
-from .common import UsageError, check_destination, positive_int
+from .common import UsageError, check_destination, check_source, positive_int
 from .steering import lr_schedule
 
 #: The options that define a run, taken from the checkpoint by --resume.
@@ -112,6 +112,7 @@ def take_options(args):
     """
     if not args.resume:
         return None
+    check_source(args.resume, "--resume")
     checkpoint = load_checkpoint(args.resume)
     saved = checkpoint.metadata.get("cli")
     if not isinstance(saved, dict) or set(saved) != set(RUN_OPTIONS):

@@ -63,7 +63,10 @@ _KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISCHR, "a character device"),
           (stat.S_ISSOCK, "a socket"))
 
 
-def _kind(mode) -> str:
+def file_kind(mode) -> str:
+    """What ``stat``'s ``st_mode`` says a path is, in words: "a directory", "a socket", ..."""
+    if stat.S_ISREG(mode):
+        return "a regular file"
     return next((name for test, name in _KINDS if test(mode)), "not a regular file")
 
 
@@ -115,7 +118,7 @@ def check_writable(path) -> None:
         return
     st = _existing(path)
     if st is not None and not stat.S_ISREG(st.st_mode):
-        raise ValueError(f"cannot write {path}: it is {_kind(st.st_mode)}; an output must be "
+        raise ValueError(f"cannot write {path}: it is {file_kind(st.st_mode)}; an output must be "
                          "a regular file or a new name")
     if st is not None and not os.access(path, os.W_OK):
         raise ValueError(f"cannot write {path}: permission denied")
@@ -133,7 +136,7 @@ def check_writable_folder(path) -> None:
     st = _existing(path)
     if st is not None and not stat.S_ISDIR(st.st_mode):
         raise ValueError(f"cannot write into {path}: it is "
-                         f"{'a regular file' if stat.S_ISREG(st.st_mode) else _kind(st.st_mode)}"
+                         f"{file_kind(st.st_mode)}"
                          ", not a directory")
     target = Path(os.path.realpath(path))
     if st is not None:

@@ -1,0 +1,67 @@
+"""Every input of every subcommand that is no file to read (a device streams without end, a
+socket cannot be read) is refused in one line before anything is read; FIFOs are read."""
+
+import socket
+
+import pytest
+
+from mlp.cli import main
+
+# (arguments with INPUT where the input goes, the flag named in the message, folder allowed)
+INPUTS = [
+    (["train", "--quiet", "--data", "INPUT"], "--data", False),
+    (["gradcheck", "--data", "INPUT"], "--data", False),
+    (["train", "--quiet", "--resume", "INPUT"], "--resume", False),
+    (["predict", "--model", "INPUT", "--data", "d.csv"], "--model", False),
+    (["predict", "--model", "m.npz", "--data", "INPUT"], "--data", False),
+    (["exercise", "grade", "s", "--exercise", "INPUT"], "--exercise", True),
+    (["exercise", "grade", "INPUT", "--exercise", "hw"], "SUBMISSION", True),
+    (["exercise", "gradescope", "out.zip", "--exercise", "INPUT"], "--exercise", True),
+    (["exercise", "verify", "INPUT"], "EXERCISE", True),
+    (["exercise", "verify", "--source", "INPUT"], "--source", True),
+]
+
+
+@pytest.fixture
+def sock(tmp_path):
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(str(tmp_path / "sock"))
+    yield tmp_path / "sock"
+    s.close()
+
+
+def _refused(capsys, monkeypatch, tmp_path, args, path):
+    monkeypatch.chdir(tmp_path)
+    status = main([str(path) if a == "INPUT" else a for a in args])
+    captured = capsys.readouterr()
+    assert status == 2
+    assert len(captured.err.splitlines()) == 1, captured.err
+    return captured.err.strip()
+
+
+@pytest.mark.parametrize(("args", "flag", "folder"), INPUTS)
+def test_devices_and_sockets_are_no_input(capsys, monkeypatch, tmp_path, sock, args, flag,
+                                          folder):
+    what = "file or folder" if folder else "file"
+    err = _refused(capsys, monkeypatch, tmp_path, args, "/dev/zero")
+    assert err.endswith(f"error: {flag}: cannot read /dev/zero: it is a character device, "
+                        f"not a {what}"), err
+    err = _refused(capsys, monkeypatch, tmp_path, args, sock)
+    assert err.endswith(f"error: {flag}: cannot read {sock}: it is a socket, not a {what}"), err
+
+
+@pytest.mark.parametrize(("args", "flag"), [(a, f) for a, f, folder in INPUTS if not folder])
+def test_a_folder_is_no_input_file(capsys, monkeypatch, tmp_path, args, flag):
+    (tmp_path / "folder").mkdir()
+    err = _refused(capsys, monkeypatch, tmp_path, args, tmp_path / "folder")
+    assert err.endswith(f"error: {flag}: cannot read {tmp_path / 'folder'}: it is a "
+                        "directory, not a file"), err
+
+
+def test_a_negative_seed_is_refused_by_name(capsys):
+    with pytest.raises(SystemExit) as exited:  # argparse's exit, as for every flag
+        main(["train", "--seed", "-1"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err == ("mlp train: error: argument --seed: expected a non-negative integer, got "
+                   "'-1' (see 'mlp train --help')\n")
