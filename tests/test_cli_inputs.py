@@ -1,8 +1,10 @@
 """Every input of every subcommand that is no file to read (a device streams without end, a
-socket cannot be read) is refused in one line before anything is read; FIFOs are read."""
+socket cannot be read) is refused in one line before anything is read; FIFOs are read. Data
+too large to compute with is refused by column, not reported as a diverged training run."""
 
 import socket
 
+import numpy as np
 import pytest
 
 from mlp.cli import main
@@ -65,3 +67,33 @@ def test_a_negative_seed_is_refused_by_name(capsys):
     err = capsys.readouterr().err
     assert err == ("mlp train: error: argument --seed: expected a non-negative integer, got "
                    "'-1' (see 'mlp train --help')\n")
+
+
+def _csv(path, big_feature, big_target):
+    rng = np.random.default_rng(0)
+    rows = ["a,b,y"]
+    for i in range(40):
+        a = rng.random() * (1e308 if big_feature else 1.0)
+        y = rng.random() * 1e300 if big_target else i % 2
+        rows.append(f"{a!r},{rng.random()!r},{y!r}")
+    path.write_text("\n".join(rows) + "\n")
+    return str(path)
+
+
+def test_values_too_large_to_standardize_are_refused_by_column(tmp_path, capsys):
+    data = _csv(tmp_path / "big.csv", big_feature=True, big_target=False)
+    assert main(["train", "--quiet", "--epochs", "1", "--data", data]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mlp train: error: the column 'a' holds values as large as ")
+    assert err.endswith("; use --minmax or --no-scale, or divide the column by a power of "
+                        "ten\n") and len(err.splitlines()) == 1
+    assert main(["train", "--quiet", "--epochs", "1", "--data", data, "--minmax"]) == 0
+
+
+def test_a_regression_target_too_large_to_scale_is_refused(tmp_path, capsys):
+    data = _csv(tmp_path / "big.csv", big_feature=False, big_target=True)
+    assert main(["train", "--quiet", "--epochs", "1", "--data", data, "--task",
+                 "regression"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mlp train: error: the column 'y' holds values as large as ")
+    assert "too large to regress on" in err and len(err.splitlines()) == 1

@@ -110,6 +110,12 @@ def prepare(args):
                                            "validation")
 
     preprocessing = {"scale": args.scale}
+    if args.scale == "standard":
+        _check_squares(X_train, data.feature_names, "standardize",
+                       "use --minmax or --no-scale, or divide the column by a power of ten")
+    if task == "regression":
+        _check_squares(y_train[:, None], [data.target_name], "regress on",
+                       "divide the target by a power of ten")
     if args.scale != "none":
         center, factor = scaling(X_train, args.scale)
         X_train, X_val, X_test = (None if X is None else (X - center) * factor
@@ -124,6 +130,21 @@ def prepare(args):
         "train": (X_train, y_train), "val": (X_val, y_val), "test": (X_test, y_test),
         "preprocessing": preprocessing,
     }
+
+
+def _check_squares(X, names, what, hint):
+    """Refuse columns whose variance cannot be computed: N squared deviations of values up
+    to ``|x|`` sum to at most 4·N·|x|², which must stay below the largest float."""
+    if len(X) == 0:
+        return
+    limit = math.sqrt(np.finfo(X.dtype).max / (4 * len(X)))
+    size = np.abs(X).max(axis=0)
+    if np.all(size <= limit):
+        return
+    j = int(np.argmax(size > limit))
+    raise UsageError(f"the column {names[j]!r} holds values as large as {size[j]:.3g}, too "
+                     f"large to {what} ({len(X)} rows: their squares overflow above "
+                     f"{limit:.3g}); {hint}")
 
 
 def targets_for_loss(task, y, preprocessing):
