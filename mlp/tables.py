@@ -69,6 +69,21 @@ class Table:
             ``data.csv, line 7, column 'b': expected a number, got 'x'``; also for an empty
             cell, a short row, NaN or infinity.
         """
+        if any(self.columns[j].dtype.kind != "f" for j in indices):
+            self._refuse(indices)
+        X = np.empty((len(self), len(indices)), dtype=np.float64)
+        # row blocks that stay in cache: writing whole columns would stride through all of X,
+        # and a block is checked for NaN and infinity while it is there
+        for start in range(0, len(self), 2**12):
+            block = X[start:start + 2**12]
+            for k, j in enumerate(indices):
+                block[:, k] = self.columns[j][start:start + 2**12]
+            if not np.isfinite(block).all():
+                self._refuse(indices)
+        return X
+
+    def _refuse(self, indices):
+        """Raise for the first column, in the order given, that is not all finite numbers."""
         for j in indices:
             column = self.columns[j]
             if column.dtype.kind != "f":
@@ -83,13 +98,7 @@ class Table:
                 if np.isnan(column[bad]) and self.is_empty(bad, j):
                     raise self._empty(bad, j)
                 raise ValueError(f"{self._where(bad, j)}: NaN or infinity in the data")
-        X = np.empty((len(self), len(indices)), dtype=np.float64)
-        # row blocks that stay in cache: writing whole columns would stride through all of X
-        for start in range(0, len(self), 2**12):
-            block = X[start:start + 2**12]
-            for k, j in enumerate(indices):
-                block[:, k] = self.columns[j][start:start + 2**12]
-        return X
+        raise RuntimeError("no cell to refuse")  # pragma: no cover - called on a bad cell
 
     def _where(self, row, j):
         return f"{self.path}, line {self.line(row)}, column {self.names[j]!r}"

@@ -253,3 +253,13 @@ def test_labels_beside_numbers_read_exactly_and_bad_rows_named(tmp_path, reader,
     X, ids = load_features(path, ["b", "a"], id_column="name")
     np.testing.assert_array_equal(X, values[:, ::-1])
     assert ids[7] == 'n7, "q"'
+
+
+def test_the_first_bad_column_in_order_is_named(tmp_path, reader):
+    path = write(tmp_path, "a,b,c,y\n1,2,3,0\n4,nan,x,1\n5,6,7,0\ninf,8,9,1\n")
+    with pytest.raises(ValueError, match=r"line 5, column 'a': NaN or infinity"):
+        load_csv(path)
+    with pytest.raises(ValueError, match=r"line 3, column 'b': NaN or infinity"):
+        load_csv(path, drop=["a"])
+    with pytest.raises(ValueError, match=r"line 3, column 'c': expected a number, got 'x'"):
+        load_csv(path, drop=["a", "b"])
