@@ -139,3 +139,33 @@ def test_two_outputs_naming_one_file_are_still_refused(tmp_path, capsys):
     err = capsys.readouterr().err
     assert status == 2 and len(err.splitlines()) == 1
     assert "--save and --json name the same file" in err
+
+
+def test_an_output_naming_an_input_is_refused(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "d.csv").write_text("a,b,y\n" + "".join(f"{i},{i % 3},{i % 2}\n"
+                                                        for i in range(30)))
+    (tmp_path / "link.csv").symlink_to(tmp_path / "d.csv")
+    cases = [
+        (["train", "--data", "d.csv", "--save", "./link.csv"], "--save", "--data"),
+        (["train", "--data", "d.csv", "--log-csv", "sub/../d.csv"], "--log-csv", "--data"),
+        (["train", "--data", "d.csv", "--checkpoint", "d.csv"], "--checkpoint", "--data"),
+        (["train", "--resume", "run.npz", "--json", "run.npz"], "--json", "--resume"),
+        (["predict", "--model", "m.npz", "--data", "d.csv", "--out", "link.csv"], "--out",
+         "--data"),
+        (["predict", "--model", "m.npz", "--data", "d.csv", "--out", "m.npz"], "--out",
+         "--model"),
+    ]
+    (tmp_path / "sub").mkdir()
+    for args, output, source in cases:
+        assert main(args) == 2, args
+        err = capsys.readouterr().err
+        assert len(err.splitlines()) == 1
+        assert f"error: {output} names the file of {source} (" in err, err
+        assert "writing it would destroy the input" in err
+    assert (tmp_path / "d.csv").read_text().startswith("a,b,y\n")
+    # a resumed run goes on writing its checkpoint
+    assert main(["train", "--data", "d.csv", "--quiet", "--epochs", "2", "--checkpoint",
+                 "run.npz"]) == 0
+    assert main(["train", "--resume", "run.npz", "--quiet", "--epochs", "3", "--checkpoint",
+                 "run.npz"]) == 0, capsys.readouterr().err

@@ -90,19 +90,33 @@ def check_source(path, flag, *, folder=False):
 # -- outputs ----------------------------------------------------------------------------------
 
 
-def check_distinct(outputs):
-    """Refuse two outputs that are one file: the same path after resolving links, or two
-    names of one existing file. ``outputs``: (flag, path or None) pairs."""
-    seen = {}
+def _identity(path):
+    """What makes two names one file: the device and inode of an existing file, else the
+    path with links and ``..`` resolved."""
+    key = os.path.realpath(path)
+    try:
+        info = os.stat(key)
+        return info.st_dev, info.st_ino
+    except OSError:  # not there yet: its resolved path is its name
+        return key
+
+
+def check_distinct(outputs, inputs=()):
+    """Refuse two outputs that are one file, and an output that is one of the inputs (it
+    would be overwritten before, or while, it is read): the same path after resolving links,
+    or two names of one existing file. ``outputs``, ``inputs``: (flag, path or None) pairs;
+    ``-`` (standard output) is no file."""
+    seen, read = {}, {}
+    for flag, path in inputs:
+        if path and path != "-":
+            read.setdefault(_identity(path), flag)
     for flag, path in outputs:
-        if not path:
+        if not path or path == "-":
             continue
-        key = os.path.realpath(path)
-        try:
-            info = os.stat(key)
-            key = (info.st_dev, info.st_ino)
-        except OSError:  # not there yet: its resolved path is its name
-            pass
+        key = _identity(path)
+        if key in read:
+            raise UsageError(f"{flag} names the file of {read[key]} ({path}): writing it "
+                             "would destroy the input; choose another output")
         if key in seen and seen[key] != flag:
             raise UsageError(f"{seen[key]} and {flag} name the same file ({path}); each "
                              "output needs a file of its own")

@@ -10,7 +10,7 @@ import numpy as np
 from ..datasets import load_features
 from ..io import write_atomic
 from ..sequential import Sequential
-from .common import UsageError, check_destination, check_source
+from .common import UsageError, check_destination, check_distinct, check_source
 from .network import load_model
 
 
@@ -101,6 +101,8 @@ def _estimator_outputs(est, args):
 
 def run(args) -> int:
     if args.out:
+        check_distinct((("--out", args.out),),
+                       inputs=(("--data", args.data), ("--model", args.model)))
         check_destination(args.out, "--out")
     check_source(args.model, "--model")
     check_source(args.data, "--data")

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..callbacks import ModelCheckpoint
+from ..datasets import BUILTIN
 from ..diagnostics import Diagnostics
 from ..io import save, write_atomic
 from ..losses import MSELoss, SoftmaxCrossEntropyLoss
@@ -178,14 +179,19 @@ def _report_stop(history, keeper, signum, elapsed, metric):
 def run(args) -> int:
     # refuse unwritable destinations now, not after a long training run
     flow = _flow_path(args.plot) if args.plot and args.diagnostics else None
-    check_distinct((("--save", args.save), ("--json", args.json), ("--plot", args.plot),
-                    ("--log-csv", args.log_csv), ("--checkpoint", args.checkpoint)))
+    outputs = (("--save", args.save), ("--json", args.json), ("--plot", args.plot),
+               ("--log-csv", args.log_csv), ("--plot's gradient flow", flow))
+    check_distinct((*outputs, ("--checkpoint", args.checkpoint)))
+    # --checkpoint may name the --resume file: the resumed run goes on writing it
+    check_distinct(outputs, inputs=(("--resume", args.resume),))
     for flag, path in (("--save", args.save), ("--json", args.json), ("--plot", args.plot),
                        ("--plot", flow), ("--log-csv", args.log_csv)):
         if path:
             check_destination(path, flag)
     resume.check_outputs(args)
     checkpoint = resume.take_options(args)  # the saved run's options, before the data
+    check_distinct((*outputs, ("--checkpoint", args.checkpoint)),  # --data is known now
+                   inputs=(("--data", args.data if args.data not in BUILTIN else None),))
     if args.plot:
         try:
             from ..plotting import require_matplotlib
