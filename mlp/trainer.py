@@ -196,7 +196,6 @@ class Trainer:
         if self._join_single and len(starts) > 2 and n_samples - starts[-2] == 1:
             del starts[-2]
         total = total_weight = 0.0
-        begin, gradients, end = map(self._hooks, ("on_batch_begin", "on_gradients", "on_batch_end"))
         for batch, (start, stop) in enumerate(zip(starts[:-1], starts[1:], strict=True)):
             rows = slice(start, stop) if order is None else order[start:stop]
             X_batch, y_batch = X[rows], y[rows]
@@ -205,7 +204,7 @@ class Trainer:
             if weight == 0:
                 continue  # nothing to learn from, and no step to take
             logs = {"size": X_batch.shape[0]}
-            for hook in begin:
+            for hook in self._hooks("on_batch_begin"):
                 hook(batch, logs)
             value = loss.forward(model.forward(X_batch), y_batch, w_batch)
             model.backward(loss.backward(), input_grad=False)
@@ -213,12 +212,12 @@ class Trainer:
                 value += self._penalty(weight)
                 penalty.backward(self.params)
             logs["loss"] = value
-            for hook in gradients:
+            for hook in self._hooks("on_gradients"):
                 hook(batch, logs)
             self._lr_used = optimizer.lr  # the epoch's rate: its last step's, as it was taken
             optimizer.step()
             self.steps += 1
-            for hook in end:
+            for hook in self._hooks("on_batch_end"):
                 hook(batch, logs)
             total += value * weight
             total_weight += weight
@@ -344,7 +343,11 @@ class Trainer:
         self.history.stop_reason, self.history.stop_message = reason, message
 
     def _hooks(self, name):
-        """The callbacks' methods for hook ``name``, leaving out the base class's (no-ops)."""
+        """The callbacks' methods for hook ``name``, leaving out the base class's (no-ops).
+
+        Looked up at each call, not once per epoch: a callback may set a hook on itself (or
+        on its class) in the middle of an epoch, and it must be called from then on.
+        """
         noop = getattr(Callback, name)
         return [getattr(c, name) for c in self.callbacks if isinstance(c, Callback) and (
             getattr(type(c), name) is not noop or name in getattr(c, "__dict__", ()))]

@@ -164,3 +164,38 @@ def test_batch_hooks_reach_every_callback_that_defines_one(iris, make_net):
         batch_size=60, rng=0, callbacks=[Gradients(), on_instance])
     assert calls == [("gradients", 0, 60), ("end", 0), ("gradients", 1, 60), ("end", 1),
                      ("gradients", 2, 30), ("end", 2)]
+
+
+def test_batch_hooks_follow_what_the_callbacks_define_at_each_call(iris, make_net):
+    # a hook set (on the instance or on the class) or removed in the middle of an epoch is
+    # called, or not, from the next call on, as when every call looked the hook up
+    X, y = iris
+    calls = []
+
+    class Mixin:
+        def on_batch_begin(self, batch, logs=None):
+            calls.append(("mixin", batch))
+
+    class Arming(Mixin, mlp.callbacks.Callback):
+        def on_batch_end(self, batch, logs=None):
+            if batch == 0:  # from batch 1 on: an instance hook
+                self.on_gradients = lambda b, logs=None: calls.append(("instance", b))
+            if batch == 1:  # from batch 2 on: no more, but a hook of the class
+                del self.on_gradients
+                Later.on_gradients = lambda self, b, logs=None: calls.append(("class", b))
+
+    class SameBatch(mlp.callbacks.Callback):
+        def on_batch_begin(self, batch, logs=None):
+            # set before the step's gradients are ready: called in this very batch
+            if batch == 1:
+                self.on_gradients = lambda b, logs=None: calls.append(("same batch", b))
+
+    class Later(mlp.callbacks.Callback):
+        pass
+
+    model = make_net("relu")
+    fit(model, mlp.SoftmaxCrossEntropyLoss(), mlp.Adam(model.parameters()), X, y, epochs=1,
+        batch_size=50, shuffle=False, callbacks=[Arming(), SameBatch(), Later()])
+    assert calls == [("mixin", 0),
+                     ("mixin", 1), ("instance", 1), ("same batch", 1),
+                     ("mixin", 2), ("same batch", 2), ("class", 2)]
