@@ -14,20 +14,52 @@ which is also O(h²) provided x, x ± h and x ± 2h lie on one piece. A unit exa
 (ReLU's σ′(0) is 0 by convention, 1 by another), so both one-sided estimates are kept and the
 checker accepts the one the analytic gradient picked. When neither side stays on one piece,
 the entry cannot be checked by differences at this step and is left out (and counted).
+
+Round-off sets a floor under what a difference can see. A value f computed in floating point
+is off by about u·|f| (u = 2⁻⁵², float64's machine epsilon), so the two evaluations of a
+central difference differ by up to 2u·|f| more than they should, and the estimate
+(f(x + h) − f(x − h)) / 2h is off by about u·|f| / h whatever the true derivative: the
+rounding term of the error bound of central differences (Nocedal & Wright, *Numerical
+Optimization*, 2nd ed., 2006, §8.1, where it is balanced against the truncation term h²·|f‴|/6
+to choose h). The one-sided stencil above combines three values with weights 4, −3 and −1
+over 2h, so its floor is 4u·|f| / h. For a derivative that is 0 or below that floor — the
+bias of a Linear before a BatchNorm (which subtracts the batch mean), a weight reading an input
+column of zeros, a flat stretch of a loss — the estimate is pure round-off and its relative
+error is near 1 however right the analytic value is. :func:`excess` therefore lets an entry
+pass when its relative error is within the tolerance OR its absolute error is within
+:data:`NOISE_FACTOR` times its :func:`noise_floor`; |f| is taken as the magnitude of the
+terms that were differenced (Σ|ℓ_n| / N for a batch of per-sample losses, Σ|Y ⊙ G| for a
+layer's contracted output), so a sum that cancels does not hide the round-off of its terms.
+With |f| ≈ 1 and h = 1e-5 the floor is about 2e-11 and the pass band 2e-10: a mistake larger
+than that is caught whatever the size of the true gradient, and a smaller one is below what
+any difference at step h can see.
 """
 
 from __future__ import annotations
 
 from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
+from math import comb
 
 import numpy as np
 
-__all__ = ["CENTRAL", "LEFT_OUT", "ONE_SIDED", "Estimate", "KinkWatch", "differences",
-           "float64_array", "leaves", "numerical_gradient", "patched", "relative_error"]
+__all__ = ["CENTRAL", "EPS", "LEFT_OUT", "NOISE_FACTOR", "ONE_SIDED", "Estimate", "KinkWatch",
+           "beyond_noise", "differences", "excess", "float64_array", "leaves", "noise_floor",
+           "numerical_gradient", "patched", "relative_error"]
 
 #: How an entry was differenced (values of :attr:`Estimate.how`).
 CENTRAL, ONE_SIDED, LEFT_OUT = 0, 1, 2
+
+#: float64's machine epsilon u, the relative round-off of one evaluation.
+EPS = float(np.finfo(np.float64).eps)
+
+#: An absolute error up to this many times the :func:`noise_floor` is taken for round-off:
+#: evaluating f takes many operations, each rounding (measured on correct models, the
+#: errors at the floor stay below 1.5 floors).
+NOISE_FACTOR = 10.0
+
+#: The noise floor of each stencil, in units of u·|f| / h.
+_STENCIL_NOISE = {CENTRAL: 1.0, ONE_SIDED: 4.0}
 
 
 def relative_error(analytic, numeric) -> np.ndarray:
@@ -35,6 +67,51 @@ def relative_error(analytic, numeric) -> np.ndarray:
     a = np.asarray(analytic, dtype=np.float64)
     n = np.asarray(numeric, dtype=np.float64)
     return np.abs(a - n) / np.maximum(1e-8, np.abs(a) + np.abs(n))
+
+
+def noise_floor(rounding, h, how=CENTRAL) -> np.ndarray:
+    """The round-off of a finite-difference estimate, ``c·ε_f / h`` (see the module text).
+
+    Parameters
+    ----------
+    rounding : float or ndarray
+        ε_f, the round-off of one evaluation of f: u·|f| where it is modelled.
+    h : float
+        The step.
+    how : int or ndarray of int, default CENTRAL
+        The stencil: c = 1 for :data:`CENTRAL`, 4 for :data:`ONE_SIDED`.
+    """
+    c = np.where(np.asarray(how) == ONE_SIDED, _STENCIL_NOISE[ONE_SIDED],
+                 _STENCIL_NOISE[CENTRAL])
+    return c * np.abs(rounding) / h
+
+
+def excess(analytic, numeric, noise, tol) -> np.ndarray:
+    """How far each entry's error goes past what passes, as a ratio: at most 1 passes.
+
+    ``min(relative error / tol, |a − n| / (NOISE_FACTOR · noise))``: an entry passes when it
+    agrees to the relative tolerance or when it differs by no more than round-off can make a
+    difference differ (the rule of the module text, the only place it is applied).
+
+    Parameters
+    ----------
+    analytic, numeric : array-like of float64
+    noise : array-like of float64
+        The :func:`noise_floor` of each entry of ``numeric`` (0: no floor).
+    tol : float or ndarray
+        The relative tolerance of each entry.
+    """
+    return np.minimum(relative_error(analytic, numeric) / tol,
+                      beyond_noise(analytic, numeric, noise))
+
+
+def beyond_noise(analytic, numeric, noise) -> np.ndarray:
+    """``|a − n| / (NOISE_FACTOR · noise)``: at most 1 where the difference is round-off."""
+    a = np.asarray(analytic, dtype=np.float64)
+    n = np.asarray(numeric, dtype=np.float64)
+    band = NOISE_FACTOR * np.asarray(noise, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(band > 0, np.abs(a - n) / band, np.inf)
 
 
 def float64_array(x, who):
@@ -145,6 +222,8 @@ class Estimate:
         for different units (autodiff's relu takes the left slope at 0, max the first
         argument's on a tie), which neither one-sided estimate shows: a mismatch there
         cannot be told from a mistake, so the checker leaves such an entry out.
+    noise : ndarray of float64
+        The round-off of each estimate, :func:`noise_floor` (0 where none was estimated).
     """
 
     numeric: np.ndarray
@@ -152,6 +231,7 @@ class Estimate:
     how: np.ndarray
     straddled: set
     undecided: np.ndarray
+    noise: np.ndarray
 
 
 def _one_piece(s0, s1, s2):
@@ -173,7 +253,7 @@ def _one_piece(s0, s1, s2):
     return moved.size == 0 or bool(np.all(moved == moved[0]))
 
 
-def differences(x, h, evaluate, difference, watch=None) -> Estimate:
+def differences(x, h, evaluate, difference, watch=None, magnitude=None) -> Estimate:
     """Differentiate a scalar, built from ``evaluate()``, along every entry of ``x``.
 
     Each entry of ``x`` is moved in place and put back exactly afterwards.
@@ -193,6 +273,11 @@ def differences(x, h, evaluate, difference, watch=None) -> Estimate:
     watch : KinkWatch, optional
         Entered around the evaluations; without one (or without kinked layers) every entry
         gets the central difference.
+    magnitude : callable, optional
+        ``magnitude(value)`` is |f| at a value, for the :func:`noise_floor`: the size of the
+        terms that are differenced (the largest over an entry's evaluations is used).
+        Default ``difference(|value|, 0)``, right when ``difference`` sums or averages the
+        values' entries.
 
     Returns
     -------
@@ -205,14 +290,20 @@ def differences(x, h, evaluate, difference, watch=None) -> Estimate:
     undecided = np.zeros(shape, dtype=bool)
     straddled = set()
     watching = watch is not None and bool(watch)
+    if magnitude is None:
+        def magnitude(value):
+            return difference(np.abs(value), np.zeros_like(value))
+    size = np.zeros(shape, dtype=np.float64)  # the largest |f| an entry's estimate used
 
     def at(ix, value):
         x[ix] = value
         result = evaluate()
+        size[ix] = max(size[ix], abs(float(magnitude(result))))
         return result, (watch.sides() if watching else None)
 
     with watch if watching else nullcontext():
         base, (s0, owners) = evaluate(), (watch.sides() if watching else (None, None))
+        size[...] = abs(float(magnitude(base)))
         for ix in np.ndindex(*shape):
             old = x[ix]
             try:
@@ -240,7 +331,43 @@ def differences(x, h, evaluate, difference, watch=None) -> Estimate:
             numeric[ix] = sides[0]
             if len(sides) == 2:
                 other_side[ix] = sides[1]
-    return Estimate(numeric, other_side, how, straddled, undecided)
+        measured = _measured_noise(x, h, at, difference, base, s0, watching)
+    noise = noise_floor(np.maximum(EPS * size, measured), h, how)
+    return Estimate(numeric, other_side, how, straddled, undecided, noise)
+
+
+#: Entries of a tensor along which the round-off of f is measured, and the 6th difference
+#: that measures it: Σ_j (−1)^j C(6, j) f(x + (j − 3)h), whose smooth part is h⁶·f⁽⁶⁾ (nil
+#: at h = 1e-5) and whose round-off has standard deviation √924·σ_f for independent errors.
+_PROBED, _ORDER = 6, 6
+
+
+def _measured_noise(x, h, at, difference, base, s0, watching):
+    """σ_f, the round-off of f measured (not modelled) by a high-order difference along a
+    few entries of ``x`` (More & Wild's noise estimation, reduced to one difference table):
+    it sees round-off the magnitude of f does not show, e.g. a batch normalisation
+    subtracting a large batch mean. Entries whose probes cross a kink are not used."""
+    weights = np.array([(-1) ** j * comb(_ORDER, j) for j in range(_ORDER + 1)], np.float64)
+    offsets = np.arange(_ORDER + 1) - _ORDER // 2
+    sigma = 0.0
+    if x.size == 0:
+        return sigma
+    for flat in np.unique(np.linspace(0, x.size - 1, _PROBED).astype(np.intp)):
+        ix = np.unravel_index(flat, x.shape)
+        old = x[ix]
+        values, same_piece = [], True
+        try:
+            for k in offsets:
+                value, sides = at(ix, old + k * h)
+                values.append(float(difference(value, base)))
+                if watching and not np.array_equal(sides[0], s0):
+                    same_piece = False
+                    break
+        finally:
+            x[ix] = old
+        if same_piece:
+            sigma = max(sigma, abs(float(weights @ np.array(values))) / np.sqrt(weights @ weights))
+    return sigma
 
 
 def numerical_gradient(f, x, h=1e-5):

@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .finite_differences import LEFT_OUT, ONE_SIDED, Estimate, relative_error
+from .finite_differences import LEFT_OUT, ONE_SIDED, Estimate, excess, relative_error
 
-__all__ = ["GradCheckReport", "TensorCheck", "central", "compare", "kink_notes", "unusable"]
+__all__ = ["GradCheckReport", "TensorCheck", "central", "compare", "kink_notes", "loss_magnitude",
+           "unusable"]
 
 
 @dataclass
@@ -41,8 +42,11 @@ class TensorCheck:
     left_out : int
         How many entries straddled kinks on both sides and could not be compared.
     excess : float
-        The largest ratio of an entry's error to its tolerance; the tensor passes when it
-        is at most 1.
+        The largest ratio of an entry's error to what passes (its tolerance, or round-off:
+        :func:`~mlp.finite_differences.excess`); the tensor passes when it is at most 1.
+    at_floor : int
+        How many entries passed only as round-off: their true gradient is 0 or below the
+        finite differences' noise floor (not counted in ``max_error``).
     """
 
     name: str
@@ -56,6 +60,7 @@ class TensorCheck:
     one_sided: int = 0
     left_out: int = 0
     excess: float = 0.0
+    at_floor: int = 0
 
     @property
     def ok(self) -> bool:
@@ -123,24 +128,33 @@ class GradCheckReport:
 
 def compare(name, analytic, estimate, tol, kink_tol):
     """A :class:`TensorCheck` of ``analytic`` against an :class:`~mlp.finite_differences.
-    Estimate`; at a unit exactly on its kink the nearer one-sided estimate is taken."""
+    Estimate`; at a unit exactly on its kink the nearer one-sided estimate is taken.
+
+    An entry passes by :func:`~mlp.finite_differences.excess`: within the relative tolerance,
+    or within round-off of the estimate. Entries that pass only by the second are counted
+    (``at_floor``) and left out of ``max_error``: their relative error measures round-off.
+    """
     a = np.asarray(analytic, dtype=np.float64)
-    numeric = estimate.numeric
-    other = relative_error(a, estimate.other_side)
-    err = relative_error(a, numeric)
-    nearer = other < err  # False where other_side is NaN
-    numeric = np.where(nearer, estimate.other_side, numeric)
-    err = np.where(nearer, other, err)
     limit = np.where(estimate.how == ONE_SIDED, kink_tol, tol)
-    left_out = (estimate.how == LEFT_OUT) | (estimate.undecided & ~(err <= limit))
-    err[left_out] = 0.0
-    where = np.unravel_index(int(np.argmax(err)), err.shape) if err.size else ()
+    other = excess(a, estimate.other_side, estimate.noise, limit)
+    ratio = excess(a, estimate.numeric, estimate.noise, limit)
+    nearer = other < ratio  # False where other_side is NaN
+    numeric = np.where(nearer, estimate.other_side, estimate.numeric)
+    ratio = np.where(nearer, other, ratio)
+    err = np.array(relative_error(a, numeric))
+    left_out = (estimate.how == LEFT_OUT) | (estimate.undecided & ~(ratio <= 1.0))
+    at_floor = ~left_out & (ratio <= 1.0) & (err > limit)
+    err[left_out | at_floor] = 0.0
+    ratio[left_out] = 0.0
+    shown = err if err.max(initial=0.0) > 0 else ratio  # the entry of max_error
+    where = np.unravel_index(int(np.argmax(shown)), shown.shape) if shown.size else ()
     where = tuple(int(i) for i in where)
     return TensorCheck(
         name, a.shape, float(err.max(initial=0.0)), where,
         float(a[where]) if err.size else 0.0, float(numeric[where]) if err.size else 0.0,
         tol, kink_tol, one_sided=int(np.sum((estimate.how == ONE_SIDED) & ~left_out)),
-        left_out=int(np.sum(left_out)), excess=float((err / limit).max(initial=0.0)))
+        left_out=int(np.sum(left_out)), excess=float(ratio.max(initial=0.0)),
+        at_floor=int(np.sum(at_floor)))
 
 
 def unusable(name, shape, tol, kink_tol):
@@ -154,7 +168,14 @@ def _entries(n):
 
 
 def kink_notes(report, watch, straddled, h):
+    """Notes on the entries differenced one-sidedly, left out, or found at the noise floor."""
     for c in report.checks:
+        if c.at_floor:
+            report.notes.append(
+                f"note: {_entries(c.at_floor)} of {c.name} agreed within the round-off of "
+                f"finite differences at h = {h:g} but not to the relative tolerance: their "
+                "true gradient is 0 or too small for differences to resolve (e.g. a bias "
+                "before a batch normalisation), so the relative error measures round-off")
         if c.one_sided:
             report.notes.append(
                 f"note: {_entries(c.one_sided)} of {c.name} put a unit on both sides of a kink "
@@ -170,8 +191,22 @@ def kink_notes(report, watch, straddled, h):
         report.notes.append(f"note: kinks straddled in {', '.join(watch.names(straddled))}")
 
 
-def central(numeric):
-    """An estimate made entirely of central differences (no kinks involved)."""
+def loss_magnitude(terms, output):
+    """|f| of a batch-mean loss for its noise floor: mean |ℓ_n| + Σ_k |output_nk|.
+
+    A loss is computed from the output and subtracts terms of the output's size (m − u_y in
+    a cross-entropy, softplus(u) − y·u, exp(u) − y·u), so its round-off follows the size of
+    the output, not of its value: ℓ_n = 1e-12 of a confident softmax still carries the
+    round-off of 1 + 1e-12 (see :mod:`mlp.finite_differences`).
+    """
+    terms, output = np.abs(terms), np.abs(output)
+    return float((np.sum(terms) + np.sum(output)) / max(np.shape(output)[0], 1))
+
+
+def central(numeric, noise=0.0):
+    """An estimate made entirely of central differences (no kinks involved), with the
+    round-off ``noise`` of each entry (see :func:`~mlp.finite_differences.noise_floor`)."""
     numeric = np.asarray(numeric, dtype=np.float64)
     return Estimate(numeric, np.full(numeric.shape, np.nan),
-                    np.zeros(numeric.shape, np.int8), set(), np.zeros(numeric.shape, bool))
+                    np.zeros(numeric.shape, np.int8), set(), np.zeros(numeric.shape, bool),
+                    np.broadcast_to(np.asarray(noise, dtype=np.float64), numeric.shape))
