@@ -1,24 +1,24 @@
 """The two CSV parsers behind :func:`mlp.tables.read_table`, each returning the columns of
 a file's data rows (float64 where every cell is a number, else the stripped text).
 
-pandas' C parser reads a file it opens itself (in parallel for a large one); numpy's reads
-the bytes given, numbers straight to float64 and only the text columns as strings. Either
-refuses a ragged row with its line named, and lets UnicodeDecodeError through for the caller
+Both read the same bytes, the ones :func:`mlp.tables.read_table` checked, and give the same
+columns for every file: pandas' C parser reads them as an in-memory file (no compression,
+no path to interpret); numpy's reads numbers straight to float64 and only the text columns
+as strings. Either refuses a ragged row with its line named, and lets UnicodeDecodeError through for the caller
 to name the line of."""
 
 from __future__ import annotations
 
-import csv
 import io
 import re
 import warnings
 
 import numpy as np
 
-from ._lines import Lines
+from ._lines import Lines, blank_space_lines, split_fields
+from ._text import shown
 
 _NOT_SPACE = re.compile(rb"\S")
-_SPACES_LINE = re.compile(rb"\n[ \t\x0b\x0c]+(?=\n|\Z)")
 
 
 def is_number(text) -> bool:
@@ -34,11 +34,13 @@ def _parse_error(path, data, n, skip, exc):
     """A parser's error as one message: the first ragged line when there is one, else the
     parser's own last line."""
     ragged = Lines(data, skip).ragged_error(path, n)
-    return ragged or ValueError(f"{path}: {str(exc).strip().splitlines()[-1]}")
+    # the parser's line may quote a cell of any length
+    line = shown(str(exc).strip().splitlines()[-1], limit=160, quote=False)
+    return ragged or ValueError(f"{path}: {line}")
 
 
-def columns_pandas(path, data, names, skip, header, keep, source):
-    """The columns as pandas reads ``source`` (the path, or the bytes ``data`` as a file).
+def columns_pandas(path, data, names, skip, header, keep):
+    """The columns as pandas reads the bytes ``data``.
 
     ``data`` (CRLF made LF, no byte-order mark) names a ragged line; ``skip`` lines come
     before the data, the last of them the header when ``header``; the columns in ``keep``
@@ -50,7 +52,7 @@ def columns_pandas(path, data, names, skip, header, keep, source):
         with warnings.catch_warnings():
             # a column of mixed cells comes back as text, which is checked below
             warnings.simplefilter("ignore", pd.errors.DtypeWarning)
-            frame = pd.read_csv(source, header=0 if header else None,
+            frame = pd.read_csv(io.BytesIO(data), compression=None, header=0 if header else None,
                                 skip_blank_lines=True, keep_default_na=False, na_values=[""],
                                 encoding="utf-8", dtype={j: str for j in keep})
     except pd.errors.ParserError as exc:
@@ -93,7 +95,7 @@ def _first_row(data, skip) -> list:
     start = data.rfind(b"\n", 0, _NOT_SPACE.search(data, start).start()) + 1
     end = data.find(b"\n", start)
     text = data[start:len(data) if end < 0 else end].decode("utf-8", "replace")
-    return [cell.strip() for cell in next(csv.reader([text]), [])]
+    return [cell.strip() for cell in split_fields(text)]
 
 
 def _numbers_and_text(data, skip, n, text, options):
@@ -119,13 +121,11 @@ def _numbers_and_text(data, skip, n, text, options):
     return columns
 
 
-def columns_numpy(path, data, names, skip, header, keep, source=None):
-    """The columns as numpy's parser reads ``data``; arguments as for :func:`columns_pandas`
-    (``source`` is not used: the bytes are read)."""
+def columns_numpy(path, data, names, skip, header, keep):
+    """The columns as numpy's parser reads ``data``; arguments as for :func:`columns_pandas`."""
     options = {"delimiter": ",", "quotechar": '"', "skiprows": skip, "ndmin": 2,
                "encoding": "utf-8", "comments": None}
-    if _SPACES_LINE.search(data):  # a line of spaces is blank, as pandas and Lines see it
-        data = _SPACES_LINE.sub(b"\n", data)
+    data = blank_space_lines(data)  # a line of spaces is blank, as pandas and Lines see it
     first = _first_row(data, skip)
     text = [j for j, cell in enumerate(first) if j in keep or not is_number(cell)]
     if len(first) == len(names) and 0 < len(text) < len(names):

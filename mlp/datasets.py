@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._text import shown, shown_list
 from .tables import column_index, read_arrays, read_table
 
 __all__ = [
@@ -72,7 +73,7 @@ def load_features(path, feature_names=None, *, header=True, id_column=None):
         if feature_names is not None:
             missing = [name for name in feature_names if name not in names]
             if missing:
-                raise ValueError(f"{path}: missing feature columns {missing}; X has "
+                raise ValueError(f"{path}: missing feature columns {shown_list(missing)}; X has "
                                  f"{len(names)} columns")
             columns = [names.index(name) for name in feature_names]
         return X[:, columns], None
@@ -86,8 +87,8 @@ def load_features(path, feature_names=None, *, header=True, id_column=None):
     else:
         missing = [name for name in feature_names if name not in table.names]
         if missing:
-            raise ValueError(f"{path}: missing feature columns {missing}; the file has "
-                             f"{table.names}")
+            raise ValueError(f"{path}: missing feature columns {shown_list(missing)}; the file "
+                             f"has {shown_list(table.names)}")
         columns = [table.index(name) for name in feature_names]
     return table.numbers(columns), ids
 
@@ -100,12 +101,12 @@ def _target(path, table, t):
         if len(bad):
             empty = [i for i in bad if table.is_empty(int(i), t)]
             what = "is empty" if len(empty) == len(bad) else "holds NaN, infinity or nothing"
-            raise ValueError(f"{path}: the target column {name!r} {what} on line(s) "
+            raise ValueError(f"{path}: the target column {shown(name)} {what} on line(s) "
                              f"{_lines(table, bad)}")
         return column, None
     empty = np.flatnonzero(column == "")
     if len(empty):
-        raise ValueError(f"{path}: the target column {name!r} is empty on line(s) "
+        raise ValueError(f"{path}: the target column {shown(name)} is empty on line(s) "
                          f"{_lines(table, empty)}")
     classes, y = np.unique(column, return_inverse=True)
     return y.astype(np.intp), [str(c) for c in classes]
@@ -138,7 +139,7 @@ def load_csv(path, target=None, *, header=True, drop=()) -> Dataset:
     t = len(names) - 1 if target is None else column_index(path, names, target, "")
     dropped = {column_index(path, names, name, " to drop") for name in drop}
     if t in dropped:
-        raise ValueError(f"{path}: the target column {names[t]!r} cannot also be dropped")
+        raise ValueError(f"{path}: the target column {shown(names[t])} cannot also be dropped")
     feature_idx = [j for j in range(len(names)) if j != t and j not in dropped]
     if not feature_idx:
         raise ValueError(f"{path}: no feature columns are left")

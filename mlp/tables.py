@@ -9,17 +9,15 @@ none (the columns are then named ``x0``, ``x1``, ...)."""
 
 from __future__ import annotations
 
-import csv
-import io
-import mmap
 import re
 import sys
 from dataclasses import dataclass
 
 import numpy as np
 
-from ._lines import Lines, file_bytes
+from ._lines import Lines, file_bytes, plain_line_ends, split_fields
 from ._parsers import columns_numpy, columns_pandas, is_number
+from ._text import shown, shown_list
 
 __all__ = ["Table", "column_index", "read_arrays", "read_table"]
 
@@ -91,7 +89,7 @@ class Table:
                 if not column[bad]:
                     raise self._empty(bad, j)
                 raise ValueError(f"{self._where(bad, j)}: expected a number, got "
-                                 f"{str(column[bad])!r}")
+                                 f"{shown(column[bad])}")
             finite = np.isfinite(column)
             if not finite.all():
                 bad = int(np.argmin(finite))
@@ -101,7 +99,7 @@ class Table:
         raise RuntimeError("no cell to refuse")  # pragma: no cover - called on a bad cell
 
     def _where(self, row, j):
-        return f"{self.path}, line {self.line(row)}, column {self.names[j]!r}"
+        return f"{self.path}, line {self.line(row)}, column {shown(self.names[j])}"
 
     def is_empty(self, row, j):
         """Whether cell (row, j) was empty or missing (a short row) in the file."""
@@ -129,7 +127,8 @@ def column_index(path, names, name, what=""):
         return j % len(names)
     if name in names:
         return names.index(name)
-    raise ValueError(f"{path}: no column named {name!r}{what}; columns are {names}")
+    raise ValueError(f"{path}: no column named {shown(name)}{what}; columns are "
+                     f"{shown_list(names)}")
 
 
 def _first_non_number(strings) -> int:
@@ -153,7 +152,7 @@ def _header(path, data, header):
         raise ValueError(f"{path}: the file is empty")
     line = data[start:end]
     try:
-        first = next(csv.reader([line.decode("utf-8")]))
+        first = split_fields(line.decode("utf-8"))
     except UnicodeDecodeError:
         raise ValueError(f"{path}, line {skip + 1}: not UTF-8 text") from None
     names = [name.strip() for name in first]
@@ -164,7 +163,7 @@ def _header(path, data, header):
         if not name:
             raise ValueError(f"{path}: column {j + 1} has no name in the header row")
         if name in seen:
-            raise ValueError(f"{path}: the column name {name!r} appears twice in the header")
+            raise ValueError(f"{path}: the column name {shown(name)} appears twice in the header")
         seen.add(name)
     return names, skip + 1
 
@@ -194,15 +193,14 @@ def read_table(path, *, header=True, text=()) -> Table:
     """
     path = str(path)
     data = file_bytes(path)
-    mapped = isinstance(data, mmap.mmap)
     if data[:len(_BOM)] == _BOM:
         data = data[len(_BOM):]
     nul = data.find(b"\0")
     if nul >= 0:
         lineno = data[:nul].count(b"\n") + 1
         raise ValueError(f"{path}, line {lineno}: contains a NUL byte (is it a text file?)")
-    if data.find(b"\r") >= 0:  # CRLF or CR alone ends a line, as for pandas
-        data = data[:].replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    # CRLF or CR alone ends a line, as for pandas; inside quotes a CR is text
+    data = plain_line_ends(data)
     names, skip = _header(path, data, header)
     start = 0
     for _ in range(skip):
@@ -221,10 +219,9 @@ def read_table(path, *, header=True, text=()) -> Table:
             pass
     try:
         keep = {column_index(path, names, c) for c in text}
-        # pandas parses a file it opens itself in parallel; it drops a byte-order mark and
-        # reads CRLF line ends as the cleaned bytes have them
-        source = path if mapped else io.BytesIO(data)
-        columns = read(path, data, names, skip, header, keep, source)
+        # both parsers read these bytes, the ones checked: never the path again (it may
+        # have changed since, and pandas would read its name as a compression or a URL)
+        columns = read(path, data, names, skip, header, keep)
     except UnicodeDecodeError:
         try:
             data[:].decode("utf-8")
@@ -237,7 +234,8 @@ def read_table(path, *, header=True, text=()) -> Table:
     numeric = [j for j, column in enumerate(columns) if column.dtype.kind == "f"]
     if header and numeric and all(is_number(names[j]) for j in numeric):
         # a "header" with numbers wherever the data has numbers is the first data row
-        raise ValueError(f"{path}: the first row ({', '.join(names[:4])}"
+        raise ValueError(f"{path}: the first row "
+                         f"({', '.join(shown(name, quote=False) for name in names[:4])}"
                          f"{', ...' if len(names) > 4 else ''}) looks like data, not column "
                          "names: add a header row, or pass --no-header")
     # a short row reads as empty cells at its end: name it as the ragged row it is

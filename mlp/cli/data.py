@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from .._text import shown
 from ..datasets import BUILTIN, load_dataset
 from .common import UsageError, check_source, fraction, non_negative_int
 
@@ -65,7 +66,7 @@ def prepare(args):
         task = "classification" if data.classes is not None or (whole and few) else \
             "regression"
     if task == "regression" and data.classes is not None:
-        raise UsageError(f"the target {data.target_name!r} is not numeric: it cannot be "
+        raise UsageError(f"the target {shown(data.target_name)} is not numeric: it cannot be "
                          "regressed (use --task classification)")
     classes = data.classes
     y = data.y
@@ -75,8 +76,8 @@ def prepare(args):
     if task == "classification":
         present = np.unique(y)
         if len(present) < 2:
-            raise UsageError(f"the target {data.target_name!r} has a single class "
-                             f"({classes[present[0]]!r}): there is nothing to learn")
+            raise UsageError(f"the target {shown(data.target_name)} has a single class "
+                             f"({shown(classes[present[0]])}): there is nothing to learn")
 
     stratify = task == "classification"
     # each part must hold at least one row per class (two rows to score a regression)
