@@ -69,19 +69,22 @@ def load_features(path, feature_names=None, *, header=True, id_column=None):
         if id_column is not None:
             raise ValueError(f"{path}: an ID column applies to a CSV file")
         X, _, names = read_arrays(path)
-        columns = list(range(len(names)))
-        if feature_names is not None:
-            missing = [name for name in feature_names if name not in names]
-            if missing:
-                raise ValueError(f"{path}: missing feature columns {shown_list(missing)}; X has "
-                                 f"{len(names)} columns")
-            columns = [names.index(name) for name in feature_names]
-        return X[:, columns], None
+        if feature_names is None:
+            return X, None
+        if all(name in names for name in feature_names):  # a model trained on array files
+            return X[:, [names.index(name) for name in feature_names]], None
+        # an array's columns have no names: they are the model's features, in order, when
+        # there are as many
+        if X.shape[1] != len(feature_names):
+            raise ValueError(f"{path}: X has {X.shape[1]} columns; the model takes "
+                             f"{len(feature_names)} features: {shown_list(feature_names)}")
+        return X, None
     # IDs are kept as written (007 stays 007), not read as numbers
     table = read_table(path, header=header, text=[] if id_column is None else [id_column])
     ids = None
     if id_column is not None:
-        ids = table.columns[column_index(path, table.names, id_column, "")]
+        j = column_index(path, table.names, id_column, "")
+        ids = table.columns[j]
     if feature_names is None:
         columns = list(range(len(table.names)))
     else:
@@ -90,6 +93,14 @@ def load_features(path, feature_names=None, *, header=True, id_column=None):
             raise ValueError(f"{path}: missing feature columns {shown_list(missing)}; the file "
                              f"has {shown_list(table.names)}")
         columns = [table.index(name) for name in feature_names]
+    if id_column is not None and j in columns:
+        # the ID column, kept as text, is also a feature: its numbers for X
+        try:
+            numbers = ids.astype(np.float64)
+        except ValueError:
+            raise ValueError(f"{path}: the ID column {table.names[j]!r} is also a feature "
+                             "of the model, and holds text") from None
+        table.columns = [*table.columns[:j], numbers, *table.columns[j + 1:]]
     return table.numbers(columns), ids
 
 
