@@ -32,11 +32,17 @@ terms that were differenced (Σ|ℓ_n| / N for a batch of per-sample losses, Σ|
 layer's contracted output), so a sum that cancels does not hide the round-off of its terms.
 With |f| ≈ 1 and h = 1e-5 the floor is about 2e-11 and the pass band 2e-10: a mistake larger
 than that is caught whatever the size of the true gradient, and a smaller one is below what
-any difference at step h can see.
+any difference at step h can see. Where f subtracts large quantities inside (a BatchNorm
+subtracting a large batch mean), its round-off ε_f exceeds u·|f|; a tensor that fails with
+the modelled floor therefore has ε_f measured, by sixth differences of f along a few of its
+entries at step h (the noise estimate of Moré & Wild, "Estimating computational noise",
+SIAM J. Sci. Comput. 33, 2011, reduced to one order), and is judged again with the larger
+floor. The measurement uses values of f only, never the analytic gradient under test.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass
 from math import comb
@@ -223,7 +229,13 @@ class Estimate:
         argument's on a tie), which neither one-sided estimate shows: a mismatch there
         cannot be told from a mistake, so the checker leaves such an entry out.
     noise : ndarray of float64
-        The round-off of each estimate, :func:`noise_floor` (0 where none was estimated).
+        The round-off of each estimate, :func:`noise_floor` (0 where none was estimated),
+        modelled from the size of the values differenced.
+    measure : callable or None
+        ``measure()`` returns ``noise`` raised to the round-off measured by a high-order
+        difference (:func:`_measured_noise`); it evaluates f again (about 40 times), so it
+        is called only for a tensor that fails with the modelled noise, right after the
+        estimate, while ``x`` and f are as they were.
     """
 
     numeric: np.ndarray
@@ -232,6 +244,7 @@ class Estimate:
     straddled: set
     undecided: np.ndarray
     noise: np.ndarray
+    measure: Callable[[], np.ndarray] | None = None
 
 
 def _one_piece(s0, s1, s2):
@@ -331,27 +344,53 @@ def differences(x, h, evaluate, difference, watch=None, magnitude=None) -> Estim
             numeric[ix] = sides[0]
             if len(sides) == 2:
                 other_side[ix] = sides[1]
-        measured = _measured_noise(x, h, at, difference, base, s0, watching)
-    noise = noise_floor(np.maximum(EPS * size, measured), h, how)
-    return Estimate(numeric, other_side, how, straddled, undecided, noise)
+
+    def measure():
+        with watch if watching else nullcontext():
+            base = evaluate()
+            s0 = watch.sides()[0] if watching else None
+            measured = _measured_noise(x, h, at, difference, base, s0, watching)
+        return noise_floor(np.maximum(EPS * size, measured), h, how)
+
+    return Estimate(numeric, other_side, how, straddled, undecided,
+                    noise_floor(EPS * size, h, how), measure)
 
 
-#: Entries of a tensor along which the round-off of f is measured, and the 6th difference
-#: that measures it: Σ_j (−1)^j C(6, j) f(x + (j − 3)h), whose smooth part is h⁶·f⁽⁶⁾ (nil
-#: at h = 1e-5) and whose round-off has standard deviation √924·σ_f for independent errors.
-_PROBED, _ORDER = 6, 6
+#: The round-off of f is measured along up to _PROBED entries of a tensor, each at _POINTS
+#: points x + k·h, by the sixth differences Σ_j (−1)^j C(6, j) f(x + (k + j)h): their smooth
+#: part is h⁶·f⁽⁶⁾ (nil at h = 1e-5), their round-off has standard deviation √924·ε_f for
+#: independent errors. Several differences per entry steady the estimate.
+_PROBED, _POINTS, _ORDER = 8, 10, 6
 
 
 def _measured_noise(x, h, at, difference, base, s0, watching):
-    """σ_f, the round-off of f measured (not modelled) by a high-order difference along a
-    few entries of ``x`` (More & Wild's noise estimation, reduced to one difference table):
-    it sees round-off the magnitude of f does not show, e.g. a batch normalisation
-    subtracting a large batch mean. Entries whose probes cross a kink are not used."""
+    """ε_f, the round-off of f measured (not modelled) by sixth differences along a few
+    entries of ``x`` (Moré & Wild's noise estimation, reduced to one order): it sees
+    round-off that the size of f does not show, e.g. a batch normalisation subtracting a
+    large batch mean. The largest over the entries; entries whose probes cross a kink are
+    not used."""
     weights = np.array([(-1) ** j * comb(_ORDER, j) for j in range(_ORDER + 1)], np.float64)
-    offsets = np.arange(_ORDER + 1) - _ORDER // 2
+    offsets = np.arange(_POINTS) - _POINTS // 2 + 1
     sigma = 0.0
     if x.size == 0:
         return sigma
+    for flat in np.unique(np.linspace(0, x.size - 1, _PROBED).astype(np.intp)):
+        ix = np.unravel_index(flat, x.shape)
+        old = x[ix]
+        values, same_piece = [], True
+        try:
+            for k in offsets:
+                value, sides = at(ix, old + k * h)
+                values.append(float(difference(value, base)))
+                if watching and not np.array_equal(sides[0], s0):
+                    same_piece = False
+                    break
+        finally:
+            x[ix] = old
+        if same_piece:
+            sixth = np.convolve(values, weights[::-1], mode="valid")
+            sigma = max(sigma, float(np.sqrt(np.mean(sixth**2) / (weights @ weights))))
+    return sigma
     for flat in np.unique(np.linspace(0, x.size - 1, _PROBED).astype(np.intp)):
         ix = np.unravel_index(flat, x.shape)
         old = x[ix]
