@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .finite_differences import LEFT_OUT, ONE_SIDED, Estimate, excess, relative_error
+from .finite_differences import LEFT_OUT, ONE_SIDED, Estimate
+from .roundoff import excess, relative_error
 
 __all__ = ["GradCheckReport", "TensorCheck", "central", "compare", "kink_notes", "loss_magnitude",
            "unusable"]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import mlp
-from mlp.finite_differences import EPS, NOISE_FACTOR
+from mlp.roundoff import EPS, NOISE_FACTOR
 from mlp.gradcheck import check_grad_flat, check_layer, check_loss, check_model
 
 SEEDS = range(20)
