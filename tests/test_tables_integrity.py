@@ -250,3 +250,40 @@ def test_the_command_line_trains_on_a_plain_file_named_like_an_archive(tmp_path,
     result = run_train(use_pandas, path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stderr == ""
+
+
+# -- model files are file content too ------------------------------------------------------
+
+def _model_with(tmp_path, change, extra=None):
+    import json
+
+    import mlp
+    from mlp.io import save
+
+    save(mlp.Sequential(mlp.Linear(2, 2, rng=0), mlp.GELU()), tmp_path / "m.npz")
+    with np.load(tmp_path / "m.npz") as archive:
+        arrays = dict(archive)
+    config = json.loads(arrays["__config__"].tobytes())
+    change(config)
+    arrays["__config__"] = np.frombuffer(json.dumps(config).encode(), dtype=np.uint8)
+    np.savez(tmp_path / "bad.npz", **arrays, **(extra or {}))
+    return tmp_path / "bad.npz"
+
+
+@pytest.mark.parametrize(("change", "extra", "pattern"), [
+    (lambda c: c["model"]["layers"][0].update(type=HUGE), None,
+     r"unknown layer type 'x{80}'\.\.\. \(3,000,000 characters\)"),
+    (lambda c: c["model"]["layers"][0].update({HUGE: 1}), None,
+     r"unexpected keyword argument 'x+\.\.\. \(\d+ characters\)"),
+    (lambda c: c["model"]["layers"][1].update(approximate=HUGE), None, r"invalid GELU"),
+    (lambda c: c.update(format_version=HUGE), None, r"invalid format version \(the string"),
+    (lambda c: None, {HUGE[:60_000]: np.zeros(1)}, r"unexpected member 'x{80}'\.\.\."),
+])
+def test_a_model_file_message_quotes_at_most_a_line_of_it(tmp_path, change, extra, pattern):
+    from mlp.io import ModelFileError, load
+
+    path = _model_with(tmp_path, change, extra)
+    with pytest.raises(ModelFileError, match=pattern) as info:
+        load(path)
+    message = str(info.value)
+    assert len(message) < 500 and "x" * 201 not in message, message[:600]

@@ -35,7 +35,7 @@ import numpy as np
 from ..base import Layer
 from . import archive as zipped
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from .errors import ModelFileError
+from .errors import ModelFileError, kind_of
 from .files import check_writable, check_writable_folder, write_atomic
 from .metadata import check_metadata
 from .reading import network_arrays, read_network
@@ -132,7 +132,7 @@ def _parse(text, path):
         raise ModelFileError(f"{path} is not an mlp model file")
     version = config.get("format_version")
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise ModelFileError(f"{path}: invalid format version {version!r}")
+        raise ModelFileError(f"{path}: invalid format version ({kind_of(version)})")
     if version > FORMAT_VERSION:
         raise ModelFileError(
             f"{path} was saved by a newer version of mlp (model format {version}; this version "

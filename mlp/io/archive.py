@@ -19,6 +19,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .._text import shown
 from .errors import ModelFileError
 
 #: The description is small: a few layers and an estimator's hyperparameters and curves.
@@ -86,10 +87,10 @@ def member_names(archive, path) -> dict:
     for info in archive.infolist():
         match = _MEMBER.fullmatch(info.filename)
         if match is None:
-            raise ModelFileError(f"{path}: unexpected member {info.filename!r} in the archive")
+            raise ModelFileError(f"{path}: unexpected member {shown(info.filename)} in the archive")
         name = match.group(1)
         if name in infos:
-            raise ModelFileError(f"{path}: the member {info.filename!r} appears twice")
+            raise ModelFileError(f"{path}: the member {shown(info.filename)} appears twice")
         infos[name] = info
     return infos
 

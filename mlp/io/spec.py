@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._text import shown
 from .. import activations, layers
 from ..base import Layer
 from ..sequential import Residual, Sequential
@@ -55,12 +56,12 @@ def check_spec(spec, where="model", depth=0) -> None:
         raise ModelFileError(f"{where}: expected a layer description, got {kind_of(spec)}")
     kind = spec.get("type")
     if not isinstance(kind, str) or kind not in LAYER_TYPES:
-        raise ModelFileError(f"{where}: unknown layer type {kind!r} in the model file")
+        raise ModelFileError(f"{where}: unknown layer type {shown(kind) if isinstance(kind, str) else kind_of(kind)} in the model file")
     for key, value in spec.items():
         if key in ("type", "layers"):
             continue
         if not isinstance(value, (type(None), bool, int, float, str)):
-            raise ModelFileError(f"{where}: {kind} argument {key!r} must be a number, a "
+            raise ModelFileError(f"{where}: {kind} argument {shown(key)} must be a number, a "
                                  f"string, a boolean or null, got {kind_of(value)}")
     if issubclass(LAYER_TYPES[kind], _CONTAINERS):
         children = spec.get("layers", [])
@@ -141,7 +142,8 @@ def build_layer(spec, where="model") -> Layer:
             del layer.reset_parameters
         return layer
     except (TypeError, ValueError) as exc:
-        raise ModelFileError(f"{where}: invalid {spec['type']} in the model file: {exc}") \
+        raise ModelFileError(f"{where}: invalid {spec['type']} in the model file: "
+                             f"{shown(exc, limit=200, quote=False)}") \
             from None
 
 
