@@ -72,6 +72,11 @@ def columns_pandas(path, data, names, skip, header, keep):
             numbers = pd.to_numeric(text, errors="coerce")
             # a column of numbers with empty or "nan" cells stays numeric: numbers() names them
             not_number = numbers.isna() & (text != "") & (text.str.lower() != "nan")
+            odd = text[not_number]
+            if len(odd) and is_number(odd.iloc[0]) and all(map(is_number, odd)):
+                # numbers pandas gives up on (thousands of digits) read as numpy reads them
+                numbers[not_number] = odd.map(float)
+                not_number[:] = False
             if not not_number.any():
                 columns.append(numbers.to_numpy(dtype=np.float64))
             else:

@@ -140,6 +140,7 @@ TRICKY = {
     "blank_lines_and_cr": b'\n\ra,y\r\n\r\n1,"u\r"\r\r2,v\r\n',
     "numbers_quoted": b'a,y\n"1",0\n"2.5","1"\r\n',
     "label_with_newline_only": b'a,y\n1,"\n"\n2,w\n',
+    "number_of_many_digits": b"a,y\n" + b"1" * 5000 + b",0\n" + b"2." + b"5" * 5000 + b",1\n",
 }
 
 
