@@ -57,6 +57,14 @@ def non_negative_int(text):
     return _number(text, int, lambda v: v >= 0, "a non-negative integer")
 
 
+def path_arg(text):
+    """The type of every path argument, input or output: an empty or all-space name is
+    refused (it would write nothing, or standard output, or read the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("empty path")
+    return text
+
+
 def threads(text):
     if text == "auto":
         return text
@@ -101,11 +109,18 @@ def _identity(path):
         return key
 
 
+def _inside(path, folder) -> bool:
+    """Whether ``path`` (resolved; it need not exist) lies below ``folder``."""
+    real, top = os.path.realpath(path), os.path.realpath(folder)
+    return real != top and os.path.commonpath([real, top]) == top
+
+
 def check_distinct(outputs, inputs=()):
     """Refuse two outputs that are one file, and an output that is one of the inputs (it
     would be overwritten before, or while, it is read): the same path after resolving links,
-    or two names of one existing file. ``outputs``, ``inputs``: (flag, path or None) pairs;
-    ``-`` (standard output) is no file."""
+    or two names of one existing file. An output inside an input folder (a submission, an
+    exercise) is refused too: what grading reads is never written. ``outputs``, ``inputs``:
+    (flag, path or None) pairs; ``-`` (standard output) is no file."""
     seen, read = {}, {}
     for flag, path in inputs:
         if path and path != "-":
@@ -121,19 +136,54 @@ def check_distinct(outputs, inputs=()):
             raise UsageError(f"{seen[key]} and {flag} name the same file ({path}); each "
                              "output needs a file of its own")
         seen[key] = flag
+    for source, path in inputs:
+        if path and path != "-" and os.path.isdir(path):
+            for flag, out in outputs:
+                if out and out != "-" and _inside(out, path):
+                    raise UsageError(f"{flag}: {out} is inside the input {source} ({path}); "
+                                     "an output may not write into an input: name another "
+                                     "place")
 
 
-def check_destination(path, flag, *, folder=False):
+def _standard_stream(path):
+    """"standard output" or "standard error" when ``path`` names the file this process's
+    stdout or stderr writes to (``/dev/stdout`` while stdout goes to a file), else None."""
+    key = _identity(path)
+    for fd, name in ((1, "standard output"), (2, "standard error")):
+        try:
+            info = os.fstat(fd)
+        except OSError:  # closed
+            continue
+        if key == (info.st_dev, info.st_ino):
+            return name
+    return None
+
+
+def check_destination(path, flag, *, folder=False, stdout=False):
     """Refuse an output that cannot be written, before any long work starts.
 
     Every output option of every subcommand comes here: a file output must be a regular file
-    or a new name in an existing folder that can be written (``-``, standard output, where
-    the option allows it); a ``folder`` output a folder, or a new name in such a folder.
+    or a new name in an existing folder that can be written, and not a name that says it is
+    a folder (``out/``); a ``folder`` output a folder, or a new name in such a folder.
     Devices, FIFOs, sockets and dangling links are refused (see :func:`mlp.io.check_writable`).
+    ``-`` means standard output only where ``stdout`` (a text output meant to be read there);
+    the file this process's standard output or error already writes to (``/dev/stdout``
+    when it goes to a file) is refused: the rename would replace the file under the stream.
+    Empty names are refused by the :func:`path_arg` argument type.
     """
     from ..io import check_writable, check_writable_folder  # here: mlp.io loads numpy
 
+    if str(path) == "-" and not stdout:
+        raise UsageError(f"{flag}: cannot write to standard output ('-'), which only text "
+                         "outputs meant to be read there may use; name a "
+                         f"{'folder' if folder else 'file'}")
     try:
         (check_writable_folder if folder else check_writable)(path)
     except ValueError as exc:
         raise UsageError(f"{flag}: {exc}") from None
+    stream = None if str(path) == "-" else _standard_stream(path)
+    if stream is not None:
+        hint = "use '-' for standard output" if stdout and stream == "standard output" \
+            else "name a file of its own"
+        raise UsageError(f"{flag}: cannot write {path}: it is this command's {stream}, which "
+                         f"an output would replace; {hint}")

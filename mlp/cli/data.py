@@ -12,12 +12,12 @@ import numpy as np
 
 from .._text import shown
 from ..datasets import BUILTIN, load_dataset
-from .common import UsageError, check_source, fraction, non_negative_int
+from .common import UsageError, check_source, fraction, non_negative_int, path_arg
 
 
 def add_data_options(parser):
     group = parser.add_argument_group("data")
-    group.add_argument("--data", default="iris", metavar="NAME|FILE",
+    group.add_argument("--data", default="iris", type=path_arg, metavar="NAME|FILE",
                        help=f"built-in dataset ({', '.join(BUILTIN)}), a CSV file, or a .npz "
                             "file of arrays X and y (or a .npy matrix, target last) "
                             "(default: iris)")

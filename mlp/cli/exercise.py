@@ -9,7 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..exercise import command
-from .common import check_destination, check_source, positive_float, positive_int
+from .common import (
+    check_destination,
+    check_distinct,
+    check_source,
+    path_arg,
+    positive_float,
+    positive_int,
+)
 
 
 def add_arguments(exercise):
@@ -21,7 +28,7 @@ def add_arguments(exercise):
     make = steps.add_parser("make", help="write the student package",
                             description="Write a student copy of the library in which every "
                                         "marked derivation raises NotImplementedError.")
-    make.add_argument("outdir", metavar="OUTDIR")
+    make.add_argument("outdir", type=path_arg, metavar="OUTDIR")
     make.add_argument("--only", nargs="+", metavar="NAME",
                       help="items (Linear.backward) or classes (Adam) to leave to the student")
     make.add_argument("--include-forward", action="store_true",
@@ -37,12 +44,12 @@ def add_arguments(exercise):
         "grade", help="grade submissions",
         description="Grade each item of each submission in a sandboxed process with limits. "
                     "A SUBMISSION is a student folder, a zip file, or a folder of them.")
-    grade.add_argument("submissions", nargs="+", metavar="SUBMISSION")
+    grade.add_argument("submissions", nargs="+", type=path_arg, metavar="SUBMISSION")
     _exercise_options(grade)
-    grade.add_argument("--out", metavar="DIR",
+    grade.add_argument("--out", type=path_arg, metavar="DIR",
                        help="write gradebook.csv, feedback/<student>.txt and results.json here "
                             "(default with several submissions: ./grades)")
-    grade.add_argument("--json", metavar="RESULTS.json",
+    grade.add_argument("--json", type=path_arg, metavar="RESULTS.json",
                        help="one submission: write Gradescope's results.json")
     grade.add_argument("--workers", type=positive_int, default=None, metavar="N",
                        help="items graded in parallel (default: the number of CPUs)")
@@ -56,7 +63,7 @@ def add_arguments(exercise):
         "gradescope", help="write the Gradescope autograder bundle",
         description="Write the zip to upload as a Gradescope autograder: setup.sh, "
                     "run_autograder, the items and the reference.")
-    bundle.add_argument("out", metavar="OUT.zip")
+    bundle.add_argument("out", type=path_arg, metavar="OUT.zip")
     _exercise_options(bundle)
     bundle.set_defaults(run=run_gradescope)
 
@@ -65,15 +72,15 @@ def add_arguments(exercise):
         description="Check that the full solution scores 100 percent and that each stub "
                     "fails exactly its own item. With an exercise folder, check that "
                     "exercise's items only.")
-    verify.add_argument("folder", nargs="?", metavar="EXERCISE",
+    verify.add_argument("folder", nargs="?", type=path_arg, metavar="EXERCISE",
                         help="an exercise folder made by `make` (default: the items `make` stubs by default)")
-    verify.add_argument("--source", metavar="DIR",
+    verify.add_argument("--source", type=path_arg, metavar="DIR",
                         help="the package to verify (default: the installed mlp)")
     verify.set_defaults(run=run_verify)
 
 
 def _exercise_options(parser):
-    parser.add_argument("--exercise", metavar="HW",
+    parser.add_argument("--exercise", type=path_arg, metavar="HW",
                         help="required: the instructor's copy of the folder `make` wrote "
                              "(or its exercise.json), which says the items and points")
     parser.add_argument("--time-limit", type=positive_float, default=60.0, metavar="SECONDS",
@@ -102,20 +109,26 @@ def run_grade(args) -> int:
     for path in args.submissions:
         check_source(path, "SUBMISSION", folder=True)
     if args.json:
-        check_destination(args.json, "--json")
+        check_destination(args.json, "--json", stdout=True)
+    outputs = [("--json", args.json)]
     # the class's folder: --out, or ./grades when several submissions are named (a single
     # SUBMISSION that turns out to be a class folder is seen only when it is read)
     out = args.out or (None if args.json or len(args.submissions) == 1 else "grades")
     if out is not None:
         check_destination(out, "--out", folder=True)
+        outputs.append(("--out", out))
         if Path(out).is_dir():  # the files grading writes there must be writable too
             for name in ("gradebook.csv", "results.json"):
                 check_destination(Path(out) / name, "--out")
+                outputs.append(("--out", Path(out) / name))
             check_destination(Path(out) / "feedback", "--out", folder=True)
+    check_distinct(outputs, [("--exercise", args.exercise),
+                             *(("SUBMISSION", path) for path in args.submissions)])
     return command.run_grade(args)
 
 
 def run_gradescope(args) -> int:
     _check_exercise(args)
     check_destination(args.out, "OUT.zip")
+    check_distinct([("OUT.zip", args.out)], [("--exercise", args.exercise)])
     return command.run_gradescope(args)

@@ -10,7 +10,7 @@ import numpy as np
 from ..datasets import load_features
 from ..io import write_atomic
 from ..sequential import Sequential
-from .common import UsageError, check_destination, check_distinct, check_source
+from .common import UsageError, check_destination, check_distinct, check_source, path_arg
 from .network import load_model
 
 
@@ -18,15 +18,15 @@ def add_arguments(predict):
     predict.description = (
         "Predict the rows of a CSV or array file with a model saved by 'mlp train --save' or "
         "mlp.io.save (a network or a fitted estimator).")
-    predict.add_argument("--model", required=True, metavar="MODEL.npz")
-    predict.add_argument("--data", required=True, metavar="FILE",
+    predict.add_argument("--model", required=True, type=path_arg, metavar="MODEL.npz")
+    predict.add_argument("--data", required=True, type=path_arg, metavar="FILE",
                          help="CSV file with the model's feature columns (others are "
                               "ignored), or a .npz / .npy file of arrays")
     predict.add_argument("--no-header", dest="header", action="store_false",
                          help="the CSV file has no header row: its columns are x0, x1, ...")
     predict.add_argument("--id", default=None, metavar="COLUMN",
                          help="copy this column of the CSV file into the output, first")
-    predict.add_argument("--out", metavar="PREDICTIONS.csv",
+    predict.add_argument("--out", type=path_arg, metavar="PREDICTIONS.csv",
                          help="write the predictions here ('-' or default: standard output)")
     predict.add_argument("--proba", action="store_true",
                          help="one column of probability per class, then the label")
@@ -103,7 +103,7 @@ def run(args) -> int:
     if args.out:
         check_distinct((("--out", args.out),),
                        inputs=(("--data", args.data), ("--model", args.model)))
-        check_destination(args.out, "--out")
+        check_destination(args.out, "--out", stdout=True)
     check_source(args.model, "--model")
     check_source(args.data, "--data")
     model, metadata = load_model(args.model)

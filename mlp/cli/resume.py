@@ -21,7 +21,7 @@ import numpy as np
 
 from ..callbacks import ProgressBar
 from ..io import load_checkpoint
-from .common import UsageError, check_destination, check_source, positive_int
+from .common import UsageError, check_destination, check_source, path_arg, positive_int
 from .steering import lr_schedule
 
 #: The options that define a run, taken from the checkpoint by --resume.
@@ -77,13 +77,13 @@ def _schedule_spec(value):
 
 def add_checkpoint_options(parser, group):
     """--checkpoint, --checkpoint-every and --resume; call after every other option."""
-    group.add_argument("--checkpoint", metavar="CKPT.npz",
+    group.add_argument("--checkpoint", type=path_arg, metavar="CKPT.npz",
                        help="write a full-state checkpoint to resume from: the best epoch "
                             "so far (by validation score, or training loss without a "
                             "validation set), or with --checkpoint-every the latest")
     group.add_argument("--checkpoint-every", type=positive_int, metavar="K",
                        help="write the checkpoint every K epochs instead of at the best")
-    group.add_argument("--resume", metavar="CKPT.npz",
+    group.add_argument("--resume", type=path_arg, metavar="CKPT.npz",
                        help="continue the run of a checkpoint, with its data, model and "
                             "training options; --epochs counts all epochs, those done included")
     _DEFAULTS.update({dest: parser.get_default(dest) for dest in RUN_OPTIONS})

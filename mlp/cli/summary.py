@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from .common import path_arg
 from .network import load_model
 
 
 def add_arguments(summary):
     summary.description = "Print the layer table of a saved model."
-    summary.add_argument("--model", required=True, metavar="MODEL.npz")
+    summary.add_argument("--model", required=True, type=path_arg, metavar="MODEL.npz")
     summary.set_defaults(run=run)
 
 

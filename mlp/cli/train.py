@@ -24,6 +24,7 @@ from .common import (
     check_destination,
     check_distinct,
     non_negative_float,
+    path_arg,
     positive_float,
     positive_int,
     threads,
@@ -66,9 +67,11 @@ def add_training_options(parser):
                        help="rescale each step's gradients so that their global norm is at "
                             "most NORM (their direction is kept)")
     group.add_argument("--threads", type=threads, default="auto", metavar="N",
-                       help="BLAS threads while training: N, or 'auto' (default): one for "
-                            "small networks, else the cores other processes leave free; "
-                            "OMP_NUM_THREADS and the like in the environment are kept")
+                       help="BLAS threads while training: 'auto' (default) keeps a limit set "
+                            "by OMP_NUM_THREADS and the like in the environment, else uses one "
+                            "for small networks and the cores other processes leave free for "
+                            "larger ones; N uses N, also over such a limit (capped at the "
+                            "cores this process may run on)")
 
 
 def add_arguments(train):
@@ -79,12 +82,14 @@ def add_arguments(train):
     out = train.add_argument_group("output")
     out.add_argument("--quiet", action="store_true", help="no progress bar")
     out.add_argument("--verbose", action="store_true", help="print a line per epoch")
-    out.add_argument("--save", metavar="MODEL.npz", help="write the trained model")
-    out.add_argument("--plot", metavar="OUT.png",
+    out.add_argument("--save", type=path_arg, metavar="MODEL.npz",
+                     help="write the trained model")
+    out.add_argument("--plot", type=path_arg, metavar="OUT.png",
                      help="write the loss, score and learning-rate curves (and the "
                           "decision regions for 2-feature data); needs matplotlib")
-    out.add_argument("--json", metavar="METRICS.json", help="write the final metrics as JSON")
-    out.add_argument("--log-csv", metavar="PATH",
+    out.add_argument("--json", type=path_arg, metavar="METRICS.json",
+                     help="write the final metrics as JSON ('-': standard output)")
+    out.add_argument("--log-csv", type=path_arg, metavar="PATH",
                      help="write a row per epoch (losses, scores, learning rate, seconds); the "
                           "file is rewritten whole and atomically after every epoch, so it is "
                           "complete up to the last finished epoch even if training stops")
@@ -187,7 +192,7 @@ def run(args) -> int:
     for flag, path in (("--save", args.save), ("--json", args.json), ("--plot", args.plot),
                        ("--plot", flow), ("--log-csv", args.log_csv)):
         if path:
-            check_destination(path, flag)
+            check_destination(path, flag, stdout=flag == "--json")
     resume.check_outputs(args)
     checkpoint = resume.take_options(args)  # the saved run's options, before the data
     check_distinct((*outputs, ("--checkpoint", args.checkpoint)),  # --data is known now

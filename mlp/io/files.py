@@ -21,6 +21,18 @@ from pathlib import Path
 TEMP_SUFFIX = ".mlp-tmp"
 
 
+def _names_folder(path) -> bool:
+    """Whether a path's text says it is a folder: it ends in ``/``, ``/.`` or ``/..`` (or is
+    ``.`` or ``..``), so writing a file there would write another name than the one given."""
+    text = os.fspath(path)
+    return text.endswith(("/", "/.", "/..")) or text in (".", "..")
+
+
+def _refuse_folder_name(path) -> None:
+    if _names_folder(path):
+        raise ValueError(f"cannot write {path}: it names a folder (a file is expected)")
+
+
 def _umask() -> int:
     try:
         with open("/proc/self/status") as f:
@@ -40,6 +52,7 @@ def _destination(path):
     A device, FIFO or socket (also behind a link, like ``/dev/stdout``) is written through;
     a link to a regular file, or a dangling one, leads to its final target.
     """
+    _refuse_folder_name(path)
     path = Path(path)
     try:
         st = os.stat(path)
@@ -106,8 +119,9 @@ def check_writable(path) -> None:
     file is written to a temporary file beside it and renamed into place, so ``path`` must
     be a regular file (or a link to one) or a new name, in an existing folder where files
     can be created. A directory, device (``/dev/full``, ``/dev/null``), FIFO or socket is
-    refused, and so is a dangling symbolic link (where it points is seldom what was meant).
-    ``-`` (standard output) is accepted.
+    refused, and so is a dangling symbolic link (where it points is seldom what was meant)
+    and a name that says it is a folder (``out/``, ``out/.``). ``-`` (standard output) is
+    accepted.
 
     Raises
     ------
@@ -116,6 +130,7 @@ def check_writable(path) -> None:
     """
     if str(path) == "-":
         return
+    _refuse_folder_name(path)
     st = _existing(path)
     if st is not None and not stat.S_ISREG(st.st_mode):
         raise ValueError(f"cannot write {path}: it is {file_kind(st.st_mode)}; an output must be "
@@ -187,7 +202,7 @@ def write_atomic(path, content) -> Path:
     Raises
     ------
     ValueError
-        When the path is a directory or its folder does not exist.
+        When the path is or names a directory (``out/``), or its folder does not exist.
     OSError
         When the folder cannot be written.
     """
