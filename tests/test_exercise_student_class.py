@@ -19,6 +19,7 @@ from mlp.cli import main
 from mlp.exercise import probes
 from mlp.exercise.checks import judge
 from mlp.exercise.hints import compare
+from mlp.exercise.make import DERIVERS
 
 ITEMS = ["Linear.backward", "Sigmoid.backward", "Tanh.backward"]
 
@@ -144,10 +145,14 @@ def test_no_tool_that_derives_the_exercised_gradients_is_shipped(tmp_path):
     solution keeps it."""
     hw = tmp_path / "hw"
     exercise.make(hw, only=["Linear.backward"])
-    assert not (hw / "mlp" / "autodiff.py").exists()
-    assert not (hw / "mlp" / "gradcheck_autodiff.py").exists()
+    autodiff = ["autodiff.py", "autodiff_forward.py", "autodiff_reverse.py", "autodiff_rules.py",
+                "gradcheck_autodiff.py"]
+    shipped = {p.name for p in (hw / "mlp").glob("*.py")}
+    assert not shipped & {*autodiff, *DERIVERS}
+    assert not [name for name in shipped if "autodiff" in name]
     exercise.make(tmp_path / "solution", solution=True)
-    assert (tmp_path / "solution" / "mlp" / "autodiff.py").is_file()
+    for name in autodiff:
+        assert (tmp_path / "solution" / "mlp" / name).is_file(), name
     check = ("import numpy as np, mlp, mlp.gradcheck as g\n"
              "print(g.check_layer(mlp.Tanh(), np.random.default_rng(0).normal(size=(3, 2))"
              ").ok)\n")

@@ -39,7 +39,8 @@ def _selected(regions, only, include_forward):
 
 #: modules that derive gradients by themselves: left out of a package whose exercise asks
 #: for a backward pass or an update rule, where they would do the student's work
-DERIVERS = ("autodiff.py", "gradcheck_autodiff.py")
+DERIVERS = ("autodiff.py", "autodiff_forward.py", "autodiff_reverse.py", "autodiff_rules.py",
+            "gradcheck_autodiff.py")
 
 
 def write_package(package, source, regions, stubbed):
