@@ -15,12 +15,16 @@ A layer with an array output is checked through the scalar ``f(X) = Σ Y ⊙ G``
 random ``G``: then ∂f/∂Y = G, so ``backward(G)`` must return ∂f/∂X exactly. Mistakes that are
 not a wrong number (``None`` returned, gradients accumulated, ``dY`` overwritten, ...) are
 reported as sentences (see :mod:`mlp.gradcheck_guard`).
+
+This module checks one layer (:func:`check_layer`, :func:`check_layer_shapes`) or one loss
+(:func:`check_loss`); the checks of a whole model with its loss (:func:`check_model`,
+:func:`check_grad_flat`) are in :mod:`mlp.gradcheck_model`, the analytic passes both run in
+:mod:`mlp.gradcheck_passes`, and every check is importable from here.
 """
 
 from __future__ import annotations
 
 import copy
-from contextlib import contextmanager
 
 import numpy as np
 
@@ -28,14 +32,14 @@ from .base import Layer, as_generator
 from .finite_differences import (
     EPS,
     KinkWatch,
-    beyond_noise,
     differences,
     float64_array,
-    noise_floor,
     numerical_gradient,
     relative_error,
 )
-from .gradcheck_guard import BackwardGuard, Mistake, repeat_problems, stale_cache_problems
+from .gradcheck_guard import stale_cache_problems
+from .gradcheck_model import check_grad_flat, check_model
+from .gradcheck_passes import analytic_pass, check_parameters, check_params_float64, held_still
 from .gradcheck_report import (
     GradCheckReport,
     TensorCheck,
@@ -64,94 +68,6 @@ def __getattr__(name):
 #: Input shapes (N, n_in) of :func:`check_layer_shapes`: one sample, one feature, both, a
 #: square batch and an oblong one, so a formula right only for some shapes is caught.
 SHAPES = ((1, 1), (1, 4), (5, 1), (4, 4), (6, 5))
-
-
-def _replaced_gradients(before, after):
-    """One message per parameter whose gradient array backward replaced by a new one.
-
-    An optimizer holds the gradient arrays it was built with: a backward that puts new arrays
-    into ``grads`` computes the right numbers where no optimizer reads them.
-    """
-    return [
-        f"backward replaced the gradient array of {p.name} instead of writing into it "
-        f"(use grads[{p.key!r}][...] = ... or out=): an optimizer would never see it"
-        for p, old in zip(after, before, strict=True) if p.grad is not old.grad
-    ]
-
-
-@contextmanager
-def _held_still(model):
-    """Keep ``model`` the same function while it is evaluated many times.
-
-    Dropout masks are frozen after the first forward (each layer's ``freeze_mask``), and
-    buffers such as BatchNorm's running statistics are restored afterwards, so a check
-    leaves no trace in the model.
-    """
-    saved = [(value, value.copy()) for _, value in model.named_buffers()]
-    layers = [model]
-    while layers:
-        layer = layers.pop()
-        layers.extend(layer.children())
-        if hasattr(layer, "freeze_mask"):
-            saved.append((layer, layer.freeze_mask))
-            layer.freeze_mask = True
-    try:
-        yield
-    finally:
-        for owner, value in saved:
-            if isinstance(owner, np.ndarray):
-                owner[...] = value
-            else:
-                owner.freeze_mask = value
-
-
-def _check_params_float64(model, who):
-    for p in model.parameters():
-        if p.value.dtype != np.float64:
-            raise TypeError(
-                f"{who}: gradient checks need float64 parameters, but {p.name} is "
-                f"{p.value.dtype}; build the layers with dtype=np.float64"
-            )
-
-
-def _analytic_pass(model, report, run_backward):
-    """Run forward-then-backward twice under a :class:`BackwardGuard`.
-
-    Returns ``(dX, {name: grad})`` of the first pass, or None when a mistake stopped it.
-    The second, identical pass catches gradients accumulated instead of overwritten.
-    """
-    guard = BackwardGuard(model)
-    with guard:
-        before = model.parameters()
-        try:
-            dX = run_backward()
-        except Mistake:
-            report.problems.extend(guard.problems)
-            return None
-        params = model.parameters()
-        report.problems.extend(_replaced_gradients(before, params))
-        first = {p.name: np.array(p.grad, dtype=np.float64) for p in params}
-        dX = None if dX is None else np.array(dX, dtype=np.float64)
-        second_dX = run_backward()
-        second = {p.name: np.array(p.grad, dtype=np.float64) for p in model.parameters()}
-    report.problems.extend(guard.problems)
-    report.problems.extend(repeat_problems({"dX": dX, **first}, {"dX": second_dX, **second}))
-    return dX, first
-
-
-def _check_grads(report, params, analytic, numeric_of, tol, kink_tol):
-    """Compare every parameter's analytic gradient with ``numeric_of(p.value)``."""
-    straddled = set()
-    for p in params:
-        if analytic[p.name].shape != p.value.shape:
-            report.problems.append(f"the gradient of {p.name} has shape "
-                                   f"{analytic[p.name].shape}; {p.name} has {p.value.shape}")
-            report.checks.append(unusable(p.name, p.value.shape, tol, kink_tol))
-            continue
-        estimate = numeric_of(p.value)
-        straddled |= estimate.straddled
-        report.checks.append(compare(p.name, analytic[p.name], estimate, tol, kink_tol))
-    return straddled
 
 
 def check_layer(layer, X, y=None, *, rng=None, h=1e-5, tol=1e-7, kink_tol=1e-5):
@@ -197,10 +113,10 @@ def check_layer(layer, X, y=None, *, rng=None, h=1e-5, tol=1e-7, kink_tol=1e-5):
     if not isinstance(layer, Layer):
         raise TypeError(f"check_layer: expected a Layer or a Loss, got {type(layer).__name__}")
     X = float64_array(X, "check_layer").copy()
-    _check_params_float64(layer, "check_layer")
+    check_params_float64(layer, "check_layer")
     rng = as_generator(rng)
     report = GradCheckReport(f"gradient check of {layer!r} on input {X.shape}")
-    with _held_still(layer):
+    with held_still(layer):
         try:
             fresh = copy.deepcopy(layer)  # has seen no input yet: for the stale-cache check
         except Exception:  # a layer that cannot be copied is checked without it
@@ -214,7 +130,7 @@ def check_layer(layer, X, y=None, *, rng=None, h=1e-5, tol=1e-7, kink_tol=1e-5):
                 G = rng.standard_normal(np.shape(Y))
             return layer.backward(G.copy())  # a copy: a backward may write into its dY
 
-        outcome = _analytic_pass(layer, report, run_backward)
+        outcome = analytic_pass(layer, report, run_backward)
         if outcome is None:
             report.checks.append(unusable("dX", X.shape, tol, kink_tol))
             return report
@@ -233,7 +149,7 @@ def check_layer(layer, X, y=None, *, rng=None, h=1e-5, tol=1e-7, kink_tol=1e-5):
             estimate = numeric_of(X)
             straddled = estimate.straddled
             report.checks.append(compare("dX", dX, estimate, tol, kink_tol))
-        straddled |= _check_grads(report, layer.parameters(), analytic, numeric_of, tol,
+        straddled |= check_parameters(report, layer.parameters(), analytic, numeric_of, tol,
                                   kink_tol)
         if fresh is not None:
             report.problems.extend(stale_cache_problems(layer, fresh, 0.5 * X + 0.25, G,
@@ -332,128 +248,3 @@ def check_loss(loss, output, y, *, h=1e-5, tol=1e-7):
     loss.forward(output, y)  # leave the cache as it was for the whole batch
     report.checks.append(compare("d_output", analytic, central(numeric, noise), tol, tol))
     return report
-
-
-def check_model(model, loss, X, y, *, input_grad=False, h=1e-5, tol=1e-6, kink_tol=1e-4):
-    """Check every parameter gradient of a whole model with its loss.
-
-    Parameters
-    ----------
-    model : Sequential (or any Layer)
-    loss : Loss
-    X : ndarray of float64, shape (N, n_in)
-    y : array-like
-        Targets for ``loss``.
-    input_grad : bool, default False
-        Also check ∂L/∂X. Off by default: training never uses it, and its entries for a
-        single sample are ∝ 1/N, so for large N they sink towards the round-off floor of a
-        difference of two batch-mean losses (≈ 1e-11) and tiny entries show relative errors
-        near 1e-5 with nothing wrong. :func:`check_layer` checks every layer's dX precisely.
-    h, tol, kink_tol : float
-        As in :func:`check_layer`; kinks are watched in every layer of the model.
-
-    Returns
-    -------
-    GradCheckReport
-        One row per parameter, named as in ``model.parameters()`` (``"0.W"``, ...), and
-        ``"dX"`` for the input when asked. The mistakes :func:`check_layer` reports are
-        reported here too, naming the layer (``"1: ReLU(): backward returned None; ..."``).
-    """
-    X = float64_array(X, "check_model").copy()
-    _check_params_float64(model, "check_model")
-    y = np.asarray(y)
-
-    def row_values():
-        # the per-sample terms ℓ_n of L = (1/N) Σ ℓ_n, and the output they were computed from
-        output = np.array(model.forward(X), dtype=np.float64)
-        return np.array(loss.per_sample(output, y), dtype=np.float64), output
-
-    def run_backward():
-        loss.forward(model.forward(X), y)
-        return model.backward(loss.backward(), input_grad=input_grad)
-
-    def numeric_of(x):
-        # differencing the per-sample terms before summing keeps the round-off at the level
-        # of single terms (on Iris 4-16-3: worst error of tiny entries 1.7e-6 -> 8e-8)
-        return differences(x, h, row_values,
-                           lambda plus, minus: np.sum(plus[0] - minus[0]) / len(X), watch,
-                           magnitude=lambda value: loss_magnitude(*value))
-
-    report = GradCheckReport(f"gradient check of {type(model).__name__} with {loss!r} "
-                             f"on input {X.shape}")
-    watch = KinkWatch(model)
-    straddled = set()
-    with _held_still(model):
-        outcome = _analytic_pass(model, report, run_backward)
-        if outcome is None:
-            return report
-        dX, analytic = outcome
-        if input_grad:
-            estimate = numeric_of(X)
-            straddled |= estimate.straddled
-            report.checks.append(compare("dX", dX, estimate, tol, kink_tol))
-        straddled |= _check_grads(report, model.parameters(), analytic, numeric_of, tol,
-                                  kink_tol)
-        loss.forward(model.forward(X), y)
-    kink_notes(report, watch, straddled, h)
-    return report
-
-
-def check_grad_flat(model, loss, X, y):
-    """Check the whole gradient as one vector against ``scipy.optimize.approx_fprime``.
-
-    All parameters are flattened into one vector θ; scipy differences the loss forward along
-    each entry with its default step √u (u the machine epsilon), the step
-    ``scipy.optimize.check_grad`` takes. Entries that differ by no more than the round-off of
-    such a difference (2u·|f| / √u, |f| as :func:`~mlp.gradcheck_report.loss_magnitude`; see
-    :mod:`mlp.finite_differences`) count as agreeing, so a gradient that is truly zero (a bias
-    before a batch normalisation) is not reported as an error. (scipy's forward differences
-    know nothing of kinks: prefer :func:`check_model`.)
-
-    Parameters
-    ----------
-    model : Sequential
-    loss : Loss
-    X : ndarray of float64, shape (N, n_in)
-    y : array-like
-
-    Returns
-    -------
-    float
-        ‖g_analytic − g_numeric‖ / ‖g_analytic‖ over the entries that differ by more than
-        round-off (0.0 when none does).
-    """
-    from scipy.optimize import approx_fprime
-
-    X = float64_array(X, "check_grad_flat")
-    _check_params_float64(model, "check_grad_flat")
-    params = model.parameters()
-    theta0 = np.concatenate([p.value.ravel() for p in params])
-    saved = [p.value.copy() for p in params]
-    step = float(np.sqrt(EPS))
-
-    def unflatten(theta):
-        offset = 0
-        for p in params:
-            p.value[...] = theta[offset:offset + p.value.size].reshape(p.value.shape)
-            offset += p.value.size
-
-    def f(theta):
-        unflatten(theta)
-        return loss.forward(model.forward(X), y)
-
-    with _held_still(model):
-        try:
-            f(theta0)
-            model.backward(loss.backward(), input_grad=False)
-            g = np.concatenate([p.grad.ravel() for p in model.parameters()])
-            output = np.array(model.forward(X), dtype=np.float64)
-            magnitude = loss_magnitude(loss.per_sample(output, y), output)
-            numeric = approx_fprime(theta0, f, step)
-        finally:
-            for p, value in zip(params, saved, strict=True):
-                p.value[...] = value
-    # a forward difference: two roundings of f over the step δ, 2u·|f|/δ
-    wrong = beyond_noise(g, numeric, 2 * noise_floor(EPS * magnitude, step)) > 1.0
-    diff = np.linalg.norm((g - numeric)[wrong])
-    return float(diff / max(np.linalg.norm(g), 1e-300)) if diff else 0.0
