@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Layer", "Parameter", "as_generator", "check_2d", "issparse", "pack"]
+__all__ = ["Activation", "Layer", "Parameter", "as_generator", "check_2d", "issparse",
+           "pack"]
 
 
 def issparse(X) -> bool:
@@ -368,3 +369,24 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.extra_repr()})"
+
+
+class Activation(Layer):
+    """The base of every activation layer (:mod:`mlp.activations`): the cache and its checks."""
+
+    def _cache_input(self, X):
+        X = check_2d(X, self)
+        self._X = X
+        return X
+
+    def _cached(self, dY, cached):
+        """Return the cached array after checking that forward ran and ``dY`` fits it."""
+        if cached is None:
+            raise self._not_ready()
+        self._check_dY(dY, cached.shape)
+        return cached
+
+    def __init__(self):
+        super().__init__()
+        self._X = None
+        self._Y = None

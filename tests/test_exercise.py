@@ -195,11 +195,12 @@ return dY * (Y > 0)
     replace_stub(loop, "ReLU.backward", solve)
     with exercise.Grader(crash, time_limit=2) as grader:
         crashed, looped = map(by_name, grader.grade_many([crash, loop]))
-    for item in ("Tanh.backward", "ReLU.backward"):
-        assert crashed[item]["score"] == 0
-        assert crashed[item]["output"].startswith(
-            f"mlp/activations.py, line {line}: RuntimeError: boom"), crashed[item]
-    assert crashed["Linear.backward"]["output"] == "not implemented"  # another module
+    assert crashed["Tanh.backward"]["score"] == 0
+    assert crashed["Tanh.backward"]["output"].startswith(
+        f"mlp/activations.py, line {line}: RuntimeError: boom"), crashed["Tanh.backward"]
+    # other modules: ReLU's (activations_piecewise.py, solved) and Linear's (layers.py)
+    assert crashed["ReLU.backward"]["score"] == 1
+    assert crashed["Linear.backward"]["output"] == "not implemented"
     assert looped["Tanh.backward"]["score"] == 0
     assert "time limit exceeded" in looped["Tanh.backward"]["output"]
     assert looped["ReLU.backward"]["score"] == 1
@@ -328,3 +329,45 @@ return -dY * Y * (1 - Y)
         "Linear.backward": 0, "Residual.backward": 1, "Sigmoid.backward": 0,
         "Tanh.backward": 0}
     assert "wrong sign?" in results["Sigmoid.backward"]["output"]
+
+
+def test_items_of_two_activation_modules_are_made_graded_and_found_loose(tmp_path):
+    """The activations live in two modules (ReLU in activations_piecewise.py, Tanh in
+    activations.py): each stub is made in its own file, which the manifest, the student's
+    README and ``make``'s listing name; the right answers score full marks whether they come
+    in ``mlp/`` or as the two files loose; a submission without one of the files loses only
+    that file's items, and is told which file is missing."""
+    items = ["ReLU.backward", "Tanh.backward"]
+    hw = tmp_path / "hw"
+    manifest = exercise.make(hw, only=items)
+    assert {e["name"]: e["file"] for e in manifest["items"]} == {
+        "ReLU.backward": "mlp/activations_piecewise.py", "Tanh.backward": "mlp/activations.py"}
+    assert "# TODO ReLU.backward" in (hw / "mlp" / "activations_piecewise.py").read_text()
+    assert "# TODO Tanh.backward" in (hw / "mlp" / "activations.py").read_text()
+    assert ("| `ReLU.backward` | `mlp/activations_piecewise.py` | 1 |"
+            in (hw / "README.md").read_text())
+    solved = tmp_path / "solved"
+    shutil.copytree(hw, solved)
+    replace_stub(solved, "ReLU.backward", "Y = self._cached(dY, self._Y)\nreturn dY * (Y > 0)")
+    replace_stub(solved, "Tanh.backward",
+                 "Y = self._cached(dY, self._Y)\nreturn dY * (1 - Y * Y)")
+    loose, half = tmp_path / "loose", tmp_path / "half"
+    for folder, names in ((loose, ["activations.py", "activations_piecewise.py"]),
+                          (half, ["activations.py"])):
+        folder.mkdir()
+        for name in names:
+            shutil.copy(solved / "mlp" / name, folder / name)
+    with exercise.Grader(hw, time_limit=10) as grader:
+        graded = [by_name(r) for r in grader.grade_many([hw, solved, loose, half])]
+    scores = [[results[item]["score"] for item in items] for results in graded]
+    assert scores == [[0, 0], [1, 1], [1, 1], [0, 1]]
+    assert graded[3]["ReLU.backward"]["output"] == (
+        "mlp/activations_piecewise.py is missing from the submission")
+
+
+def test_make_lists_each_item_with_its_file(tmp_path, capsys):
+    assert main(["exercise", "make", str(tmp_path / "hw"), "--only", "LeakyReLU.backward",
+                 "GELU.backward"]) == 0
+    out = capsys.readouterr().out
+    assert "  GELU.backward (2) in mlp/activations.py\n" in out
+    assert "  LeakyReLU.backward (1) in mlp/activations_piecewise.py\n" in out

@@ -24,7 +24,7 @@ def run_make(args) -> int:
     print(f"wrote {args.outdir}: {n_items} item{'s' * (n_items != 1)}, "
           f"{points} point{'s' * (points != 1)}")
     for item in manifest["items"]:
-        print(f"  {item['name']} ({item['points']})")
+        print(f"  {item['name']} ({item['points']}) in {item['file']}")
     return 0
 
 

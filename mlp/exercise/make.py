@@ -113,6 +113,7 @@ def make(outdir, *, only=None, include_forward=False, solution=False, source=Non
         "format": "mlp-exercise", "version": 1,
         "items": [{"name": name, "points": ITEMS.get(name, 1),
                    "hint": next(r.hint for r in regions if r.item == name),
+                   "file": f"mlp/{next(r.file for r in regions if r.item == name)}",
                    "visibility": "after_published" if name in hidden else "visible"}
                   for name in graded],
     }
@@ -225,7 +226,7 @@ def test_item(item):
 
 
 def _student_readme(manifest, solution=False):
-    rows = "\n".join(f"| `{e['name']}` | {e['points']} | {e['hint']}"
+    rows = "\n".join(f"| `{e['name']}` | `{e['file']}` | {e['points']} | {e['hint']}"
                      + (" (checked at grading only)" if e["visibility"] != "visible" else "")
                      + " |" for e in manifest["items"])
     total = sum(e["points"] for e in manifest["items"])
@@ -259,11 +260,12 @@ import numpy as np, mlp
 print(mlp.check_layer(mlp.Tanh(), np.random.default_rng(0).normal(size=(4, 3))))
 ```
 
-| item | points | what to compute |
-|---|---|---|
+| item | in | points | what to compute |
+|---|---|---|---|
 {rows}
 
 Total: {total} points. Submit this folder; it is graded item by item, each on its own, with a
 time limit per item, on inputs your tests do not show: code that is right for the visible
-inputs only will not pass. Changing `exercise.json` or the tests changes nothing in grading.
+inputs only will not pass. Each item is graded from the file named beside it. Changing
+`exercise.json` or the tests changes nothing in grading.
 """
