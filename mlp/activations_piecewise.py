@@ -1,10 +1,11 @@
 """The piecewise-linear activations: Identity, ReLU, LeakyReLU and PReLU.
 
-Each is linear on either side of 0, so its σ′ is a constant on each side (1, 0 or the slope
-α) and its backward a mask: ``dX = dY ⊙ σ′(q)`` reads which side each entry was on off what
-forward cached. At 0 the derivative does not exist: these layers declare ``kinks = (0.0,)``,
-where the gradient checks difference one side only. The smooth and saturating activations
-are in :mod:`mlp.activations`, which also exports these four.
+Each is linear on either side of 0 (Identity on the whole line), so its σ′ is a constant on
+each side (1, 0 or the slope α) and its backward a mask: ``dX = dY ⊙ σ′(q)`` reads which side
+each entry was on off what forward cached. At 0 the derivative of the other three does not
+exist: they declare ``kinks = (0.0,)``, where the gradient checks difference one side only.
+The smooth and saturating activations are in :mod:`mlp.activations`, which also exports
+these four.
 """
 
 from __future__ import annotations
