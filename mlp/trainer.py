@@ -5,7 +5,8 @@ steers it — stopping early, keeping the best weights, learning-rate schedules,
 logging — is a callback (:mod:`mlp.callbacks`) called at fixed points of the loop. The
 ``early_stopping``/``n_iter_no_change``/``keep_best``/``on_plateau`` arguments are a short way
 to ask for one of them, :class:`~mlp.callbacks.Convergence` (scikit-learn's stopping rule).
-:func:`fit` is the one-call form.
+How the hooks are called is :class:`mlp.callbacks.base.CallbackCaller`, beside the hooks'
+definitions. :func:`fit` is the one-call form.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 
 from .base import Layer, as_generator, issparse
 from .callbacks import Callback, Convergence
+from .callbacks.base import CallbackCaller
 from .history import History
 from .layers import BatchNorm1d
 from .losses import DivergedError, L2Penalty, Loss
@@ -44,7 +46,7 @@ def _layers(layer):
         yield from _layers(child)
 
 
-class Trainer:
+class Trainer(CallbackCaller):
     """Minibatch training of a model with a loss and an optimizer.
 
     Parameters
@@ -336,46 +338,6 @@ class Trainer:
         history.lr.append(float(getattr(self, "_lr_used", self.optimizer.lr)))
         history.time.append(time.perf_counter() - started)
         history.note_best(epoch)
-
-    def stop(self, reason="callback", message=None):
-        """End training after the current step, saying why (see :attr:`History.stop_reason`)."""
-        self.stop_training = True
-        self.history.stop_reason, self.history.stop_message = reason, message
-
-    def _hooks(self, name):
-        """The callbacks' methods for hook ``name``, leaving out the base class's (no-ops).
-
-        Looked up at each call, not once per epoch: a callback may set a hook on itself (or
-        on its class) in the middle of an epoch, and it must be called from then on.
-        """
-        noop = getattr(Callback, name)
-        return [getattr(c, name) for c in self.callbacks if isinstance(c, Callback) and (
-            getattr(type(c), name) is not noop or name in getattr(c, "__dict__", ()))]
-
-    def _hook(self, name, *args):
-        for callback in self.callbacks:
-            if isinstance(callback, Callback):
-                getattr(callback, name)(*args)
-
-    def _epoch_end(self, epoch):
-        """Each callback's verdict (True: stop) after epoch ``epoch``.
-
-        The callbacks share one ``logs`` dict, in order: a number one adds (a training
-        score, say) is seen by those after it, and kept in ``history.metrics``.
-        """
-        history = self.history
-        logs = {"loss": history.loss[-1]}
-        if history.val_loss:
-            logs["val_loss"] = history.val_loss[-1]
-        if history.val_score:
-            logs["val_score"] = history.val_score[-1]
-        logs["lr"], logs["time"] = history.lr[-1], history.time[-1]
-        known = set(logs)
-        verdicts = [callback.on_epoch_end(epoch, logs) if isinstance(callback, Callback)
-                    else callback(epoch, history) for callback in self.callbacks]
-        for key in logs.keys() - known:
-            history.metrics.setdefault(key, []).append(logs[key])
-        return verdicts
 
     def _validate(self, X_val, y_val, sample_weight=None):
         history, model = self.history, self.model

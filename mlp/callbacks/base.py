@@ -147,3 +147,50 @@ class _Monitor:
         if self.mode == "min":
             return value < self.best - self.min_delta
         return value > self.best + self.min_delta
+
+
+class CallbackCaller:
+    """How a training loop calls its callbacks: the hooks, the verdicts after an epoch, and
+    :meth:`stop`. Mixed into :class:`~mlp.trainer.Trainer`, which holds ``callbacks`` (Callback
+    objects and plain functions ``f(epoch, history)``), ``history`` and ``stop_training``.
+    """
+
+    def stop(self, reason="callback", message=None):
+        """End training after the current step, saying why (see :attr:`History.stop_reason`)."""
+        self.stop_training = True
+        self.history.stop_reason, self.history.stop_message = reason, message
+
+    def _hooks(self, name):
+        """The callbacks' methods for hook ``name``, leaving out the base class's (no-ops).
+
+        Looked up at each call, not once per epoch: a callback may set a hook on itself (or
+        on its class) in the middle of an epoch, and it must be called from then on.
+        """
+        noop = getattr(Callback, name)
+        return [getattr(c, name) for c in self.callbacks if isinstance(c, Callback) and (
+            getattr(type(c), name) is not noop or name in getattr(c, "__dict__", ()))]
+
+    def _hook(self, name, *args):
+        for callback in self.callbacks:
+            if isinstance(callback, Callback):
+                getattr(callback, name)(*args)
+
+    def _epoch_end(self, epoch):
+        """Each callback's verdict (True: stop) after epoch ``epoch``.
+
+        The callbacks share one ``logs`` dict, in order: a number one adds (a training
+        score, say) is seen by those after it, and kept in ``history.metrics``.
+        """
+        history = self.history
+        logs = {"loss": history.loss[-1]}
+        if history.val_loss:
+            logs["val_loss"] = history.val_loss[-1]
+        if history.val_score:
+            logs["val_score"] = history.val_score[-1]
+        logs["lr"], logs["time"] = history.lr[-1], history.time[-1]
+        known = set(logs)
+        verdicts = [callback.on_epoch_end(epoch, logs) if isinstance(callback, Callback)
+                    else callback(epoch, history) for callback in self.callbacks]
+        for key in logs.keys() - known:
+            history.metrics.setdefault(key, []).append(logs[key])
+        return verdicts
