@@ -4,8 +4,8 @@ a file's data rows (float64 where every cell is a number, else the stripped text
 Both read the same bytes, the ones :func:`mlp.tables.read_table` checked, and give the same
 columns for every file: pandas' C parser reads them as an in-memory file (no compression,
 no path to interpret); numpy's reads numbers straight to float64 and only the text columns
-as strings. Either refuses a ragged row with its line named, and lets UnicodeDecodeError through for the caller
-to name the line of."""
+as strings. Either refuses a ragged row with its line named, and lets UnicodeDecodeError through
+for the caller to name the line of."""
 
 from __future__ import annotations
 

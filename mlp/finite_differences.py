@@ -158,9 +158,9 @@ class Estimate:
         modelled from the size of the values differenced.
     measure : callable or None
         ``measure()`` returns ``noise`` raised to the round-off measured by a high-order
-        difference (:func:`~mlp.roundoff.measured_noise`); it evaluates f again (about 40 times), so it
-        is called only for a tensor that fails with the modelled noise, right after the
-        estimate, while ``x`` and f are as they were.
+        difference (:func:`~mlp.roundoff.measured_noise`); it evaluates f again (about 40 times),
+        so it is called only for a tensor that fails with the modelled noise, right after
+        the estimate, while ``x`` and f are as they were.
     """
 
     numeric: np.ndarray

@@ -6,10 +6,11 @@ central difference differ by up to 2u·|f| more than they should, and the estima
 (f(x + h) − f(x − h)) / 2h is off by about u·|f| / h whatever the true derivative: the
 rounding term of the error bound of central differences (Nocedal & Wright, *Numerical
 Optimization*, 2nd ed., 2006, §8.1, where it is balanced against the truncation term h²·|f‴|/6
-to choose h). The one-sided stencil of :mod:`mlp.finite_differences` combines three values with weights 4, −3 and −1
-over 2h, so its floor is 4u·|f| / h. For a derivative that is 0 or below that floor — the
-bias of a Linear before a BatchNorm (which subtracts the batch mean), a weight reading an input
-column of zeros, a flat stretch of a loss — the estimate is pure round-off and its relative
+to choose h). The one-sided stencil of :mod:`mlp.finite_differences` combines three values with
+weights 4, −3 and −1 over 2h, so its floor is 4u·|f| / h. For a derivative that is 0 or below
+that floor — the bias of a Linear before a BatchNorm (which subtracts the batch mean), a weight
+reading an input column of zeros, a flat stretch of a loss — the estimate is pure round-off and
+its relative
 error is near 1 however right the analytic value is. :func:`excess` therefore lets an entry
 pass when its relative error is within the tolerance OR its absolute error is within
 :data:`NOISE_FACTOR` times its :func:`noise_floor`; |f| is taken as the magnitude of the

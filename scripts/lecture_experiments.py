@@ -359,8 +359,9 @@ def describe(name, r) -> str:
             f"first/last {r['first_to_last'][k]:.1e}, x{r['shrink_per_layer'][k]:.2f} per layer"
             for k in ("sigmoid", "relu"))
     if name == "initialisation":
-        lines = [f"  {k:<15} weights moved {t['moved']:.2f}, column spread {t['column_spread']:.1e},"
-                 f" Iris accuracy {t['accuracy']:.3f}" for k, t in r["trained"].items()]
+        lines = [f"  {k:<15} weights moved {t['moved']:.2f}, column spread "
+                 f"{t['column_spread']:.1e}, Iris accuracy {t['accuracy']:.3f}"
+                 for k, t in r["trained"].items()]
         lines.append("  saturated sigmoid units (|q| > 4, 100 inputs): " + ", ".join(
             f"{k} {v:.0%}" for k, v in r["saturated"].items()))
         return "\n".join(lines)

@@ -112,9 +112,13 @@ def test_ten_epochs_straight_equal_four_saved_loaded_and_six_more(iris, tmp_path
     assert straight.history.loss[-1] < straight.history.loss[0]
     # clipping clipped on both sides of the checkpoint, diagnostics recorded on both sides
     norms = of_type(straight, GradientClipping).norms
-    assert len(norms) == straight.steps and max(norms[:28]) > 0.5 and max(norms[28:]) > 0.5
+    assert len(norms) == straight.steps
+    assert max(norms[:28]) > 0.5
+    assert max(norms[28:]) > 0.5
     steps = {row["step"] for row in straight.history.diagnostics}
-    assert min(steps) == 0 and max(steps) > 28 and all(step % 3 == 0 for step in steps)
+    assert min(steps) == 0
+    assert max(steps) > 28
+    assert all(step % 3 == 0 for step in steps)
 
 
 def test_stateful_callbacks_and_counters_go_on_where_they_stopped(iris, tmp_path):
@@ -397,7 +401,8 @@ def clipping_state(config):
 
 def test_a_format_1_checkpoint_still_loads_and_resumes(watched_parts, tmp_path, iris):
     config, arrays = watched_parts
-    assert config["format_version"] == 2 and config["vectors"] == 1
+    assert config["format_version"] == 2
+    assert config["vectors"] == 1
     assert clipping_state(config)["norms"] == {"vector": 0, "length": 14}
     assert arrays["vector:0"].shape == (14,)
 
@@ -411,7 +416,8 @@ def test_a_format_1_checkpoint_still_loads_and_resumes(watched_parts, tmp_path, 
     X, y = iris
     trainer = build(5, "adam", extra=watched())
     assert load_checkpoint(path, trainer).epoch == 2
-    assert trainer.history.diagnostics == [] and trainer.steps == 14
+    assert trainer.history.diagnostics == []
+    assert trainer.steps == 14
     trainer.fit(X[:100], y[:100], epochs=1, validation_data=(X[100:], y[100:]))
     assert len(of_type(trainer, GradientClipping).norms) == 7  # the records start afresh
     assert trainer.history.epochs == 3
@@ -462,7 +468,8 @@ def test_norms_of_an_overflowing_step_are_kept(watched_parts, tmp_path, iris):
     load_checkpoint(edited(tmp_path, watched_parts, arrays_change=inf_norm), trainer)
     trainer.fit(X[:100], y[:100], epochs=1, validation_data=(X[100:], y[100:]))
     norms = of_type(trainer, GradientClipping).norms
-    assert len(norms) == 21 and norms[3] == np.inf
+    assert len(norms) == 21
+    assert norms[3] == np.inf
     # a record is not a weight: saving it again is no error
     again = build(0, "adam", extra=watched())
     load_checkpoint(save_checkpoint(tmp_path / "again.npz", trainer), again)

@@ -308,7 +308,8 @@ def test_predictions_to_standard_output_and_symlinks(trained, tmp_path):
     assert len(result.stdout.splitlines()) == 151
     # standard output by its device name is not a file to replace: '-' says it
     result = run(*args, "--out", "/dev/stdout")
-    assert result.returncode == 2 and result.stdout == ""
+    assert result.returncode == 2
+    assert result.stdout == ""
     [line] = result.stderr.splitlines()
     assert line.startswith("mlp predict: error: --out: cannot write /dev/stdout: it is a ")
     assert line.endswith("; an output must be a regular file or a new name")
@@ -399,7 +400,8 @@ def test_any_unexpected_exception_is_one_line_and_debug_shows_it(
     assert main(["summary", "--model", "m.npz"]) == status
     captured = capsys.readouterr()
     lines = captured.err.strip().splitlines()
-    assert len(lines) == 1 and re.search(pattern, lines[0]), captured.err
+    assert len(lines) == 1, captured.err
+    assert re.search(pattern, lines[0]), captured.err
     assert lines[0].startswith("mlp summary: error: ")
     with pytest.raises(type(error)):
         main(["summary", "--model", "m.npz", "--debug"])
@@ -415,7 +417,8 @@ def iris_files(tmp_path_factory):
     data = load_iris()
     names = data.feature_names
     rows = [f"{i + 1}," + ",".join(f"{v:g}" for v in x) + f",{data.classes[k]}"
-            for i, (x, k) in enumerate(sorted(zip(data.X.tolist(), data.y), key=lambda r: r[1]))]
+            for i, (x, k) in enumerate(sorted(zip(data.X.tolist(), data.y, strict=True),
+                                              key=lambda r: r[1]))]
     text = "id," + ",".join(names) + ",species\n" + "\n".join(rows) + "\n"
     (folder / "bom.csv").write_bytes(b"\xef\xbb\xbf" + text.encode())
     (folder / "plain.csv").write_text(text)
@@ -439,7 +442,8 @@ def test_a_byte_order_mark_trains_and_predicts_like_a_plain_file(iris_files, tmp
     assert len(lines) == 151
     assert lines[1].startswith("1,")
     first = lines[1].split(",")
-    assert first[-1] == max(zip(map(float, first[1:4]), meta["classes"]))[1] == "setosa"
+    best = max(zip(map(float, first[1:4]), meta["classes"], strict=True))
+    assert first[-1] == best[1] == "setosa"
 
 
 def test_without_a_header_row(iris_files, tmp_path):
@@ -577,7 +581,8 @@ def test_hostile_model_files_are_one_line_on_the_command_line(tmp_path, capsys, 
     assert main(args) == 2
     captured = capsys.readouterr()
     lines = captured.err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"mlp {command}: error: "), captured.err
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith(f"mlp {command}: error: "), captured.err
     assert re.search(pattern, lines[0]), lines[0]
     assert captured.out == ""
     assert not (tmp_path / "out.csv").exists()

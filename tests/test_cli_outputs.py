@@ -43,7 +43,8 @@ def _refusal(capsys, args, flag, path):
     err = capsys.readouterr().err
     assert status == 2
     assert len(err.splitlines()) == 1, err
-    assert f"error: {flag}: cannot write" in err and str(path) in err, err
+    assert f"error: {flag}: cannot write" in err, err
+    assert str(path) in err, err
     return err
 
 
@@ -137,7 +138,8 @@ def test_two_outputs_naming_one_file_are_still_refused(tmp_path, capsys):
     status = main(["train", "--data", "iris", "--quiet", "--save", str(tmp_path / "a" / "m"),
                    "--json", str(tmp_path / "a" / ".." / "a" / "m")])
     err = capsys.readouterr().err
-    assert status == 2 and len(err.splitlines()) == 1
+    assert status == 2
+    assert len(err.splitlines()) == 1
     assert "--save and --json name the same file" in err
 
 

@@ -146,7 +146,8 @@ def test_forward_writing_into_its_input():
 @pytest.mark.parametrize("make", [
     lambda n: mlp.Linear(n, 3, rng=0), lambda n: mlp.Linear(n, 1, rng=0), lambda n: mlp.ReLU(),
     lambda n: mlp.PReLU(0.2, n_features=n), lambda n: mlp.Softmax(), lambda n: mlp.Tanh(),
-    lambda n: mlp.BatchNorm1d(n).eval(), lambda n: mlp.Residual(mlp.Linear(n, n, rng=0), mlp.Tanh()),
+    lambda n: mlp.BatchNorm1d(n).eval(),
+    lambda n: mlp.Residual(mlp.Linear(n, n, rng=0), mlp.Tanh()),
 ], ids=["linear", "linear-to-1", "relu", "prelu", "softmax", "tanh", "batchnorm", "residual"])
 def test_library_layers_pass_on_every_shape(make):
     report = check_layer_shapes(make, rng=0)

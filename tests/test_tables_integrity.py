@@ -59,7 +59,8 @@ def test_a_file_shrinking_during_the_read_is_refused_in_one_line(tmp_path, reade
     monkeypatch.setattr(_lines.os, "fstat", fstat_then_truncate)
     with pytest.raises(ValueError, match=r"^\S*t\.csv changed while being read") as info:
         load_csv(path)
-    assert "\n" not in str(info.value) and "NUL" not in str(info.value)
+    assert "\n" not in str(info.value)
+    assert "NUL" not in str(info.value)
 
 
 @pytest.mark.parametrize("size", [0, 100, 4096])
@@ -86,7 +87,8 @@ def test_file_bytes_is_a_private_copy(tmp_path):
     path.write_bytes(ROWS)
     data = _lines.file_bytes(path)
     path.write_bytes(b"changed")
-    assert type(data) is bytes and data == ROWS
+    assert type(data) is bytes
+    assert data == ROWS
 
 
 # -- the path is a name, never a compression, a URL or a home folder ------------------------
@@ -97,7 +99,8 @@ def test_a_plain_text_file_is_read_whatever_its_name_ends_with(tmp_path, reader,
     path = tmp_path / name
     path.write_bytes(ROWS)
     data = load_csv(path)
-    assert data.X.shape == (100, 2) and data.feature_names == ["a", "b"]
+    assert data.X.shape == (100, 2)
+    assert data.feature_names == ["a", "b"]
     np.testing.assert_array_equal(data.X[-1], [3, 4])
 
 
@@ -201,14 +204,16 @@ def test_a_message_quotes_at_most_80_characters_of_the_data(tmp_path, reader, te
     with pytest.raises(ValueError, match=pattern) as info:
         call(path)
     message = str(info.value)
-    assert len(message) < 400 and "\n" not in message, message[:500]
+    assert len(message) < 400, message[:500]
+    assert "\n" not in message, message[:500]
     assert "x" * 81 not in message
 
 
 # -- through the command line: one line naming the file, exit 2 -----------------------------
 
 def run_train(use_pandas, path, patch=""):
-    code = (f"import sys, os\nimport mlp.tables as T, mlp._lines as L\nT.USE_PANDAS = {use_pandas}\n"
+    code = ("import sys, os\nimport mlp.tables as T, mlp._lines as L\n"
+            f"T.USE_PANDAS = {use_pandas}\n"
             f"{patch}\nfrom mlp.cli import main\n"
             f"sys.exit(main(['train', '--data', {str(path)!r}, '--epochs', '1', '--quiet']))\n")
     return subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
@@ -237,7 +242,8 @@ def test_the_command_line_says_what_is_wrong_in_one_line(tmp_path, use_pandas, n
     result = run_train(use_pandas, path, patch)
     assert result.returncode == 2, result.stderr[-2000:]
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert len(lines) == 1, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr, result.stderr[-2000:]
     assert len(lines[0]) < 400
     assert str(tmp_path) in lines[0]
     assert re.search(message, lines[0]), lines[0]
@@ -287,4 +293,5 @@ def test_a_model_file_message_quotes_at_most_a_line_of_it(tmp_path, change, extr
     with pytest.raises(ModelFileError, match=pattern) as info:
         load(path)
     message = str(info.value)
-    assert len(message) < 500 and "x" * 201 not in message, message[:600]
+    assert len(message) < 500, message[:600]
+    assert "x" * 201 not in message, message[:600]

@@ -72,7 +72,8 @@ def test_the_trainers_stopping_arguments_are_a_convergence_callback(iris):
     again = by_hand.fit(*split[0], epochs=300, validation_data=split[1])
     assert history.epochs == again.epochs < 300
     np.testing.assert_array_equal(flat(built.model), flat(by_hand.model))
-    assert history.converged and not history.stopped
+    assert history.converged
+    assert not history.stopped
     assert history.stop_reason == "converged"
     # sklearn's rule: stopped after more than 3 epochs without improvement, best kept
     assert history.kept_epoch == built.callbacks[0].best_epoch == history.epochs - 5
@@ -86,7 +87,8 @@ def test_stop_reason_and_kept_epoch_say_what_happened(iris):
     assert (history.stop_reason, history.kept_epoch) == ("epochs", 2)
     stop = EarlyStopping("loss", patience=2, min_delta=10.0)  # nothing improves by 10
     history = make_trainer([stop]).fit(X, y, epochs=50)
-    assert history.epochs == 3 and history.stopped
+    assert history.epochs == 3
+    assert history.stopped
     assert (history.stop_reason, history.kept_epoch) == ("early stopping", 0)
     assert history.stop_message == "no improvement of loss for 2 epochs (best " \
         f"{history.loss[0]:.6g} at epoch 1)"
@@ -128,9 +130,11 @@ def test_the_estimators_early_stopping_is_a_convergence_callback(iris, spy):
     clf = mlp.MLPClassifier(hidden_layer_sizes=(8,), early_stopping=True, n_iter_no_change=4,
                             max_iter=300, random_state=0).fit(X, y)
     (rule,) = spy.made
-    assert rule.monitor == "val_score" and rule.restore_best is True
+    assert rule.monitor == "val_score"
+    assert rule.restore_best is True
     assert len(rule.verdicts) == clf.n_iter_ < 300
-    assert rule.verdicts[-1] is True and not any(rule.verdicts[:-1])
+    assert rule.verdicts[-1] is True
+    assert not any(rule.verdicts[:-1])
     assert rule.stopped_epoch == clf.n_iter_ - 1
     assert rule.best == clf.best_validation_score_ == max(clf.validation_scores_)
     assert rule.best_epoch == clf.validation_scores_.index(rule.best)
@@ -144,10 +148,12 @@ def test_the_estimators_adaptive_rate_is_convergences_on_plateau(iris, spy):
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf.fit(X, y)
     (rule,) = spy.made
-    assert rule.monitor == "loss" and rule.plateaus == 3
+    assert rule.monitor == "loss"
+    assert rule.plateaus == 3
     assert clf._optimizer.lr == 0.1 / 5 / 5 / 5
     # lowered the rate each time rather than stopping
-    assert not any(rule.verdicts) and len(rule.verdicts) == 12
+    assert not any(rule.verdicts)
+    assert len(rule.verdicts) == 12
 
 
 def test_library_callbacks_on_the_classifier(iris, tmp_path):
@@ -159,8 +165,10 @@ def test_library_callbacks_on_the_classifier(iris, tmp_path):
     clf.fit(X, y)
     # fit ran a copy of the parameter's callbacks, kept as callbacks_
     ran = clf.callbacks_[1]
-    assert clf.callbacks[1] is stop and stop.stopped_epoch is None
-    assert ran.stopped_epoch == 1 and clf.n_iter_ == 2
+    assert clf.callbacks[1] is stop
+    assert stop.stopped_epoch is None
+    assert ran.stopped_epoch == 1
+    assert clf.n_iter_ == 2
     assert ran.best_epoch == 0
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
@@ -180,7 +188,8 @@ def test_callbacks_is_a_clone_safe_parameter(iris, tmp_path):
     clf = mlp.MLPRegressor(hidden_layer_sizes=(4,), max_iter=3, callbacks=[logger])
     assert clf.get_params()["callbacks"] == [logger]
     copy = clone(clf)
-    assert isinstance(copy.callbacks[0], CSVLogger) and copy.callbacks[0] is not logger
+    assert isinstance(copy.callbacks[0], CSVLogger)
+    assert copy.callbacks[0] is not logger
     with pytest.raises(ValueError, match="'callbacks' parameter of MLPClassifier must be"):
         mlp.MLPClassifier(callbacks=[print]).fit(X, y)
     with pytest.raises(ValueError, match="solver='lbfgs' has none"):

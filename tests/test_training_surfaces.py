@@ -16,8 +16,15 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 
 import mlp
-from mlp.callbacks import (Callback, CSVLogger, EarlyStopping, GradientClipping, LRScheduler,
-                           ReduceLROnPlateau, TerminateOnNaN)
+from mlp.callbacks import (
+    Callback,
+    CSVLogger,
+    EarlyStopping,
+    GradientClipping,
+    LRScheduler,
+    ReduceLROnPlateau,
+    TerminateOnNaN,
+)
 from mlp.cli import main
 from mlp.schedules import StepDecay
 from mlp.trainer import Trainer
@@ -42,16 +49,19 @@ def test_a_fit_leaves_callbacks_untouched_and_the_estimator_pickles(iris, tmp_pa
     before = joblib.hash(clf.get_params())
     quiet_fit(clf, X, y)
     assert joblib.hash(clf.get_params()) == before
-    assert all(c.trainer is None for c in callbacks) and callbacks[0].best is None
+    assert all(c.trainer is None for c in callbacks)
+    assert callbacks[0].best is None
     fitted = clf.callbacks_
     assert [type(c) for c in fitted] == [type(c) for c in callbacks]
-    assert fitted[0] is not callbacks[0] and fitted[0].best_epoch is not None
+    assert fitted[0] is not callbacks[0]
+    assert fitted[0].best_epoch is not None
     again = pickle.loads(pickle.dumps(clf))
     np.testing.assert_array_equal(again.predict_proba(X), clf.predict_proba(X))
     joblib.dump(clf, tmp_path / "clf.joblib")
     # partial_fit goes on with the fitted copies
     clf.partial_fit(X, y)
-    assert clf.callbacks_ is fitted and callbacks[0].trainer is None
+    assert clf.callbacks_ is fitted
+    assert callbacks[0].trainer is None
     pickle.dumps(clf)
 
 
@@ -74,8 +84,10 @@ def test_divergence_under_a_raising_errstate_stops_training_and_keeps_the_best(i
                                                restore_best="on_interrupt"), Bolder()], lr=0.05)
     with np.errstate(over="raise", invalid="raise", divide="raise"):
         history = trainer.fit(X, y * 1.0, epochs=200)
-    assert history.diverged and history.stop_reason == "non-finite"
-    assert history.kept_epoch is not None and np.isfinite(history.loss[history.kept_epoch])
+    assert history.diverged
+    assert history.stop_reason == "non-finite"
+    assert history.kept_epoch is not None
+    assert np.isfinite(history.loss[history.kept_epoch])
     assert np.isfinite(trainer.model.forward(X)).all()
 
 
@@ -92,7 +104,8 @@ def test_terminate_on_nan_catches_an_overflowing_output(iris):
                            callbacks=[stop], random_state=0)
     quiet_fit(reg, X, y * 1.0)
     fitted = reg.callbacks_[0]
-    assert fitted.stopped_at is not None and "non-finite" in fitted.message
+    assert fitted.stopped_at is not None
+    assert "non-finite" in fitted.message
     epoch, batch = fitted.stopped_at
     assert f"at epoch {epoch + 1}, batch {batch + 1}" in fitted.message
     assert np.isfinite(reg.predict(X)).all()
@@ -117,11 +130,13 @@ def test_one_callback_serves_two_trainers_each_with_its_own_model(iris):
     for p in second.model.parameters():
         p.value[...] = 0.0
     first.fit(X, y * 1.0, epochs=3)
-    assert stop.trainer is first and stop.best_epoch == first.history.kept_epoch
+    assert stop.trainer is first
+    assert stop.best_epoch == first.history.kept_epoch
     # the weights kept are the first trainer's own, not the second's
     assert not all(np.all(p.value == 0) for p in first.model.parameters())
     second.fit(X, y * 1.0, epochs=2)
-    assert stop.trainer is second and stop.best_epoch < 2
+    assert stop.trainer is second
+    assert stop.best_epoch < 2
 
 
 @pytest.mark.parametrize("flags", [("--json", "--save"), ("--log-csv", "--save"),
@@ -134,9 +149,12 @@ def test_two_outputs_that_are_one_file_are_refused_before_training(tmp_path, cap
                    flags[0], str(target), flags[1], str(same)])
     captured = capsys.readouterr()
     assert status == 2
-    assert captured.err.count("\n") == 1 and "name the same file" in captured.err
-    assert flags[0] in captured.err and flags[1] in captured.err
-    assert "epoch" not in captured.out and not target.exists()
+    assert captured.err.count("\n") == 1
+    assert "name the same file" in captured.err
+    assert flags[0] in captured.err
+    assert flags[1] in captured.err
+    assert "epoch" not in captured.out
+    assert not target.exists()
 
 
 def test_two_names_of_one_existing_file_are_refused(tmp_path, capsys):
@@ -165,7 +183,8 @@ def test_a_signal_after_training_waits_for_the_model_to_be_saved(tmp_path, capsy
                    "--json", str(tmp_path / "m.json")])
     captured = capsys.readouterr()
     assert status == 128 + signum, captured.err
-    assert model.exists() and (tmp_path / "m.json").exists()
+    assert model.exists()
+    assert (tmp_path / "m.json").exists()
     assert mlp.io.load(model) is not None
     assert captured.err.strip().splitlines() == [
         f"mlp train: stopped by {signame} after training; the outputs were written"]
@@ -183,7 +202,8 @@ def test_an_estimator_builds_a_schedule_on_the_optimizer_its_fit_makes(iris):
     assert clf.callbacks[0].schedule is None  # the parameter is left as given
     pickle.loads(pickle.dumps(clf))
     clf.partial_fit(X, y)  # goes on with the same schedule: t = 7
-    assert fitted.schedule.t == 7 and clf._optimizer.lr == pytest.approx(0.1 * 0.5 ** 3)
+    assert fitted.schedule.t == 7
+    assert clf._optimizer.lr == pytest.approx(0.1 * 0.5 ** 3)
     with pytest.raises(TypeError, match="returned a float"):
         mlp.MLPClassifier(max_iter=2, callbacks=[LRScheduler(lambda opt: 0.1)]).fit(X, y)
 
@@ -231,7 +251,8 @@ def test_small_command_line_mistakes_are_refused(tmp_path, capsys, flags, messag
         status = main(["train", "--data", "iris", "--quiet", "--epochs", "1", *flags])
         assert status == 2
     err = capsys.readouterr().err
-    assert message in err and err.count("\n") == 1
+    assert message in err
+    assert err.count("\n") == 1
 
 
 @pytest.mark.parametrize(("make", "error", "message"), [
@@ -282,7 +303,9 @@ def test_terminate_on_nan_goes_back_a_step_when_the_forward_pass_overflows(iris)
     trainer = Trainer(model, mlp.SoftmaxCrossEntropyLoss(), mlp.SGD(model.parameters(), lr=0.1),
                       batch_size=16, rng=0, callbacks=[blowup, stop])
     history = trainer.fit(X, y, epochs=5)  # returns: a finite step was kept
-    assert history.diverged and history.kept_epoch == 1 and stop.stopped_at == (1, 3)
+    assert history.diverged
+    assert history.kept_epoch == 1
+    assert stop.stopped_at == (1, 3)
     for kept, now in zip(blowup.kept[0], model.copy_weights()[0], strict=True):
         np.testing.assert_array_equal(kept, now)
     assert np.isfinite(model.forward(X)).all()

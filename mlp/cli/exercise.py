@@ -1,4 +1,5 @@
-"""``mlp exercise make | grade | gradescope | verify``: the command-line face of :mod:`mlp.exercise`.
+"""``mlp exercise make | grade | gradescope | verify``: the command-line face of
+:mod:`mlp.exercise`.
 
 What each step does is in :mod:`mlp.exercise.command`; here are the arguments, and the checks
 of output paths made before any long work.
@@ -73,7 +74,8 @@ def add_arguments(exercise):
                     "fails exactly its own item. With an exercise folder, check that "
                     "exercise's items only.")
     verify.add_argument("folder", nargs="?", type=path_arg, metavar="EXERCISE",
-                        help="an exercise folder made by `make` (default: the items `make` stubs by default)")
+                        help="an exercise folder made by `make` (default: the items `make` "
+                             "stubs by default)")
     verify.add_argument("--source", type=path_arg, metavar="DIR",
                         help="the package to verify (default: the installed mlp)")
     verify.set_defaults(run=run_verify)

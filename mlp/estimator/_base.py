@@ -19,10 +19,10 @@ from ..layers import BatchNorm1d, Dropout, Linear
 from ..losses import DivergedError
 from ..sequential import Sequential
 from ..threads import blas_threads
-from ._params import check_params, invalid, is_int
 from ._inference import network_output
-from ._state import LayerArrays, assign, batchnorm_statistics, relink
+from ._params import check_params, invalid, is_int
 from ._sklearn_callbacks import CallbackSupportMixin, end_fit_task, fit_task, with_callbacks
+from ._state import LayerArrays, assign, batchnorm_statistics, relink
 from .lbfgs import fit_lbfgs, lbfgs_objective
 from .stochastic import fit_stochastic
 

@@ -44,8 +44,8 @@ from .spec import LAYER_TYPES, layer_spec
 from .state import estimator_state, restore_estimator
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "LAYER_TYPES", "Checkpoint", "ModelFileError",
-           "check_writable", "check_writable_folder", "layer_spec", "load", "load_checkpoint", "save", "save_checkpoint",
-           "write_atomic"]
+           "check_writable", "check_writable_folder", "layer_spec", "load", "load_checkpoint",
+           "save", "save_checkpoint", "write_atomic"]
 
 FORMAT = "mlp-model"
 #: 2: estimator hyperparameters keep their types (tuples, dicts, random states).

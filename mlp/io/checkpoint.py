@@ -19,9 +19,9 @@ pickle), holding everything a later step depends on:
 
 Weight copies (a callback's best epoch) are stored as ``snapshot:K.param.NAME`` and
 ``snapshot:K.buffer.NAME`` arrays with the network's shapes; a callback's per-step record (a
-1-D float64 array in its state) as a ``vector:K`` array whose length the description declares. Loading checks all of it, as for a
-model file, before allocating anything: every shape follows from the layer specs (the
-description's checks are in :mod:`.checkpoint_format`).
+1-D float64 array in its state) as a ``vector:K`` array whose length the description declares.
+Loading checks all of it, as for a model file, before allocating anything: every shape
+follows from the layer specs (the description's checks are in :mod:`.checkpoint_format`).
 
 Typical use::
 

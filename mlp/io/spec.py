@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._text import shown
 from .. import activations, layers
+from .._text import shown
 from ..base import Layer
 from ..sequential import Residual, Sequential
 from .errors import ModelFileError, kind_of
@@ -56,7 +56,8 @@ def check_spec(spec, where="model", depth=0) -> None:
         raise ModelFileError(f"{where}: expected a layer description, got {kind_of(spec)}")
     kind = spec.get("type")
     if not isinstance(kind, str) or kind not in LAYER_TYPES:
-        raise ModelFileError(f"{where}: unknown layer type {shown(kind) if isinstance(kind, str) else kind_of(kind)} in the model file")
+        named = shown(kind) if isinstance(kind, str) else kind_of(kind)
+        raise ModelFileError(f"{where}: unknown layer type {named} in the model file")
     for key, value in spec.items():
         if key in ("type", "layers"):
             continue
