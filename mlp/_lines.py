@@ -27,8 +27,9 @@ _WHITESPACE = np.frombuffer(b" \t\n\r\x0b\x0c", dtype=np.uint8)
 _PIECE = 1 << 24
 
 
-def file_bytes(path) -> bytes:
-    """The bytes of file ``path``, read once into memory (a private copy).
+def file_bytes(path, *, with_stat=False):
+    """The bytes of file ``path``, read once into memory (a private copy); with ``with_stat``,
+    also the file's ``os.stat`` as it was when they were read (see :func:`same_file`).
 
     Raises
     ------
@@ -53,7 +54,18 @@ def file_bytes(path) -> bytes:
             or after.st_mtime_ns != before.st_mtime_ns):
         raise ValueError(f"{path} changed while being read (another program is writing it?): "
                          "read it again once it is complete")
-    return data
+    return (data, after) if with_stat else data
+
+
+def same_file(path, seen) -> bool:
+    """Whether ``path`` is still the file ``seen`` (an ``os.stat`` result): the same inode,
+    size and time of change."""
+    try:
+        now = os.stat(path)
+    except OSError:
+        return False
+    return (now.st_dev, now.st_ino, now.st_size, now.st_mtime_ns) == (
+        seen.st_dev, seen.st_ino, seen.st_size, seen.st_mtime_ns)
 
 
 # bytes after which a quote opens a quoted field: the start of a field

@@ -10,6 +10,7 @@ none (the columns are then named ``x0``, ``x1``, ...)."""
 from __future__ import annotations
 
 import re
+import stat
 import sys
 from dataclasses import dataclass
 
@@ -192,7 +193,8 @@ def read_table(path, *, header=True, text=()) -> Table:
         empty column names, a numeric header row, ragged rows or no data, naming the line.
     """
     path = str(path)
-    data = file_bytes(path)
+    data, seen = file_bytes(path, with_stat=True)
+    raw = data
     if data[:len(_BOM)] == _BOM:
         data = data[len(_BOM):]
     nul = data.find(b"\0")
@@ -219,9 +221,11 @@ def read_table(path, *, header=True, text=()) -> Table:
             pass
     try:
         keep = {column_index(path, names, c) for c in text}
-        # both parsers read these bytes, the ones checked: never the path again (it may
-        # have changed since, and pandas would read its name as a compression or a URL)
-        columns = read(path, data, names, skip, header, keep)
+        # both parsers read these bytes, the ones checked; pandas may read the file itself
+        # when it holds exactly them (a regular file, not changed since: checked after)
+        parallel = read is columns_pandas and data is raw and stat.S_ISREG(seen.st_mode)
+        extra = {"unchanged": seen} if parallel else {}
+        columns = read(path, data, names, skip, header, keep, **extra)
     except UnicodeDecodeError:
         try:
             data[:].decode("utf-8")
