@@ -1,3 +1,4 @@
+import hashlib
 import os
 
 import numpy as np
@@ -17,6 +18,19 @@ if not any(name in os.environ for name in _BLAS_THREADS):
         os.environ[name] = "1"
     threadpool_limits(1)
 
+
+
+def pytest_make_parametrize_id(config, val, argname):
+    """A short id for long text or bytes given as a parameter.
+
+    Some pytest versions name a test after its parameters' values, and pytest puts the name in
+    PYTEST_CURRENT_TEST, which every subprocess inherits: a test given 3 MB of CSV then cannot
+    start a process at all (the kernel refuses an environment string over 128 KiB, E2BIG).
+    """
+    if isinstance(val, (str, bytes)) and len(val) > 40:
+        data = val.encode() if isinstance(val, str) else val
+        return f"{argname}-{len(val)}-{hashlib.sha256(data).hexdigest()[:8]}"
+    return None
 
 @pytest.fixture(scope="session")
 def iris():
