@@ -306,21 +306,37 @@ class Layer:
             buffer[...] = value
         return self
 
+    #: Private attributes besides arrays and shapes that describe the last batch (a flag of
+    #: how it was normalised, ...): part of the cache (see :meth:`clear_cache`).
+    _batch_attributes: tuple[str, ...] = ()
+
+    def _is_cache(self, name, value) -> bool:
+        """Whether attribute ``name`` holds what ``forward`` kept of the last batch: a private
+        array (``_X``, ``_Y``, ``_mask``, ...), sparse matrix or shape, or a name of
+        :attr:`_batch_attributes`."""
+        return name.startswith("_") and value is not None and (
+            isinstance(value, (np.ndarray, tuple)) or issparse(value)
+            or name in self._batch_attributes)
+
     def clear_cache(self) -> Layer:
         """Forget what ``forward`` kept for ``backward``, here and in every layer inside.
 
-        The cache is a layer's private array attributes (``_X``, ``_Y``, ``_mask``, ...):
-        the last batch and what was computed from it. Parameters, gradients and buffers live
-        in their dicts and stay. A fitted model that should not carry the rows it last saw
-        (in a pickle, or in memory) calls this; ``backward`` then raises, as before any
-        ``forward``.
+        The cache is the last batch and what was computed from it (see :meth:`_is_cache`).
+        Parameters, gradients and buffers live in their dicts and stay. ``backward`` then
+        raises, as before any ``forward``. A pickle of a layer never holds the cache.
         """
         for name, value in list(vars(self).items()):
-            if name.startswith("_") and (isinstance(value, np.ndarray) or issparse(value)):
+            if self._is_cache(name, value):
                 setattr(self, name, None)
         for child in self.children():
             child.clear_cache()
         return self
+
+    def __getstate__(self):
+        # parameters and configuration only: the rows last seen stay out of every pickle and
+        # copy (the children pickle through this method too)
+        return {name: None if self._is_cache(name, value) else value
+                for name, value in vars(self).items()}
 
     def n_params(self) -> int:
         """The number of learnable scalars."""

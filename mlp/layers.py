@@ -275,6 +275,8 @@ class BatchNorm1d(Layer):
         (n_features,).
     """
 
+    _batch_attributes = ("_batch_stats",)  # whether the last batch used its own μ, σ²
+
     def __init__(self, n_features, *, eps=1e-5, momentum=0.1, dtype=np.float64):
         super().__init__()
         if isinstance(n_features, bool) or not isinstance(n_features, (int, np.integer)) \
