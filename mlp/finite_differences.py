@@ -39,7 +39,7 @@ from .roundoff import (  # the rule of a check, re-exported for its users
 
 __all__ = ["CENTRAL", "EPS", "LEFT_OUT", "NOISE_FACTOR", "ONE_SIDED", "Estimate", "KinkWatch",
            "beyond_noise", "differences", "excess", "float64_array", "leaves", "noise_floor",
-           "numerical_gradient", "patched", "relative_error"]
+           "numerical_gradient", "one_piece", "patched", "relative_error"]
 
 #: How an entry was differenced (values of :attr:`Estimate.how`).
 CENTRAL, ONE_SIDED, LEFT_OUT = 0, 1, 2
@@ -161,6 +161,13 @@ class Estimate:
         difference (:func:`~mlp.roundoff.measured_noise`); it evaluates f again (about 40 times),
         so it is called only for a tensor that fails with the modelled noise, right after
         the estimate, while ``x`` and f are as they were.
+    coarse : callable or None
+        ``coarse(entries)`` returns the same stencil at step 2h for the entries where the
+        boolean array ``entries`` is True, for Richardson's estimate of the truncation error
+        (:func:`~mlp.roundoff.beyond_truncation`); NaN elsewhere, and where a probe at 2h (4h
+        for a one-sided stencil) leaves the base point's piece of f or the entry was
+        differenced on both sides. Two or four evaluations per entry, so it is called only
+        for entries that fail otherwise, under the same conditions as ``measure``.
     """
 
     numeric: np.ndarray
@@ -170,9 +177,10 @@ class Estimate:
     undecided: np.ndarray
     noise: np.ndarray
     measure: Callable[[], np.ndarray] | None = None
+    coarse: Callable[[np.ndarray], np.ndarray] | None = None
 
 
-def _one_piece(s0, s1, s2):
+def one_piece(s0, s1, s2):
     """Whether points with sides s1, s2 lie on the piece of f that the base point (s0) is on.
 
     A unit strictly on one side must stay there; a unit exactly on its kink may move, but to
@@ -189,6 +197,11 @@ def _one_piece(s0, s1, s2):
         return False
     moved = s1[on][s1[on] != 0]
     return moved.size == 0 or bool(np.all(moved == moved[0]))
+
+
+def _one_sided(difference, sign, near, far, base, step):
+    """The second-order one-sided stencil of the module text on the side ``sign``."""
+    return sign * (4 * difference(near, base) - difference(far, base)) / (2 * step)
 
 
 def differences(x, h, evaluate, difference, watch=None, magnitude=None) -> Estimate:
@@ -225,6 +238,7 @@ def differences(x, h, evaluate, difference, watch=None, magnitude=None) -> Estim
     numeric = np.zeros(shape, dtype=np.float64)
     other_side = np.full(shape, np.nan)
     how = np.zeros(shape, dtype=np.int8)
+    side = np.zeros(shape, dtype=np.int8)  # +1 / −1: the side of a one-sided estimate
     undecided = np.zeros(shape, dtype=bool)
     straddled = set()
     watching = watch is not None and bool(watch)
@@ -247,7 +261,7 @@ def differences(x, h, evaluate, difference, watch=None, magnitude=None) -> Estim
             try:
                 plus, sp = at(ix, old + h)
                 minus, sm = at(ix, old - h)
-                if not watching or _one_piece(s0, sp[0], sm[0]):
+                if not watching or one_piece(s0, sp[0], sm[0]):
                     numeric[ix] = difference(plus, minus) / (2 * h)
                     continue
                 if sp[0].shape == sm[0].shape == s0.shape:
@@ -257,18 +271,17 @@ def differences(x, h, evaluate, difference, watch=None, magnitude=None) -> Estim
                 sides = []
                 for sign, near, s_near in ((1, plus, sp), (-1, minus, sm)):
                     far, s_far = at(ix, old + 2 * sign * h)
-                    if _one_piece(s0, s_near[0], s_far[0]):
-                        sides.append(sign * (4 * difference(near, base)
-                                             - difference(far, base)) / (2 * h))
+                    if one_piece(s0, s_near[0], s_far[0]):
+                        sides.append((sign, _one_sided(difference, sign, near, far, base, h)))
             finally:
                 x[ix] = old
             if not sides:
                 numeric[ix], how[ix] = np.nan, LEFT_OUT
                 continue
             how[ix] = ONE_SIDED
-            numeric[ix] = sides[0]
+            side[ix], numeric[ix] = sides[0]
             if len(sides) == 2:
-                other_side[ix] = sides[1]
+                other_side[ix] = sides[1][1]
 
     def measure():
         with watch if watching else nullcontext():
@@ -277,8 +290,30 @@ def differences(x, h, evaluate, difference, watch=None, magnitude=None) -> Estim
             measured = measured_noise(x, h, at, difference, base, s0, watching)
         return noise_floor(np.maximum(EPS * size, measured), h, how == ONE_SIDED)
 
+    def coarse(entries):
+        out = np.full(shape, np.nan)
+        with watch if watching else nullcontext():
+            base = evaluate()
+            s0 = watch.sides()[0] if watching else None
+            for ix in zip(*np.nonzero(entries & (how != LEFT_OUT) & np.isnan(other_side)),
+                          strict=True):
+                old = x[ix]
+                try:
+                    # central: D(2h) from x ± 2h; one-sided: the same stencil from x, x ± 2h
+                    # and x ± 4h; either way every probe must stay on the base point's piece
+                    sign = int(side[ix]) or 1
+                    near, s_near = at(ix, old + 2 * sign * h)
+                    far, s_far = at(ix, old + (4 * sign * h if side[ix] else -2 * h))
+                finally:
+                    x[ix] = old
+                if watching and not one_piece(s0, s_near[0], s_far[0]):
+                    continue
+                out[ix] = (_one_sided(difference, sign, near, far, base, 2 * h) if side[ix]
+                           else difference(near, far) / (4 * h))
+        return out
+
     return Estimate(numeric, other_side, how, straddled, undecided,
-                    noise_floor(EPS * size, h, how == ONE_SIDED), measure)
+                    noise_floor(EPS * size, h, how == ONE_SIDED), measure, coarse)
 
 
 def numerical_gradient(f, x, h=1e-5):

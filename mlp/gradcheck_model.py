@@ -18,9 +18,11 @@ from .finite_differences import (
     differences,
     float64_array,
     noise_floor,
+    one_piece,
 )
 from .gradcheck_passes import analytic_pass, check_parameters, check_params_float64, held_still
 from .gradcheck_report import GradCheckReport, compare, kink_notes, loss_magnitude
+from .roundoff import beyond_truncation, measured_noise
 
 __all__ = ["check_grad_flat", "check_model"]
 
@@ -94,12 +96,18 @@ def check_grad_flat(model, loss, X, y):
     """Check the whole gradient as one vector against ``scipy.optimize.approx_fprime``.
 
     All parameters are flattened into one vector θ; scipy differences the loss forward along
-    each entry with its default step √u (u the machine epsilon), the step
-    ``scipy.optimize.check_grad`` takes. Entries that differ by no more than the round-off of
-    such a difference (2u·|f| / √u, |f| as :func:`~mlp.gradcheck_report.loss_magnitude`; see
-    :mod:`mlp.finite_differences`) count as agreeing, so a gradient that is truly zero (a bias
-    before a batch normalisation) is not reported as an error. (scipy's forward differences
-    know nothing of kinks: prefer :func:`check_model`.)
+    each entry with its default step δ = √u (u the machine epsilon), the step
+    ``scipy.optimize.check_grad`` takes. An entry counts as agreeing when it differs by no more
+    than the round-off of such a difference, 2ε_f / δ (ε_f = u·|f| with |f| as
+    :func:`~mlp.gradcheck_report.loss_magnitude`, raised to the round-off measured along a few
+    entries when that is not enough; see :mod:`mlp.roundoff`), so a gradient that is truly
+    zero (a bias before a batch normalisation, even of inputs offset by 100) is not reported
+    as an error; or when it agrees with the Richardson extrapolation 2·F(δ) − F(2δ) of the
+    forward difference F within half its estimated truncation error |F(δ) − F(2δ)|
+    (:func:`~mlp.roundoff.beyond_truncation` with order 1), so sharp curvature along an entry
+    (weights of unscaled inputs) is not either. The second step is taken only where a kink of
+    no layer lies between θ and θ + 2δ. (scipy's forward differences know nothing of kinks:
+    prefer :func:`check_model`.)
 
     Parameters
     ----------
@@ -112,7 +120,7 @@ def check_grad_flat(model, loss, X, y):
     -------
     float
         ‖g_analytic − g_numeric‖ / ‖g_analytic‖ over the entries that differ by more than
-        round-off (0.0 when none does).
+        round-off and truncation (0.0 when none does).
     """
     from scipy.optimize import approx_fprime
 
@@ -120,18 +128,24 @@ def check_grad_flat(model, loss, X, y):
     check_params_float64(model, "check_grad_flat")
     params = model.parameters()
     theta0 = np.concatenate([p.value.ravel() for p in params])
+    theta = theta0.copy()
     saved = [p.value.copy() for p in params]
     step = float(np.sqrt(EPS))
+    watch = KinkWatch(model)
 
-    def unflatten(theta):
+    def f(point):
         offset = 0
         for p in params:
-            p.value[...] = theta[offset:offset + p.value.size].reshape(p.value.shape)
+            p.value[...] = point[offset:offset + p.value.size].reshape(p.value.shape)
             offset += p.value.size
-
-    def f(theta):
-        unflatten(theta)
         return loss.forward(model.forward(X), y)
+
+    def at(i, value):
+        theta[i] = value
+        try:
+            return f(theta), watch.sides()
+        finally:
+            theta[i] = theta0[i]
 
     with held_still(model):
         try:
@@ -141,10 +155,34 @@ def check_grad_flat(model, loss, X, y):
             output = np.array(model.forward(X), dtype=np.float64)
             magnitude = loss_magnitude(loss.per_sample(output, y), output)
             numeric = approx_fprime(theta0, f, step)
+            # a forward difference: two roundings of f over the step δ, 2ε_f/δ
+            noise = 2 * noise_floor(EPS * magnitude, step)
+            wrong = beyond_noise(g, numeric, noise) > 1.0
+            with watch:
+                base, s0 = f(theta0), watch.sides()[0]
+                if np.any(wrong):
+                    measured = measured_noise(theta, step, at, lambda a, b: a - b, base, s0,
+                                              bool(watch))
+                    noise = 2 * noise_floor(max(EPS * magnitude, measured), step)
+                    wrong = beyond_noise(g, numeric, noise) > 1.0
+                if np.any(wrong):
+                    wrong &= ~(_forward_truncation(g, theta0, step, wrong, at, base, s0, noise)
+                               <= 1.0)
         finally:
             for p, value in zip(params, saved, strict=True):
                 p.value[...] = value
-    # a forward difference: two roundings of f over the step δ, 2u·|f|/δ
-    wrong = beyond_noise(g, numeric, 2 * noise_floor(EPS * magnitude, step)) > 1.0
     diff = np.linalg.norm((g - numeric)[wrong])
     return float(diff / max(np.linalg.norm(g), 1e-300)) if diff else 0.0
+
+
+def _forward_truncation(g, theta0, step, entries, at, base, s0, noise):
+    """:func:`~mlp.roundoff.beyond_truncation` of the forward differences F(δ) and F(2δ) of
+    the ``entries`` (inf elsewhere, and where a kink lies within 2δ)."""
+    fine, coarse = np.full(g.shape, np.nan), np.full(g.shape, np.nan)
+    for i in np.flatnonzero(entries):
+        # steps as the machine represents them: (θ + δ) − θ
+        near, far = (theta0[i] + step) - theta0[i], (theta0[i] + 2 * step) - theta0[i]
+        (f_near, s_near), (f_far, s_far) = at(i, theta0[i] + near), at(i, theta0[i] + far)
+        if one_piece(s0, s_near[0], s_far[0]):
+            fine[i], coarse[i] = (f_near - base) / near, (f_far - base) / far
+    return beyond_truncation(g, fine, coarse, noise, order=1)
