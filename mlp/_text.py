@@ -29,3 +29,19 @@ def shown_list(items, limit=8) -> str:
     head = ", ".join(shown(item) for item in items[:limit])
     more = f", ... ({len(items) - limit:,} more)" if len(items) > limit else ""
     return f"[{head}{more}]"
+
+
+def shown_value(value, limit=LIMIT) -> str:
+    """``repr`` of any value, cut to ``limit`` characters as :func:`shown` cuts a string: a
+    number with thousands of digits or a list of a million items reads as its beginning.
+
+    >>> shown_value([7] * 100, limit=9)
+    '[7, 7, 7,... (300 characters)'
+    """
+    if isinstance(value, str):
+        return shown(value, limit)
+    try:
+        text = repr(value)
+    except (ValueError, RecursionError):  # an int past Python's digit limit, a deep nest
+        return f"a {type(value).__name__} too large to show"
+    return shown(text, limit, quote=False)

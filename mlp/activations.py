@@ -21,6 +21,7 @@ import math
 
 import numpy as np
 
+from ._text import shown_value
 from .activations_piecewise import Identity, LeakyReLU, PReLU, ReLU
 from .base import Activation, Layer, check_2d, finite_number
 from .special import erfc, expit
@@ -301,6 +302,6 @@ def get_activation(name, **kwargs) -> Layer:
         cls = ACTIVATIONS[name]
     except (KeyError, TypeError):
         raise ValueError(
-            f"unknown activation {name!r}; expected one of {sorted(ACTIVATIONS)}"
+            f"unknown activation {shown_value(name)}; expected one of {sorted(ACTIVATIONS)}"
         ) from None
     return cls(**kwargs)

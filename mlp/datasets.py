@@ -98,7 +98,7 @@ def load_features(path, feature_names=None, *, header=True, id_column=None):
         try:
             numbers = ids.astype(np.float64)
         except ValueError:
-            raise ValueError(f"{path}: the ID column {table.names[j]!r} is also a feature "
+            raise ValueError(f"{path}: the ID column {shown(table.names[j])} is also a feature "
                              "of the model, and holds text") from None
         table.columns = [*table.columns[:j], numbers, *table.columns[j + 1:]]
     return table.numbers(columns), ids
@@ -316,7 +316,7 @@ def load_dataset(name, *, target=None, rng=None, header=True, drop=()) -> Datase
         return _builtin()[name](as_generator(rng))
     if not Path(name).suffix and not Path(name).exists():
         raise ValueError(
-            f"unknown dataset {name!r}: expected one of {', '.join(BUILTIN)} or a CSV file"
+            f"unknown dataset {shown(name)}: expected one of {', '.join(BUILTIN)} or a CSV file"
         )
     if Path(name).suffix in (".npy", ".npz"):
         if drop:

@@ -25,6 +25,7 @@ import math
 
 import numpy as np
 
+from ._text import shown_list, shown_value
 from .base import Parameter, pack
 
 __all__ = ["Optimizer"]
@@ -34,13 +35,14 @@ def _check(owner, name, value, low, high=math.inf, *, low_open=False, high_open=
     """Return ``value`` as a Python float after checking it lies in the given interval."""
     try:
         value = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{owner}: {name} must be a number, got {value!r}") from None
+    except (TypeError, ValueError, OverflowError):  # an integer past float's range too
+        raise TypeError(f"{owner}: {name} must be a number, got {shown_value(value)}") \
+            from None
     too_low = value <= low if low_open else value < low
     too_high = value >= high if high_open else value > high
     if not math.isfinite(value) or too_low or too_high:
         interval = f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
-        raise ValueError(f"{owner}: {name} must be in {interval}, got {value!r}")
+        raise ValueError(f"{owner}: {name} must be in {interval}, got {shown_value(value)}")
     return value
 
 
@@ -216,10 +218,14 @@ class Optimizer:
         """
         name, t = type(self).__name__, state.get("t")
         if state.get("type") != name:
-            raise TypeError(f"{name}: cannot load the state of a {state.get('type')!r} optimizer")
+            raise TypeError(f"{name}: cannot load the state of a {shown_value(state.get('type'))} "
+                            "optimizer")
         if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or t < 0:
-            raise ValueError(f"{name}: t must be a non-negative integer, got {t!r}")
+            raise ValueError(f"{name}: t must be a non-negative integer, got {shown_value(t)}")
         settings = dict(state.get("hyperparameters", {}))
+        unknown = set(settings) - {"lr", "weight_decay", *self._rule_settings()}
+        if unknown:
+            raise TypeError(f"{name}: unknown settings {shown_list(sorted(map(str, unknown)))}")
         lr = _check(name, "lr", settings.pop("lr", None), 0.0, low_open=True)
         weight_decay = _check(name, "weight_decay", settings.pop("weight_decay", None), 0.0)
         vectors = {key: np.asarray(value) for key, value in state.get("vectors", {}).items()}

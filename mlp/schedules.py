@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 
+from ._text import shown_value
 from .optim import Optimizer, _check
 
 __all__ = [
@@ -62,9 +63,10 @@ class LRSchedule:
         a t that is not an integer ≥ 0 or an ε₀ that is not positive and finite."""
         name, t = type(self).__name__, state.get("t")
         if state.get("type") != name:
-            raise TypeError(f"{name}: cannot load the state of a {state.get('type')!r} schedule")
+            raise TypeError(f"{name}: cannot load the state of a {shown_value(state.get('type'))} "
+                            "schedule")
         if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or t < 0:
-            raise ValueError(f"{name}: t must be a non-negative integer, got {t!r}")
+            raise ValueError(f"{name}: t must be a non-negative integer, got {shown_value(t)}")
         self.base_lr = _check(name, "base_lr", state.get("base_lr"), 0.0, low_open=True)
         self.t = int(t)
 
@@ -74,7 +76,7 @@ class LRSchedule:
 
 def _steps(owner, name, value):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{owner}: {name} must be a positive integer, got {value!r}")
+        raise ValueError(f"{owner}: {name} must be a positive integer, got {shown_value(value)}")
     return int(value)
 
 

@@ -7,6 +7,8 @@ import math
 
 import numpy as np
 
+from .._text import shown_value
+
 __all__ = ["Callback"]
 
 
@@ -95,7 +97,8 @@ def saved_count(owner, state, key):
     """``state[key]`` as a count (an integer ≥ 0), ValueError otherwise."""
     value = state.get(key)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{owner}: the saved {key} must be an integer >= 0, got {value!r}")
+        raise ValueError(f"{owner}: the saved {key} must be an integer >= 0, got "
+                         f"{shown_value(value)}")
     return value
 
 
@@ -105,7 +108,8 @@ def saved_number(owner, state, key):
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{owner}: the saved {key} must be a number or null, got {value!r}")
+        raise ValueError(f"{owner}: the saved {key} must be a number or null, got "
+                         f"{shown_value(value)}")
     return float(value)
 
 

@@ -24,6 +24,7 @@ import sys
 import warnings
 
 from .. import __version__
+from .._text import shown
 from .common import Parser, UsageError
 
 __all__ = ["main", "build_parser", "UsageError"]
@@ -129,7 +130,8 @@ def _message(exc, command) -> tuple[str, int]:
             "the numbers are too large for the model"
         return f"numerical overflow ({text}): {hint}", 2
     if isinstance(exc, OSError) and exc.strerror:
-        where = f"{exc.filename}: " if exc.filename else ""
+        # a name the system refused may be megabytes long (read from a checkpoint, say)
+        where = f"{shown(exc.filename, limit=200, quote=False)}: " if exc.filename else ""
         return f"{where}{exc.strerror}", 2
     if isinstance(exc, (UsageError, ValueError, OSError)):  # a model file's error included
         return text, 2
@@ -167,7 +169,8 @@ def _command(argv):
         print("mlp: interrupted", file=sys.stderr)
         return 130
     if unknown:  # point to the subcommand's help, where its flags are listed
-        parser.commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
+        parser.commands[args.command].error("unrecognized arguments: "
+                                                 f"{shown(' '.join(unknown), quote=False)}")
     command = args.command + (f" {args.step}" if getattr(args, "step", None) else "")
     import numpy as np  # not before: the parser and its --help need no numpy
 

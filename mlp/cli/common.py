@@ -6,6 +6,8 @@ import argparse
 import math
 import os
 
+from .._text import shown
+
 
 class UsageError(Exception):
     """A mistake in the command line or its inputs: reported in one line, exit status 2."""
@@ -25,9 +27,9 @@ def _number(text, kind, ok, expected):
     try:
         value = kind(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {shown(text)}") from None
     if not ok(value):
-        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {shown(text)}")
     return value
 
 

@@ -143,7 +143,7 @@ def _check_squares(X, names, what, hint):
     if np.all(size <= limit):
         return
     j = int(np.argmax(size > limit))
-    raise UsageError(f"the column {names[j]!r} holds values as large as {size[j]:.3g}, too "
+    raise UsageError(f"the column {shown(names[j])} holds values as large as {size[j]:.3g}, too "
                      f"large to {what} ({len(X)} rows: their squares overflow above "
                      f"{limit:.3g}); {hint}")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .._text import shown
 from ..activations import HIDDEN_ACTIVATIONS, get_activation
 from ..init import INITIALIZERS
 from ..io import load
@@ -30,7 +31,7 @@ def activations(args):
     names = args.activation
     for name in names:
         if name not in HIDDEN_ACTIVATIONS:
-            raise UsageError(f"unknown activation {name!r}; expected one of "
+            raise UsageError(f"unknown activation {shown(name)}; expected one of "
                              f"{', '.join(HIDDEN_ACTIVATIONS)}")
     if len(names) == 1:
         return names * n_hidden

@@ -19,6 +19,7 @@ import hashlib
 
 import numpy as np
 
+from .._text import shown_value
 from ..callbacks import ProgressBar
 from ..io import load_checkpoint
 from .common import UsageError, check_destination, check_source, path_arg, positive_int
@@ -29,7 +30,7 @@ RUN_OPTIONS = ("data", "target", "header", "drop", "id", "task", "scale", "test_
                "val_fraction", "seed", "hidden", "activation", "init", "dropout",
                "batch_norm", "optimizer", "lr", "batch_size", "weight_decay", "l2",
                "early_stopping", "lr_schedule", "clip_grad")
-_DEFAULTS = {}
+_DEFAULTS, _CHOICES = {}, {}
 
 
 def _number(value):
@@ -87,6 +88,8 @@ def add_checkpoint_options(parser, group):
                        help="continue the run of a checkpoint, with its data, model and "
                             "training options; --epochs counts all epochs, those done included")
     _DEFAULTS.update({dest: parser.get_default(dest) for dest in RUN_OPTIONS})
+    _CHOICES.update({action.dest: action.choices for action in parser._actions
+                     if action.dest in RUN_OPTIONS and action.choices is not None})
 
 
 def check_outputs(args):
@@ -120,14 +123,15 @@ def take_options(args):
                          " (it lacks the run's options)")
     for dest in RUN_OPTIONS:
         value = saved[dest]
-        if not _KINDS[dest](value):
+        if not _KINDS[dest](value) or dest in _CHOICES and value not in _CHOICES[dest]:
             raise UsageError(f"--resume: {args.resume}: the saved option {dest} is invalid "
-                             f"({value!r})")
+                             f"({shown_value(value)})")
         given = _plain(getattr(args, dest))
         if given != _plain(_DEFAULTS[dest]) and given != value:
             flag = "--" + dest.replace("_", "-")
-            raise UsageError(f"--resume: {flag} {given} differs from the checkpoint's "
-                             f"{value}; a resumed run keeps its options (leave {flag} out)")
+            raise UsageError(f"--resume: {flag} {shown_value(given)} differs from the "
+                             f"checkpoint's {shown_value(value)}; a resumed run keeps its "
+                             f"options (leave {flag} out)")
         setattr(args, dest, value)
     if args.lr_schedule is not None:
         args.lr_schedule = _schedule_spec(args.lr_schedule)  # as the flag's parser gives it

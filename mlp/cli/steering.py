@@ -24,6 +24,8 @@ import math
 import signal
 import sys
 
+from .._text import shown
+
 from ..callbacks import (
     Callback,
     CSVLogger,
@@ -56,12 +58,13 @@ def _one(text):
     """``name[:n[:n]]`` -> (name, numbers), or ArgumentTypeError saying what is wrong."""
     name, *fields = text.strip().split(":")
     if name not in _KINDS:
-        raise argparse.ArgumentTypeError(f"unknown schedule {name!r}: expected {SCHEDULE_HELP}")
+        raise argparse.ArgumentTypeError(f"unknown schedule {shown(name)}: expected "
+                                         f"{SCHEDULE_HELP}")
     kinds, required = _KINDS[name]
     if not required <= len(fields) <= len(kinds):
         counts = f"{required} to {len(kinds)}" if required != len(kinds) else f"{required}"
         raise argparse.ArgumentTypeError(
-            f"{name!r} takes {counts} number(s) after colons, got {text!r}")
+            f"{shown(name)} takes {counts} number(s) after colons, got {shown(text)}")
     numbers = []
     for kind, field in zip(kinds, fields, strict=False):
         try:
@@ -71,13 +74,13 @@ def _one(text):
         if value is None or not math.isfinite(value) or value < 0 or \
                 (kind is int and value < 1):
             expected = "a positive whole number" if kind is int else "a number ≥ 0"
-            raise argparse.ArgumentTypeError(f"{name}: expected {expected}, got {field!r} in "
-                                             f"{text!r}")
+            raise argparse.ArgumentTypeError(f"{name}: expected {expected}, got {shown(field)} in "
+                                             f"{shown(text)}")
         numbers.append(value)
     factor = {"step": 1, "exponential": 0, "plateau": 1}.get(name)
     if factor is not None and len(numbers) > factor and not 0 < numbers[factor] < 1:
         raise argparse.ArgumentTypeError(f"{name}: the factor must lie in (0, 1), got "
-                                         f"{numbers[factor]:g} in {text!r}")
+                                         f"{numbers[factor]:g} in {shown(text)}")
     return name, numbers
 
 
@@ -85,16 +88,16 @@ def lr_schedule(text):
     """The ``--lr-schedule`` argument type: a list of (name, numbers), warm-up first."""
     first, comma, rest = text.partition(",")
     if comma and not rest.strip():
-        raise argparse.ArgumentTypeError(f"nothing after the comma in {text!r}")
+        raise argparse.ArgumentTypeError(f"nothing after the comma in {shown(text)}")
     spec = [_one(first)]
     if spec[0][0] == "warmup" and rest:
         spec.append(_one(rest))
         if spec[1][0] in ("warmup", "plateau"):
             raise argparse.ArgumentTypeError(
-                f"warmup cannot be followed by {spec[1][0]} in {text!r}")
+                f"warmup cannot be followed by {spec[1][0]} in {shown(text)}")
     elif rest:
         raise argparse.ArgumentTypeError(f"only warmup:EPOCHS may be followed by ',SPEC', got "
-                                         f"{text!r}")
+                                         f"{shown(text)}")
     return spec
 
 

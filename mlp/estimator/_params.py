@@ -10,6 +10,7 @@ import numbers
 
 import numpy as np
 
+from .._text import shown_value
 from ..activations import HIDDEN_ACTIVATIONS
 from ..callbacks import Callback
 from ..threads import check_threads
@@ -22,7 +23,7 @@ def invalid(est, name, expected, value):
     """A ValueError worded like scikit-learn's parameter validation."""
     return ValueError(
         f"The {name!r} parameter of {type(est).__name__} must be {expected}. "
-        f"Got {value!r} instead."
+        f"Got {shown_value(value)} instead."
     )
 
 
@@ -51,7 +52,7 @@ def check_params(est):
                       est.hidden_layer_sizes) from None
     if not all(is_int(w) and w > 0 for w in sizes):
         raise ValueError(
-            f"hidden_layer_sizes must be > 0, got {est.hidden_layer_sizes!r}: every "
+            f"hidden_layer_sizes must be > 0, got {shown_value(est.hidden_layer_sizes)}: every "
             "entry must be a positive integer"
         )
     sizes = [int(w) for w in sizes]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._text import shown_value
 from ..layers import BatchNorm1d
 
 
@@ -19,7 +20,8 @@ def _write(target, value, what):
     try:
         array = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
-        raise ValueError(f"{what} must be an array of numbers, got {value!r}") from None
+        raise ValueError(f"{what} must be an array of numbers, got "
+                         f"{shown_value(value)}") from None
     if array.shape != target.shape:
         raise ValueError(f"{what} must have shape {target.shape}, got {array.shape}")
     if not np.isfinite(array).all():

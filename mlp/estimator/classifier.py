@@ -10,6 +10,7 @@ from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 
+from .._text import shown_value
 from ..losses import BCEWithLogitsLoss, SoftmaxCrossEntropyLoss
 from ._base import _BaseMLP
 from ._params import invalid
@@ -173,8 +174,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             self._partial_classes = np.asarray(classes)
         elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
             raise ValueError(
-                f"`classes={np.asarray(classes)!r}` is not the same as on the first call to "
-                f"partial_fit, which was {self.classes_!r}"
+                f"`classes={shown_value(np.asarray(classes), 200)}` is not the same as on the "
+                f"first call to partial_fit, which was {shown_value(self.classes_, 200)}"
             )
         return self._fit(X, y, sample_weight, incremental=True)
 
@@ -191,7 +192,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             unseen = np.setdiff1d(np.unique(y), classes)
             if len(unseen):
                 raise ValueError(
-                    f"`y` has classes not in `classes`: {unseen!r}; classes are {classes!r}"
+                    f"`y` has classes not in `classes`: {shown_value(unseen, 200)}; classes are "
+                    f"{shown_value(classes, 200)}"
                 )
         else:
             classes = np.unique(y)
@@ -199,7 +201,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             if kind != "multilabel-indicator" and len(classes) < 2:
                 raise ValueError(
                     f"{type(self).__name__} needs samples of at least 2 classes in the data, "
-                    f"but the data contain only one class: {classes[0]!r}"
+                    f"but the data contain only one class: {shown_value(classes[0], 200)}"
                 )
             self.classes_ = classes
             self._multilabel = kind == "multilabel-indicator"
@@ -221,8 +223,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
                     what = ("the previous call to fit" if not incremental
                             else "the first call to partial_fit")
                     raise ValueError(
-                        f"`y` has classes not in `self.classes_`: {unseen!r}. `self.classes_` "
-                        f"has {self.classes_!r} from {what}."
+                        f"`y` has classes not in `self.classes_`: {shown_value(unseen, 200)}. "
+                        f"`self.classes_` has {shown_value(self.classes_, 200)} from {what}."
                     )
         if self._multilabel:
             self.out_activation_ = "logistic"
@@ -239,7 +241,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             return np.asarray(y, dtype=np.float64)
         unseen = np.setdiff1d(np.unique(y), self.classes_)
         if len(unseen):
-            raise ValueError(f"validation_data has classes not seen in training: {unseen!r}")
+            raise ValueError("validation_data has classes not seen in training: "
+                             f"{shown_value(unseen, 200)}")
         y_enc = np.searchsorted(self.classes_, y)
         return y_enc.astype(np.float64) if len(self.classes_) == 2 else y_enc
 

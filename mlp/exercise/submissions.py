@@ -19,6 +19,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from .._text import shown
+
 MAX_ENTRIES, MAX_UNZIPPED = 2000, 50 << 20
 MAX_BYTES = 20 << 20
 _JUNK = ("__MACOSX", "__pycache__", ".")
@@ -103,7 +105,8 @@ def extract_zip(path, destination) -> Path:
         for entry in entries:
             parts = PurePosixPath(entry.filename.replace("\\", "/"))
             if parts.is_absolute() or ".." in parts.parts or ":" in entry.filename:
-                raise ValueError(f"{name}: entry {entry.filename!r} points outside the archive")
+                raise ValueError(f"{name}: entry {shown(entry.filename)} points outside the "
+                                 "archive")
             if stat.S_ISLNK(entry.external_attr >> 16) or entry.is_dir():
                 continue
             target = destination.joinpath(*parts.parts)
@@ -116,7 +119,7 @@ def extract_zip(path, destination) -> Path:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(data)
             except Exception as exc:  # noqa: BLE001
-                raise ValueError(f"{name}: entry {entry.filename!r} cannot be unpacked "
+                raise ValueError(f"{name}: entry {shown(entry.filename)} cannot be unpacked "
                                  f"({exc})") from None
     return destination
 

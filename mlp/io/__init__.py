@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._text import shown
 from ..base import Layer
 from . import archive as zipped
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
@@ -127,7 +128,8 @@ def _parse(text, path):
     except RecursionError:
         raise ModelFileError(f"{path}: the model description is nested too deeply") from None
     except (UnicodeDecodeError, ValueError) as exc:
-        raise ModelFileError(f"{path}: the model description is corrupted ({exc})") from None
+        raise ModelFileError(f"{path}: the model description is corrupted "
+                             f"({shown(exc, limit=200, quote=False)})") from None
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise ModelFileError(f"{path} is not an mlp model file")
     version = config.get("format_version")

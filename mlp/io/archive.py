@@ -74,7 +74,7 @@ def _as_zip(f, path):
         raise
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
         raise ModelFileError(f"{path} is corrupted or truncated (incomplete .npz archive: "
-                             f"{exc})") from None
+                             f"{shown(exc, limit=200, quote=False)})") from None
     with archive:
         yield archive
 
@@ -111,9 +111,11 @@ def read_header(archive, info, name, path) -> Member:
             shape, fortran_order, dtype = _header(fp)
             offset = fp.tell()
     except ModelFileError as exc:
-        raise ModelFileError(f"{path}: {name}: {exc}") from None
+        raise ModelFileError(f"{path}: {name}: {shown(exc, limit=200, quote=False)}") \
+            from None
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise ModelFileError(f"{path}: {name} has a corrupted array header ({exc})") from None
+        raise ModelFileError(f"{path}: {name} has a corrupted array header "
+                             f"({shown(exc, limit=200, quote=False)})") from None
     nbytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
     if offset + nbytes != info.file_size:
         raise ModelFileError(f"{path}: {name} declares shape {shape} ({nbytes} bytes of "
@@ -168,7 +170,8 @@ def read_into(archive, member, target, name, path) -> None:
     except ModelFileError:
         raise
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise ModelFileError(f"{path}: {name} is corrupted or truncated ({exc})") from None
+        raise ModelFileError(f"{path}: {name} is corrupted or truncated "
+                             f"({shown(exc, limit=200, quote=False)})") from None
     if fortran:
         target[...] = dest.T
     elif not member.dtype.isnative:

@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._text import shown
 from ..base import Layer
 from ..history import History
 from ..layers import Dropout
@@ -281,8 +282,8 @@ class Checkpoint:
                 if kind in _OPTIONAL:
                     continue
                 raise ModelFileError(f"{where}: the checkpoint holds the state of {nth + 1} "
-                                     f"{kind}, the trainer has {len(matching)}: give it the "
-                                     "callbacks the saved run had")
+                                     f"{shown(kind, quote=False)}, the trainer has "
+                                     f"{len(matching)}: give it the callbacks the saved run had")
             state = {key: self._stored(value) for key, value in entry["state"].items()}
             pending.append((matching[nth], state))
 
@@ -293,7 +294,8 @@ class Checkpoint:
                 except (TypeError, ValueError, KeyError) as exc:
                     name = type(callback).__name__
                     text = str(exc) if str(exc).startswith(name) else f"{name}: {exc}"
-                    raise ModelFileError(f"{where}: {text}") from None
+                    raise ModelFileError(f"{where}: {shown(text, limit=200, quote=False)}") \
+                        from None
 
         resume()  # now, so that a refused state is reported before the trainer changes
         restore_optimizer(trainer.optimizer, config["optimizer"], self._arrays,

@@ -25,6 +25,7 @@ import math
 
 import numpy as np
 
+from .._text import shown, shown_list
 from .errors import ModelFileError, kind_of
 from .runstate import generator_from_json, optimizer_arrays
 
@@ -45,8 +46,8 @@ def parse(text, path):
         raise ModelFileError(f"{path}: the checkpoint's description is nested too deeply") \
             from None
     except (UnicodeDecodeError, ValueError) as exc:
-        raise ModelFileError(f"{path}: the checkpoint's description is corrupted ({exc})") \
-            from None
+        raise ModelFileError(f"{path}: the checkpoint's description is corrupted "
+                             f"({shown(exc, limit=200, quote=False)})") from None
     if isinstance(config, dict) and config.get("format") == "mlp-model":
         raise ModelFileError(f"{path} is a model file, not a checkpoint (resuming needs the "
                              "file a checkpoint was written to)")
@@ -54,7 +55,7 @@ def parse(text, path):
         raise ModelFileError(f"{path} is not an mlp checkpoint")
     version = config.get("format_version")
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise ModelFileError(f"{path}: invalid checkpoint format version {version!r}")
+        raise ModelFileError(f"{path}: invalid checkpoint format version ({kind_of(version)})")
     if version > FORMAT_VERSION:
         raise ModelFileError(f"{path} was written by a newer version of mlp (checkpoint format "
                              f"{version}; this version reads up to {FORMAT_VERSION})")
@@ -88,8 +89,8 @@ def check_description(config, network, path):
     slots = config["generator_of"]
     expected = {"trainer"} | {f"dropout:{p}" for p in _declared_dropouts(config["model"])}
     if set(slots) != expected:
-        raise ModelFileError(f"{where}generator_of must name {sorted(expected)}, got "
-                             f"{sorted(slots)}")
+        raise ModelFileError(f"{where}generator_of must name {shown_list(sorted(expected))}, "
+                             f"got {shown_list(sorted(slots))}")
     for slot in slots:
         _count(slots, slot, f"{where}generator_of", below=n_generators)
     n_snapshots = config.get("snapshots")
@@ -105,7 +106,8 @@ def check_description(config, network, path):
         if not isinstance(entry, dict) or not isinstance(entry.get("type"), str) \
                 or not isinstance(entry.get("state"), dict):
             raise ModelFileError(f"{at} must be an object with a type and a state")
-        for key, value in entry["state"].items():
+        for name, value in entry["state"].items():
+            key = shown(name, quote=False)  # a name of the file's, as messages show it
             if isinstance(value, dict) and set(value) == {"snapshot"}:
                 _count(value, "snapshot", f"{at}.state.{key}", below=n_snapshots)
             elif isinstance(value, dict) and set(value) == {"vector", "length"}:

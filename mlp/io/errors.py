@@ -1,5 +1,7 @@
 """The one exception every refused model file raises."""
 
+from .._text import shown, shown_value
+
 
 class ModelFileError(ValueError):
     """A model file that cannot be read: missing, corrupted, foreign, too new or inconsistent.
@@ -15,8 +17,7 @@ def kind_of(value) -> str:
     if isinstance(value, bool):
         return f"the boolean {str(value).lower()}"
     if isinstance(value, (int, float)):
-        return f"the number {value!r}"
+        return f"the number {shown_value(value)}"
     if isinstance(value, str):
-        text = value if len(value) <= 40 else value[:37] + "..."
-        return f"the string {text!r}"
+        return f"the string {shown(value)}"
     return {dict: "an object", list: "a list"}.get(type(value), type(value).__name__)

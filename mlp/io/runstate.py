@@ -13,6 +13,8 @@ import math
 
 import numpy as np
 
+from .._text import shown
+from .._text import shown
 from ..optim import SGD, Adam, RMSProp
 from .errors import ModelFileError, kind_of
 from .state import _BIT_GENERATORS, _random_state_json, decode_param
@@ -69,21 +71,18 @@ def restore_optimizer(optimizer, section, arrays, where) -> None:
     try:
         optimizer.load_state_dict({**section, "vectors": vectors})
     except (TypeError, ValueError) as exc:
-        raise ModelFileError(f"{where}: {exc}") from None
+        raise ModelFileError(f"{where}: {shown(exc, limit=200, quote=False)}") from None
 
 
 def check_optimizer(section, model, arrays, where):
     """An optimizer of the file's type over ``model``, with the file's state: every setting
-    checked by the optimizer's own constructor rules."""
-    cls = OPTIMIZERS[section["type"]]
+    checked by the rules of the optimizer's constructor, which its ``load_state_dict``
+    applies (an unknown setting named as such)."""
     settings = section.get("hyperparameters")
     if not isinstance(settings, dict):
         raise ModelFileError(f"{where}.hyperparameters must be an object, got "
                              f"{kind_of(settings)}")
-    try:
-        optimizer = cls(model.parameters(), **settings)
-    except (TypeError, ValueError) as exc:
-        raise ModelFileError(f"{where}: {exc}") from None
+    optimizer = OPTIMIZERS[section["type"]](model.parameters())
     restore_optimizer(optimizer, section, arrays, where)
     return optimizer
 
@@ -107,10 +106,10 @@ def _check_counters(state, where):
         if key in ("bit_generator", "dtype", "ndarray"):
             continue
         if isinstance(value, dict):
-            _check_counters(value, f"{where}.{key}")
+            _check_counters(value, f"{where}.{shown(key, quote=False)}")
         elif isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ModelFileError(f"{where}.{key} must be an integer ≥ 0, got "
-                                 f"{kind_of(value)}")
+            raise ModelFileError(f"{where}.{shown(key, quote=False)} must be an integer ≥ 0, "
+                                 f"got {kind_of(value)}")
 
 
 def generator_from_json(body, where) -> np.random.Generator:
@@ -183,6 +182,7 @@ def restore_training(est, section, arrays) -> None:
     if optimizer is not None:
         expected = {"adam": "Adam", "sgd": "SGD"}.get(est.solver)
         if optimizer.get("type") != expected:
-            raise ModelFileError(f"{where}.optimizer is a {optimizer.get('type')}, the solver "
+            raise ModelFileError(f"{where}.optimizer is a "
+                                 f"{shown(optimizer.get('type'), quote=False)}, the solver "
                                  f"{est.solver!r} trains with {expected or 'no optimizer'}")
         est._optimizer = check_optimizer(optimizer, est.model_, arrays, f"{where}.optimizer")

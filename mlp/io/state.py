@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 
+from .._text import shown, shown_value
 from .errors import ModelFileError, kind_of
 
 #: The fitted attributes of an estimator that a model file keeps (besides classes and weights).
@@ -54,8 +55,8 @@ def encode_param(value, name, owner):
     if isinstance(value, dict):
         keys = [key.item() if isinstance(key, np.generic) else key for key in value]
         if not all(isinstance(key, (bool, int, float, str)) for key in keys):
-            raise TypeError(f"cannot save {owner} with {name}={value!r}: dictionary keys must "
-                            "be numbers, strings or booleans")
+            raise TypeError(f"cannot save {owner} with {name}={shown_value(value)}: "
+                            "dictionary keys must be numbers, strings or booleans")
         return {"dict": [[key, encode_param(item, name, owner)]
                          for key, item in zip(keys, value.values(), strict=True)]}
     if isinstance(value, np.random.RandomState):
@@ -66,9 +67,9 @@ def encode_param(value, name, owner):
             raise TypeError(f"cannot save {owner} with {name}: a Generator over {kind} (model "
                             f"files keep the state of {', '.join(_BIT_GENERATORS)})")
         return {"Generator": _random_state_json(value.bit_generator.state)}
-    raise TypeError(f"cannot save {owner} with {name}={value!r}: a model file holds numbers, "
-                    "strings, booleans, None, lists, tuples, dicts, 1-D numeric arrays and "
-                    "numpy random states")
+    raise TypeError(f"cannot save {owner} with {name}={shown_value(value)}: a model file holds "
+                    "numbers, strings, booleans, None, lists, tuples, dicts, 1-D numeric arrays "
+                    "and numpy random states")
 
 
 def _array(value, name):
@@ -78,7 +79,7 @@ def _array(value, name):
             raise TypeError
         return np.asarray(value["ndarray"], dtype=dtype)
     except (TypeError, ValueError, OverflowError):
-        raise ModelFileError(f"parameter {name!r}: invalid array") from None
+        raise ModelFileError(f"parameter {shown(name)}: invalid array") from None
 
 
 def _random_state_from_json(state, name):
@@ -101,7 +102,7 @@ def decode_param(value, name, tagged=True):
     if not tagged and isinstance(value, dict):
         return {key: decode_param(item, name, tagged) for key, item in value.items()}
     if not isinstance(value, dict) or len(value) not in (1, 2):
-        raise ModelFileError(f"parameter {name!r}: unexpected value {kind_of(value)}")
+        raise ModelFileError(f"parameter {shown(name)}: unexpected value {kind_of(value)}")
     tag = next(iter(value))
     body = value[tag]
     try:
@@ -121,13 +122,14 @@ def decode_param(value, name, tagged=True):
         if tag == "Generator" and isinstance(body, dict):
             kind = body.get("bit_generator")
             if kind not in _BIT_GENERATORS:
-                raise ValueError(f"unknown bit generator {kind!r}")
+                raise ValueError(f"unknown bit generator {shown_value(kind)}")
             bit_generator = getattr(np.random, kind)()
             bit_generator.state = _random_state_from_json(body, name)
             return np.random.Generator(bit_generator)
     except (TypeError, ValueError, KeyError, OverflowError) as exc:
-        raise ModelFileError(f"parameter {name!r}: invalid {tag} ({exc})") from None
-    raise ModelFileError(f"parameter {name!r}: unexpected value {kind_of(value)}")
+        raise ModelFileError(f"parameter {shown(name)}: invalid {tag} "
+                             f"({shown(exc, limit=200, quote=False)})") from None
+    raise ModelFileError(f"parameter {shown(name)}: unexpected value {kind_of(value)}")
 
 
 # -- the fitted state ----------------------------------------------------------------------
@@ -233,7 +235,8 @@ def _classes(fields, n_outputs):
     try:
         classes = np.asarray(values, dtype=dtype)
     except (TypeError, ValueError, OverflowError):
-        raise ModelFileError(f"{fields.where}.classes_ do not fit their dtype {kind}") from None
+        raise ModelFileError(f"{fields.where}.classes_ do not fit their dtype "
+                             f"{shown(kind)}") from None
     multilabel = fields.data.get("multilabel")
     if not isinstance(multilabel, bool):
         raise fields._fail("multilabel", "true or false")
@@ -267,15 +270,16 @@ def restore_estimator(state, model, check_params, version):
         est = cls(**params)
         check_params(est)
     except (TypeError, ValueError) as exc:
-        raise ModelFileError(f"invalid estimator parameters: {exc}") from None
+        raise ModelFileError("invalid estimator parameters: "
+                              f"{shown(exc, limit=200, quote=False)}") from None
 
     n_in, n_out = model.n_features_in, model.output_width(model.n_features_in)
     if fields.int("n_features_in_", 1) != n_in:
-        raise ModelFileError(f"estimator.n_features_in_ is {state['n_features_in_']}, the "
-                             f"network takes {n_in}")
+        raise ModelFileError("estimator.n_features_in_ is "
+                             f"{shown_value(state['n_features_in_'])}, the network takes {n_in}")
     if fields.int("n_outputs_", 1) != n_out:
-        raise ModelFileError(f"estimator.n_outputs_ is {state['n_outputs_']}, the network "
-                             f"gives {n_out}")
+        raise ModelFileError(f"estimator.n_outputs_ is {shown_value(state['n_outputs_'])}, the "
+                             f"network gives {n_out}")
     est.n_features_in_, est.n_outputs_ = n_in, n_out
     est.n_iter_, est.t_ = fields.int("n_iter_"), fields.int("t_")
     est.loss_ = fields.number("loss_", optional=True)
