@@ -17,7 +17,8 @@ after the colon is the hint. Each marked function is one *item*, named ``Class.m
 - :mod:`.grading` grades submissions: every item in a fork of a sandbox process
   (:mod:`.sandbox`) with limits, on the student's skeleton (no exercised item's solution);
   the answer is read as hostile data (:mod:`.answers`) and judged outside.
-  :mod:`.submissions` finds and reads what students handed in; :mod:`.classroom` grades a
+  :mod:`.manifest` reads the instructor's ``exercise.json`` (of this version or an earlier
+  one); :mod:`.submissions` finds and reads what students handed in; :mod:`.classroom` grades a
   class, :mod:`.reports` writes the gradebook, the feedback and Gradescope's JSON,
   :mod:`.gradescope` the autograder bundle.
 - :func:`verify` confirms that each item's full solution passes and its stub fails.

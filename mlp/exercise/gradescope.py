@@ -15,7 +15,8 @@ import zipfile
 from pathlib import Path
 
 from ..io import write_atomic
-from .grading import exercise_items, item_visibility, reference_dir
+from .manifest import exercise_items, item_files, item_visibility, reference_dir
+from .markers import find_regions
 
 SETUP = """\
 #!/usr/bin/env bash
@@ -95,9 +96,11 @@ def make_bundle(out_zip, *, exercise=None, source=None, time_limit=60.0) -> Path
     items = exercise_items(exercise, source)
     package = reference_dir(source)
     visibility = item_visibility(exercise)
+    files = item_files(exercise, find_regions(package))  # as the students' skeleton has them
     manifest = {"format": "mlp-exercise", "version": 1,
                 "items": [{"name": name, "points": points,
-                           "visibility": visibility.get(name, "visible")}
+                           "visibility": visibility.get(name, "visible"),
+                           "file": f"mlp/{files[name]}"}
                           for name, points in items]}
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:

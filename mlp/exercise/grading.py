@@ -33,7 +33,7 @@ from queue import Queue
 from . import confine, probes
 from . import isolation as kernel
 from .answers import verdict
-from .checks import ITEMS
+from .manifest import exercise_items, item_files, item_visibility, reference_dir
 from .markers import find_regions
 from .submissions import Rejected, file_identities, find_package, private_copy, readable
 
@@ -73,81 +73,12 @@ def load_package(package_dir, alias=None):
     return module
 
 
-def reference_dir(source=None) -> Path:
-    """The instructor's package: ``source``, or the installed ``mlp``."""
-    if source is not None:
-        return Path(source).resolve()
-    return Path(__file__).resolve().parent.parent
-
-
 def reference_package(source=None):
     """The reference package, imported: the installed ``mlp`` itself, or ``source`` loaded."""
     source = reference_dir(source)
     if source == Path(__file__).resolve().parent.parent:
         return importlib.import_module("mlp")
     return load_package(source)
-
-
-#: Gradescope's visibilities of a test; ``make --hidden`` marks items ``after_published``
-VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
-
-
-def _manifest(exercise):
-    """The items of an exercise folder's ``exercise.json`` (or of that file), checked."""
-    path = Path(exercise)
-    path = path / "exercise.json" if path.is_dir() else path
-    try:
-        items = json.loads(path.read_text(encoding="utf-8"))["items"]
-        entries = [(e["name"], e["points"], e.get("visibility", "visible")) for e in items]
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise ValueError(f"{path}: not a valid exercise manifest ({exc})") from None
-    for name, _, visibility in entries:
-        if visibility not in VISIBILITIES:
-            raise ValueError(f"exercise item {name!r}: visibility must be one of "
-                             f"{', '.join(VISIBILITIES)}, got {visibility!r}")
-    return entries
-
-
-def exercise_items(exercise=None, source=None) -> list[tuple[str, int]]:
-    """``(item, points)`` from the instructor's side, never from a student's folder.
-
-    Parameters
-    ----------
-    exercise : path, list of str or None
-        The instructor's exercise folder or its ``exercise.json`` (as ``make`` wrote it), or
-        item names (points from the table), or None for every item ``make`` stubs by default.
-
-    Raises
-    ------
-    ValueError
-        For a manifest that is not valid, an unknown item or an item listed twice.
-    """
-    if exercise is None:
-        regions = find_regions(reference_dir(source))
-        names = sorted({r.item for r in regions if not r.forward})
-        return [(name, ITEMS[name]) for name in names if name in ITEMS]
-    if isinstance(exercise, (list, tuple)):
-        entries = [(name, ITEMS.get(name)) for name in exercise]
-    else:
-        entries = [(name, points) for name, points, _ in _manifest(exercise)]
-    names = [name for name, _ in entries]
-    for name, points in entries:
-        if name not in ITEMS:
-            raise ValueError(f"unknown exercise item {name!r}")
-        if names.count(name) > 1:
-            raise ValueError(f"exercise item {name!r} is listed twice")
-        if isinstance(points, bool) or not isinstance(points, int) or not 0 <= points <= 1000:
-            raise ValueError(f"exercise item {name!r}: points must be an integer in "
-                             f"[0, 1000], got {points!r}")
-    return entries
-
-
-def item_visibility(exercise=None) -> dict[str, str]:
-    """Item -> its visibility in Gradescope's results (``visible`` unless the instructor's
-    manifest says otherwise: ``hidden``, ``after_due_date`` or ``after_published``)."""
-    if exercise is None or isinstance(exercise, (list, tuple)):
-        return {}
-    return {name: visibility for name, _, visibility in _manifest(exercise)}
 
 
 class _Sandbox:
@@ -244,7 +175,8 @@ class Grader:
         self.items = exercise_items(exercise, self.source)
         self.visibility = item_visibility(exercise)
         regions = find_regions(self.source)
-        self.files = {r.item: r.file for r in regions}
+        # each item from the file the students' skeleton has it in (an older one: elsewhere)
+        self.files = {**{r.item: r.file for r in regions}, **item_files(exercise, regions)}
         self.time_limit, self.memory_limit, self.seed = time_limit, memory_limit, seed
         self.workers = workers or os.cpu_count() or 2
         self._root = Path(tempfile.mkdtemp(prefix="mlp-grader-"))
