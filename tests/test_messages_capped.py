@@ -83,3 +83,18 @@ def test_labels_of_megabytes_are_quoted_short():
     with pytest.raises(ValueError, match="classes not in `classes`") as info:
         est.partial_fit(X, np.array(["a", "b", HUGE] * 2), classes=["a", "b"])
     _short(str(info.value), 600)
+
+
+@pytest.mark.parametrize("change", [
+    lambda c, parts: c["metadata"].update(trained={HUGE: [1]}),
+    lambda c, parts: parts.update({f"param:{HUGE[:60_000]}": np.zeros(1)}),
+], ids=["metadata-key", "array-name"])
+def test_a_hostile_name_in_a_model_file_is_quoted_short(model_parts, tmp_path, change):
+    parts = dict(model_parts)
+    config = json.loads(parts.pop("__config__").tobytes())
+    change(config, parts)
+    np.savez(tmp_path / "bad.npz", __config__=np.frombuffer(json.dumps(config).encode(),
+                                                            np.uint8), **parts)
+    with pytest.raises(ModelFileError) as info:
+        load(tmp_path / "bad.npz")
+    _short(str(info.value))

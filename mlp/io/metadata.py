@@ -7,6 +7,7 @@ range and consistency with the network's input and output widths.
 
 from __future__ import annotations
 
+from .._text import shown
 from .errors import ModelFileError, kind_of
 from .state import _Fields
 
@@ -54,8 +55,8 @@ def check_metadata(metadata, n_in, n_out) -> dict:
             section = _Fields(metadata[key], f"metadata.{key}").data
             for name, value in section.items():
                 if not isinstance(value, (type(None), bool, int, float, str)):
-                    raise ModelFileError(f"metadata.{key}.{name} must be a number, a string "
-                                         f"or a boolean, got {kind_of(value)}")
+                    raise ModelFileError(f"metadata.{key}.{shown(name, quote=False)} must be a "
+                                         f"number, a string or a boolean, got {kind_of(value)}")
     return metadata
 
 

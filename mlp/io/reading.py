@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._text import shown_list
 from . import archive as zipped
 from .errors import ModelFileError
 from .spec import build_layer, check_spec, check_widths, declared_arrays
@@ -57,8 +58,8 @@ def read_network(archive, infos, spec, extra, path, what="the layers"):
     unexpected = sorted(set(infos) - set(declared))
     missing = sorted(set(declared) - set(infos))
     if unexpected or missing:
-        raise ModelFileError(f"{path}: the arrays do not match {what} (missing {missing}, "
-                             f"unexpected {unexpected})")
+        raise ModelFileError(f"{path}: the arrays do not match {what} (missing "
+                             f"{shown_list(missing)}, unexpected {shown_list(unexpected)})")
     members = {}
     for name, (shape, dtype) in declared.items():
         member = zipped.read_header(archive, infos[name], name, path)
