@@ -88,6 +88,7 @@ def add_checkpoint_options(parser, group):
                        help="continue the run of a checkpoint, with its data, model and "
                             "training options; --epochs counts all epochs, those done included")
     _DEFAULTS.update({dest: parser.get_default(dest) for dest in RUN_OPTIONS})
+    # argparse checks a flag's choices on the command line only: a saved option is checked here
     _CHOICES.update({action.dest: action.choices for action in parser._actions
                      if action.dest in RUN_OPTIONS and action.choices is not None})
 
