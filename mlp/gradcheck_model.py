@@ -22,7 +22,7 @@ from .finite_differences import (
 )
 from .gradcheck_passes import analytic_pass, check_parameters, check_params_float64, held_still
 from .gradcheck_report import GradCheckReport, compare, kink_notes, loss_magnitude
-from .roundoff import beyond_truncation, measured_noise
+from .roundoff import beyond_truncation, measured_noise, truncation_may_explain
 
 __all__ = ["check_grad_flat", "check_model"]
 
@@ -165,9 +165,10 @@ def check_grad_flat(model, loss, X, y):
                                               bool(watch))
                     noise = 2 * noise_floor(max(EPS * magnitude, measured), step)
                     wrong = beyond_noise(g, numeric, noise) > 1.0
-                if np.any(wrong):
-                    wrong &= ~(_forward_truncation(g, theta0, step, wrong, at, base, s0, noise)
-                               <= 1.0)
+                candidates = wrong & truncation_may_explain(g, numeric, noise)
+                if np.any(candidates):
+                    wrong &= ~(_forward_truncation(g, theta0, step, candidates, at, base, s0,
+                                                   noise) <= 1.0)
         finally:
             for p, value in zip(params, saved, strict=True):
                 p.value[...] = value

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .finite_differences import LEFT_OUT, ONE_SIDED, Estimate
-from .roundoff import beyond_truncation, excess, relative_error
+from .roundoff import beyond_truncation, excess, relative_error, truncation_may_explain
 
 __all__ = ["GradCheckReport", "TensorCheck", "central", "compare", "kink_notes", "loss_magnitude",
            "unusable"]
@@ -157,7 +157,7 @@ def compare(name, analytic, estimate, tol, kink_tol):
         other = excess(a, estimate.other_side, noise, limit)
         ratio = excess(a, estimate.numeric, noise, limit)
     truncation = np.zeros(a.shape, bool)
-    failing = np.fmin(ratio, other) > 1.0
+    failing = (np.fmin(ratio, other) > 1.0) & truncation_may_explain(a, estimate.numeric, noise)
     if estimate.coarse is not None and np.any(failing):
         within = beyond_truncation(a, estimate.numeric, estimate.coarse(failing), noise)
         truncation = failing & (within <= 1.0)

@@ -4,22 +4,25 @@
 import numpy as np
 import pytest
 from sklearn.datasets import load_wine
+from test_gradcheck_kinks import SwappedLeakyReLU
 from test_gradcheck_mistakes import (
     AccumulatingLinear,
     Float32Tanh,
     InPlaceReLU,
+    MaskReLU,
     NoReturnTanh,
+    OverwritingReLU,
     TransposedTanh,
     UncachedReLU,
 )
-from test_gradcheck_noise import BiasOff, DoubleW, SignFlippedRow
+from test_gradcheck_noise import BiasOff, DoubleW, NoMeanTerm, NoVarianceTerm, SignFlippedRow
 
 import mlp
 from mlp.activations import HIDDEN_ACTIVATIONS
 from mlp.autodiff import exp
 from mlp.cli import main
 from mlp.finite_differences import KinkWatch, differences
-from mlp.gradcheck import check_function, check_grad_flat, check_layer, check_model
+from mlp.gradcheck import check_function, check_grad_flat, check_layer, check_loss, check_model
 from mlp.roundoff import beyond_truncation
 
 LOSS = mlp.SoftmaxCrossEntropyLoss()
@@ -120,12 +123,34 @@ def gradient(model, X, y):
 
 
 @pytest.mark.parametrize("layer", [NoReturnTanh, TransposedTanh, InPlaceReLU, Float32Tanh,
-                                   UncachedReLU])
+                                   UncachedReLU, MaskReLU, OverwritingReLU])
 def test_layer_mistakes_still_fail_on_unscaled_wine(raw_wine, layer):
     X, y = raw_wine
     report = check_model(network(0, layer), LOSS, X, y)
     assert not report.ok
     assert report.problems[0].startswith(f"1: {layer.__name__}()"), str(report)
+
+
+def test_wrong_slopes_of_a_leaky_relu_still_fail_on_unscaled_wine(raw_wine):
+    X, y = raw_wine
+    report = check_model(network(0, lambda: SwappedLeakyReLU(0.1)), LOSS, X, y)
+    assert not report["0.W"].ok, str(report)
+    assert report["0.W"].max_error > 0.5
+
+
+@pytest.mark.parametrize(("norm", "wrong"), [(mlp.BatchNorm1d, None), (NoMeanTerm, "0.b"),
+                                             (NoVarianceTerm, "0.W")])
+def test_batch_norm_on_unscaled_wine(raw_wine, norm, wrong):
+    X, y = raw_wine
+    for seed in range(3):
+        model = mlp.Sequential(mlp.Linear(13, 16, rng=seed), norm(16), mlp.Tanh(),
+                               mlp.Linear(16, 3, rng=seed + 1))
+        report = check_model(model, LOSS, X, y)
+        if wrong is None:
+            assert report.ok, f"seed {seed}\n{report}"
+        else:
+            assert not report[wrong].ok, f"seed {seed}\n{report}"
+            assert report[wrong].max_error > 1e-3, f"seed {seed}\n{report}"
 
 
 def test_accumulating_gradients_still_fail_on_unscaled_wine(raw_wine):
@@ -194,3 +219,41 @@ def test_rule_against_the_extrapolated_value():
     assert beyond_truncation(f_prime, fine, np.nan, 0.0) == np.inf
     # an estimate beyond 1 % of the difference is not trusted at all
     assert beyond_truncation(f_prime, 2.0, 2.0 + 0.07, 0.0) == np.inf
+    # where T is nil the band is the round-off rule's, NOISE_FACTOR·n
+    noise = 1e-9
+    assert beyond_truncation(f_prime + 9 * noise, 2.0, 2.0, noise) <= 1.0
+    assert beyond_truncation(f_prime + 11 * noise, 2.0, 2.0, noise) > 1.0
+
+
+def test_no_widening_of_the_round_off_band(raw_wine):
+    # entries of a gradient wrong by 1e-3 that sit near the round-off floor, where f has no
+    # curvature to speak of (T ≈ 0): the round-off rule alone decides them
+    X, y = raw_wine
+    report = check_model(network(4, first=OffW), LOSS, X, y)
+    assert report["0.W"].by_truncation == 0, str(report)
+
+
+class SharpLoss(mlp.MSELoss):
+    """ℓ_n = Σ_k exp(s·u_nk) / s: a loss whose curvature grows with s."""
+
+    def __init__(self, s=300.0, mistake=0.0):
+        super().__init__()
+        self.s, self.mistake = s, mistake
+
+    def per_sample(self, output, y):
+        self._cache = output
+        return np.exp(self.s * output).sum(axis=1) / self.s
+
+    def backward(self):
+        return np.exp(self.s * self._cache) * self._scale * (1 + self.mistake)
+
+
+def test_check_loss_on_a_sharply_curved_loss():
+    # (s·h)² / 6 = 1.5e-6 relative truncation, above tol = 1e-7
+    output = np.random.default_rng(0).uniform(-0.01, 0.01, size=(4, 3))
+    report = check_loss(SharpLoss(), output, np.zeros((4, 3)))
+    assert report.ok, str(report)
+    assert report["d_output"].by_truncation == 12
+    assert report.max_error > 5e-7  # |a − D(h)| / (|a| + |D(h)|): the plain test fails
+    assert "12 entries of d_output agreed within the truncation error" in str(report)
+    assert not check_loss(SharpLoss(mistake=1e-4), output, np.zeros((4, 3))).ok
