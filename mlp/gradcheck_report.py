@@ -114,6 +114,8 @@ class GradCheckReport:
         for c in self.checks:
             status = "ok" if c.ok else "FAIL"
             why = [f"{c.one_sided + c.left_out} at a kink"] if c.kink else []
+            if c.at_floor:
+                why.append(f"{c.at_floor} within round-off")
             if c.by_truncation:
                 why.append(f"{c.by_truncation} within truncation estimate")
             if why:

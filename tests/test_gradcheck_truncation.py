@@ -78,6 +78,10 @@ def test_truncation_is_what_passed_them(raw_wine):
     assert report["0.W"].by_truncation >= 1
     assert report["0.W"].max_error > report["0.W"].tol  # the plain difference is that far off
     assert report["0.W"].where[0] == 12  # proline, the largest feature (up to 1680)
+    row = str(report).splitlines()[2]
+    assert row.startswith("0.W"), str(report)
+    assert row.endswith(f"ok ({report['0.W'].at_floor} within round-off; "
+                        f"{report['0.W'].by_truncation} within truncation estimate)"), row
 
 
 class OffTanh(mlp.Tanh):
@@ -257,3 +261,27 @@ def test_check_loss_on_a_sharply_curved_loss():
     assert report.max_error > 5e-7  # |a − D(h)| / (|a| + |D(h)|): the plain test fails
     assert "12 entries of d_output agreed within the truncation error" in str(report)
     assert not check_loss(SharpLoss(mistake=1e-4), output, np.zeros((4, 3))).ok
+
+
+class SharpLayer(mlp.Tanh):
+    """Y = exp(s·X) / s, whose curvature grows with s; ``mistake`` scales dX."""
+
+    def __init__(self, s=300.0, mistake=0.0):
+        super().__init__()
+        self.s, self.mistake = s, mistake
+
+    def forward(self, X):
+        self._X = X
+        return np.exp(self.s * X) / self.s
+
+    def backward(self, dY, input_grad=True):
+        return dY * np.exp(self.s * self._X) * (1 + self.mistake)
+
+
+def test_check_layer_on_a_sharply_curved_layer():
+    X = np.random.default_rng(0).uniform(-0.01, 0.01, size=(3, 4))
+    report = check_layer(SharpLayer(), X, rng=0)
+    assert report.ok, str(report)
+    assert report["dX"].by_truncation == 12
+    assert report.max_error > 5e-7  # (s·h)² / 6 = 1.5e-6, halved: |a − n| / (|a| + |n|)
+    assert not check_layer(SharpLayer(mistake=1e-4), X, rng=0).ok

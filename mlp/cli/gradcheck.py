@@ -12,8 +12,10 @@ from .network import add_model_options, build_model
 def add_arguments(gradcheck):
     gradcheck.description = (
         "Build the model 'mlp train' would build with the same flags, in float64, and compare "
-        "every parameter gradient with central differences. Exit status 1 when a gradient is "
-        "off.")
+        "every parameter gradient with central differences (one-sided at kinks). An entry "
+        "passes within the relative tolerance, within the round-off of the difference, or "
+        "within its truncation error estimated by Richardson's rule; the report says which. "
+        "Exit status 1 when a gradient is off.")
     add_data_options(gradcheck)
     add_model_options(gradcheck)
     gradcheck.add_argument("--samples", type=positive_int, default=32,
