@@ -16,7 +16,8 @@ checker accepts the one the analytic gradient picked. When neither side stays on
 the entry cannot be checked by differences at this step and is left out (and counted).
 
 Entries pass or fail by the rule of :mod:`mlp.roundoff`: within the relative tolerance, or
-within the round-off of the difference itself.
+within the round-off of the difference itself, or within its truncation error, estimated
+from the same stencil at 2h (:attr:`Estimate.coarse`) where no probe crosses a kink.
 """
 
 from __future__ import annotations

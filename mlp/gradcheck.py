@@ -9,7 +9,10 @@ which catches a wrong formula (errors near 1), a missing factor (errors near 0.5
 transposed matrix, while float64 round-off stays far below 1e-7. Central differences are used
 wherever f is smooth between the two probes; entries whose probes straddle a kink (ReLU at 0)
 get a one-sided difference instead (see :mod:`mlp.finite_differences`), so correct code never
-fails at a kink and a wrong slope still does.
+fails at a kink and a wrong slope still does. An entry that misses the tolerance is judged
+again within the round-off and then within the truncation error of its difference (both
+estimated, only for such entries; see :mod:`mlp.roundoff`), so neither a zero gradient nor
+sharp curvature (unscaled inputs) fails correct code.
 
 A layer with an array output is checked through the scalar ``f(X) = Σ Y ⊙ G`` for a fixed
 random ``G``: then ∂f/∂Y = G, so ``backward(G)`` must return ∂f/∂X exactly. Mistakes that are
