@@ -154,6 +154,21 @@ class Parameter:
         self.owner.params[self.key] = self.value = value
         self.owner.grads[self.key] = self.grad = grad
 
+    def __getstate__(self):
+        # A layer's tensors are pickled with the layer (whose gradients are pickled as 0, see
+        # Layer.__getstate__); here only which of them this is, so that both stay one array.
+        state = dict(vars(self))
+        owner = self.owner
+        if owner is not None and owner.params.get(self.key) is self.value \
+                and owner.grads.get(self.key) is self.grad:
+            del state["value"], state["grad"]
+        return state
+
+    def __setstate__(self, state):
+        vars(self).update(state)
+        if "value" not in state:  # the owner, unpickled before its state is set here
+            self.value, self.grad = self.owner.params[self.key], self.owner.grads[self.key]
+
 
 def _root(array: np.ndarray) -> np.ndarray:
     """The array that owns the memory ``array`` is a view of (``array`` itself if it owns it)."""
@@ -334,9 +349,12 @@ class Layer:
 
     def __getstate__(self):
         # parameters and configuration only: the rows last seen stay out of every pickle and
-        # copy (the children pickle through this method too)
-        return {name: None if self._is_cache(name, value) else value
-                for name, value in vars(self).items()}
+        # copy (the children pickle through this method too), and so do the gradients of the
+        # last batch, from which its rows can be read back (dW = Xᵀ·dY, db = Σₙ dY)
+        state = {name: None if self._is_cache(name, value) else value
+                 for name, value in vars(self).items()}
+        state["grads"] = {key: np.zeros_like(grad) for key, grad in self.grads.items()}
+        return state
 
     def n_params(self) -> int:
         """The number of learnable scalars."""

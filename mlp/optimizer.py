@@ -96,9 +96,10 @@ class Optimizer:
         self._gathered = None
 
     def __getstate__(self):
-        # A pickle stores views as separate arrays, so the flat vectors are not pickled ...
+        # A pickle stores views as separate arrays, so the flat vectors are not pickled, nor
+        # the scratch vectors, which hold the last step's gradient (−εg) ...
         state = self.__dict__.copy()
-        state["_theta"] = state["_g"] = None
+        state["_theta"] = state["_g"] = state["_scratch"] = state["_gathered"] = None
         return state
 
     def __setstate__(self, state):
@@ -106,6 +107,7 @@ class Optimizer:
         # original, at the same speed
         self.__dict__.update(state)
         self._theta, self._g = pack(self.params) or (None, None)
+        self._scratch = np.empty(self._size, dtype=self._dtype)
 
     def _zeros(self):
         """A flat state vector (velocity, moments) for all parameters, initially 0."""

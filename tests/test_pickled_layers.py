@@ -1,6 +1,6 @@
 """A pickled, copied or saved layer holds its parameters and configuration, never the last
 batch: no cached inputs, masks, shapes or batch statistics (BatchNorm's running statistics
-are buffers, and stay)."""
+are buffers, and stay), and no gradient of it (from which its rows can be read back)."""
 
 import copy
 import pickle
@@ -87,6 +87,7 @@ def test_a_pickled_layer_holds_nothing_of_its_last_batch(name):
             np.testing.assert_array_equal(saved, kept, err_msg=key)
         for saved, kept in zip(copied.parameters(), layer.parameters(), strict=True):
             np.testing.assert_array_equal(saved.value, kept.value, err_msg=saved.name)
+            assert kept.grad.any() and not saved.grad.any(), saved.name
         X = rng.normal(size=(5, WIDTH))
         np.testing.assert_array_equal(copied.eval().forward(X), layer.eval().forward(X))
         copied.clear_cache()
@@ -116,6 +117,12 @@ def test_a_fitted_estimators_pickle_and_model_file_hold_no_batch(tmp_path):
     assert _batch_leftovers(loaded.model_, set(), sizes=(N, 2)) == []
     assert loaded.model_[1]._batch_stats is None
     np.testing.assert_array_equal(loaded.predict_proba(X), est.predict_proba(X))
+    assert not any(p.grad.any() for p in loaded.model_.parameters())
+    # the optimizer's tensors are still the layers' own: training goes on as it would have
+    est.partial_fit(X, y)
+    loaded.partial_fit(X, y)
+    for a, b in zip(est.model_.parameters(), loaded.model_.parameters(), strict=True):
+        np.testing.assert_allclose(b.value, a.value, rtol=1e-12, atol=0, err_msg=a.name)
     save(est, tmp_path / "m.npz")
     with np.load(tmp_path / "m.npz") as archive:  # weights, buffers, optimizer vectors
         shapes = {name: archive[name].shape for name in archive.files if name != "__config__"}
@@ -123,3 +130,24 @@ def test_a_fitted_estimators_pickle_and_model_file_hold_no_batch(tmp_path):
     assert not any({N, 2} & set(shape) for shape in shapes.values()), shapes
     np.testing.assert_array_equal(load(tmp_path / "m.npz").predict_proba(X),
                                   est.predict_proba(X))
+
+
+@pytest.mark.parametrize("optimizer", ["SGD", "Adam"])
+def test_a_model_pickled_with_its_optimizer_trains_on_alike(optimizer):
+    rng = np.random.default_rng(3)
+    model = _trained(_build("Sequential")(), rng)
+    opt = getattr(mlp, optimizer)(model.parameters(), lr=0.1)
+    X, dY = rng.normal(size=(N, WIDTH)), rng.normal(size=(N, WIDTH))
+    model.forward(X)
+    model.backward(dY)
+    opt.step()
+    copy_model, copy_opt = pickle.loads(pickle.dumps((model, opt)))
+    assert not any(p.grad.any() for p in copy_opt.params)
+    assert copy_opt.__getstate__()["_scratch"] is None  # the last step (−εg) is not kept
+    for m, o in ((model, opt), (copy_model, copy_opt)):
+        m[3].rng = np.random.default_rng(9)  # the same dropout mask for both
+        m.forward(X)
+        m.backward(dY)
+        o.step()
+    for a, b in zip(model.parameters(), copy_model.parameters(), strict=True):
+        np.testing.assert_allclose(b.value, a.value, rtol=1e-12, atol=0, err_msg=a.name)
