@@ -68,9 +68,9 @@ def test_a_file_where_the_item_never_lived_refuses_the_grading_in_one_line(tmp_p
     manifest = json.loads((hw / "exercise.json").read_text())
     manifest["items"][1]["file"] = "mlp/layers.py"
     (hw / "exercise.json").write_text(json.dumps(manifest))
-    message = (r"exercise item ReLU.backward is said to live in 'mlp/layers.py', where this "
-               r"version of mlp never had it \(it is in mlp/activations_piecewise.py\): the "
-               r"exercise was made by another version of mlp; re-run `mlp exercise make`")
+    message = (r"exercise item ReLU.backward is said to live in 'mlp/layers.py', where no "
+               r"version of mlp had it \(this one has it in mlp/activations_piecewise.py\): "
+               r"the exercise was made by another version of mlp; re-run `mlp exercise make`")
     with pytest.raises(ValueError, match=message):
         exercise.Grader(hw, time_limit=10)
     capsys.readouterr()
@@ -108,3 +108,38 @@ def test_the_gradescope_bundle_names_the_file_of_each_item(tmp_path):
         files = {e["name"]: e["file"] for e in items}
         assert files["ReLU.backward"] == relu
         assert files["Tanh.backward"] == "mlp/activations.py"
+
+
+def _manifest(folder, *names):
+    folder.mkdir(exist_ok=True)
+    (folder / "exercise.json").write_text(json.dumps({
+        "format": "mlp-exercise", "version": 1,
+        "items": [{"name": name, "points": 1} for name in names]}))
+    return folder
+
+
+def test_the_skeleton_beside_a_manifest_without_files_says_where_each_item_is(tmp_path):
+    """Residual was in layers.py in the first versions, in sequential.py after: a manifest
+    without files cannot tell which, the skeleton make wrote beside it can."""
+    regions = find_regions(Path(exercise.__file__).parent.parent)
+    hw = _manifest(tmp_path / "hw", "Residual.backward", "ReLU.backward")
+    message = (r"exercise.json names no file for Residual.backward, which earlier versions of "
+               r"mlp kept in mlp/layers.py or mlp/sequential.py, and no skeleton beside it says "
+               r"which: grade with the folder `mlp exercise make` wrote")
+    with pytest.raises(ValueError, match=message):
+        item_files(hw, regions)
+    with pytest.raises(ValueError, match=message):
+        exercise.exercise_items(hw)
+    (hw / "mlp").mkdir()
+    stub = "        # TODO {}: the hint\n        raise NotImplementedError('{}: the hint')\n"
+    (hw / "mlp" / "layers.py").write_text("class Residual:\n    def backward(self, dY):\n"
+                                          + stub.format("Residual.backward", "Residual.backward"))
+    shutil.copy(OLD / "activations.py.txt", hw / "mlp" / "activations.py")
+    expected = {"Residual.backward": "layers.py", "ReLU.backward": "activations.py"}
+    assert item_files(hw, regions) == expected
+    assert item_files(hw / "exercise.json", regions) == expected
+    (hw / "mlp" / "layers.py").rename(hw / "mlp" / "sequential.py")
+    assert item_files(hw, regions)["Residual.backward"] == "sequential.py"
+    (hw / "mlp" / "sequential.py").rename(hw / "mlp" / "losses.py")
+    with pytest.raises(ValueError, match=r"said to live in 'mlp/losses.py', where no version"):
+        item_files(hw, regions)

@@ -8,14 +8,17 @@ the items live:
 - since the piecewise-linear activations (Identity, ReLU, LeakyReLU, PReLU) moved from
   ``activations.py`` to ``activations_piecewise.py``, ``make`` names each item's file
   (``"file": "mlp/activations_piecewise.py"``);
-- a manifest without files was written before: every item lived where it lives now, except
-  those of a module split off since (:data:`SPLIT_FROM`), which lived in the module they came
-  from. Its students' skeletons have their ReLU in ``activations.py``, and that is where the
+- a manifest without files was written before. The skeleton ``make`` wrote beside it (the
+  instructor's folder) says where each item is: the module whose stub names it. Without it,
+  an item lived where it lives now, except those of the classes that moved
+  (:data:`FORMER_FILES`): its students' ReLU is in ``activations.py``, and that is where the
   grader reads it. The classes moved unchanged (the same methods and cache), so an item
-  written in the old skeleton runs on the current host as it ran on the old one.
+  written in an old skeleton runs on the current host as it ran on the old one.
 
-An item said to live in any other file cannot be graded soundly: the whole grading is refused
-up front, naming the item and the file, never scored 0 item by item.
+An item said to live where no version had it, or one whose place a manifest without files
+cannot tell (Residual was in ``layers.py`` in the first versions, in ``sequential.py``
+after), cannot be graded soundly: the whole grading is refused up front, in one line that
+says what to do, never scored 0 item by item.
 """
 
 from __future__ import annotations
@@ -30,9 +33,13 @@ from .markers import find_regions
 
 #: Gradescope's visibilities of a test; ``make --hidden`` marks items ``after_published``
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
-#: Modules split off since manifests named no files: an item now in the key lived in the value.
-SPLIT_FROM = {"activations_piecewise.py": "activations.py"}
+#: The classes whose items lived elsewhere in the versions whose manifests name no file:
+#: every module each lived in then.
+FORMER_FILES = {"Identity": ("activations.py",), "ReLU": ("activations.py",),
+                "LeakyReLU": ("activations.py",), "PReLU": ("activations.py",),
+                "Residual": ("layers.py", "sequential.py")}
 _FILE = re.compile(r"mlp/([A-Za-z_]\w*\.py)")
+_STUB = re.compile(r"^[ \t]*# TODO (\S+):", re.MULTILINE)  # as make stubs an item
 
 
 def reference_dir(source=None) -> Path:
@@ -109,6 +116,22 @@ def item_visibility(exercise=None) -> dict[str, str]:
     return {name: visibility for name, _, visibility, _ in read_manifest(exercise)}
 
 
+def _skeleton_files(exercise) -> dict[str, str]:
+    """Item -> the module of the skeleton beside the manifest (``mlp/`` of the folder
+    ``make`` wrote) that stubs it; {} where there is none."""
+    folder = Path(exercise)
+    folder = folder if folder.is_dir() else folder.parent
+    found = {}
+    for path in sorted((folder / "mlp").glob("*.py")):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        for item in _STUB.findall(text):
+            found.setdefault(item, path.name)
+    return found
+
+
 def item_files(exercise, regions) -> dict[str, str]:
     """Item -> the module of the student's package it is graded from (``activations.py``),
     as the skeleton the students were given has it.
@@ -119,26 +142,33 @@ def item_files(exercise, regions) -> dict[str, str]:
     Raises
     ------
     ValueError
-        When the manifest says an item lives in a file where no version of the library had
-        it: the exercise was made by another version of mlp and must be made again.
+        When the manifest places an item where no version of the library had it, or names no
+        file for an item whose place changed more than once and no skeleton beside it says
+        where it is: the exercise must be made again (or graded with the folder make wrote).
     """
     now = {r.item: r.file for r in regions}
     if exercise is None or isinstance(exercise, (list, tuple)):
         return now
-    files = {}
+    files, skeleton = {}, None
     for name, _, _, file in read_manifest(exercise):
         if name not in now:
             continue  # not an item of this reference: exercise_items says so
-        before = SPLIT_FROM.get(now[name], now[name])
+        former = FORMER_FILES.get(name.split(".")[0], (now[name],))
         if file is None:
-            files[name] = before
-            continue
-        match = _FILE.fullmatch(file) if isinstance(file, str) else None
-        if match is None or match.group(1) not in (now[name], before):
+            skeleton = _skeleton_files(exercise) if skeleton is None else skeleton
+            file = skeleton.get(name) and f"mlp/{skeleton[name]}"
+        if file is None and len(former) > 1:
             raise ValueError(
-                f"exercise item {name} is said to live in {shown_value(file)}, where this "
-                f"version of mlp never had it (it is in mlp/{now[name]}): the exercise was "
+                f"exercise.json names no file for {name}, which earlier versions of mlp kept in "
+                f"{' or '.join(f'mlp/{f}' for f in former)}, and no skeleton beside it says "
+                "which: grade with the folder `mlp exercise make` wrote, or re-run `mlp "
+                "exercise make` and give the students its skeleton")
+        match = _FILE.fullmatch(file) if isinstance(file, str) else None
+        if file is not None and (match is None or match.group(1) not in (now[name], *former)):
+            raise ValueError(
+                f"exercise item {name} is said to live in {shown_value(file)}, where no "
+                f"version of mlp had it (this one has it in mlp/{now[name]}): the exercise was "
                 "made by another version of mlp; re-run `mlp exercise make` and give the "
                 "students its skeleton")
-        files[name] = match.group(1)
+        files[name] = former[0] if file is None else match.group(1)
     return files
