@@ -16,6 +16,7 @@ import math
 
 import numpy as np
 
+from ._text import shown_value
 from .optimizer import Optimizer, _check
 
 __all__ = ["Optimizer", "SGD", "RMSProp", "Adam"]
@@ -53,6 +54,8 @@ class SGD(Optimizer):
 
     def _configure(self, momentum=0.0, nesterov=False):
         momentum = _check("SGD", "momentum", momentum, 0.0, 1.0)
+        if not isinstance(nesterov, (bool, np.bool_)):  # a saved state's "yes" is no switch
+            raise TypeError(f"SGD: nesterov must be True or False, got {shown_value(nesterov)}")
         if nesterov and momentum == 0:
             raise ValueError("SGD: nesterov=True needs momentum > 0, got momentum=0.0")
         self.momentum, self.nesterov = momentum, bool(nesterov)

@@ -158,6 +158,13 @@ def _loaders():
              ("Adam.lr", adam, {**good, "hyperparameters": {**good["hyperparameters"],
                                                             "lr": BIG}}),
              ("Adam.key", adam, {**good, "hyperparameters": {HUGE: 1}})]
+
+    def sgd():
+        return optim.SGD(mlp.Linear(2, 2, rng=0).parameters(), momentum=0.9)
+
+    state = sgd().state_dict()
+    cases += [("SGD.nesterov", sgd, {**state, "hyperparameters": {
+        **state["hyperparameters"], "nesterov": HUGE}})]
     for cls in (schedules.StepDecay, schedules.LinearWarmup):
         def schedule(cls=cls):
             return cls(adam(), 3) if cls is schedules.StepDecay else cls(adam(), 2)
