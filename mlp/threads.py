@@ -13,13 +13,19 @@ them. Two things decide whether that helps a training run:
   2-core machine, 2 threads made training of mid-sized networks 2–8× *slower* than 1.
 
 So "auto" gives one thread to networks whose largest product is below the break-even, and
-otherwise as many threads as there are cores not busy with other processes right now. A
-limit the caller set is never overridden: ``OMP_NUM_THREADS``, or the variable of the BLAS
-actually loaded (``OPENBLAS_NUM_THREADS`` for OpenBLAS, ``MKL_NUM_THREADS`` for MKL, …; another
-BLAS's variable limits nothing) in the environment, or an enclosing
-``threadpoolctl.threadpool_limits`` that left the BLAS with a count other than its default
-(one the same as the default cannot be told apart from none: pass an explicit count then).
-An explicit count (``threads=N``) is honoured up to the cores the process may run on.
+otherwise as many threads as there are cores not busy with other processes (a reading at
+most :data:`BUSY_READING_SECONDS` old) or with other trainings of this process. A limit the
+caller set is never overridden: ``OMP_NUM_THREADS``, or the variable of the BLAS actually
+loaded (``OPENBLAS_NUM_THREADS`` for OpenBLAS, ``MKL_NUM_THREADS`` for MKL, …; another
+BLAS's variable limits nothing, and neither does a value the BLAS ignores, such as ``0``) in
+the environment, or an enclosing ``threadpoolctl.threadpool_limits`` that left the BLAS with
+a count other than its default (the count it starts with: for OpenBLAS the processors it
+found, up to the maximum it was built for; one the same as the default cannot be told apart
+from none: pass an explicit count then). An explicit count (``threads=N``) is honoured up to
+the cores the process may run on (its affinity mask and cgroup CPU quota).
+
+The count is the process's: trainings that overlap in several Python threads share it (the
+smallest any of them chose), and the count from before the first comes back after the last.
 
 The thread count changes the order in which a product sums, so results differ between counts
 by round-off (about 1e-16 relative per product in float64, 1e-7 in float32); for the same
@@ -31,16 +37,19 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
-import glob
-import os
-import statistics
+import math
+import threading
 import time
 from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["BREAK_EVEN", "ENVIRONMENT_VARIABLES", "Decision", "blas_threads", "busy_cores",
-           "check_threads", "choose_threads", "largest_product", "threads_during_fit"]
+from ._machine import ENVIRONMENT_VARIABLES, blas_default, busy_cores, environment_limit
+from ._machine import cores as _cores
+
+__all__ = ["BREAK_EVEN", "BUSY_READING_SECONDS", "ENVIRONMENT_VARIABLES", "Decision",
+           "blas_threads", "busy_cores", "caller_limit", "check_threads", "choose_threads",
+           "largest_product", "threads_during_fit"]
 
 #: m·k·n of the largest per-batch matrix product from which a second BLAS thread pays on an
 #: idle machine (measured: 2-core AMD EPYC, OpenBLAS 0.3.31, float64 and float32 training
@@ -48,19 +57,24 @@ __all__ = ["BREAK_EVEN", "ENVIRONMENT_VARIABLES", "Decision", "blas_threads", "b
 #: gain 1.2-1.4x).
 BREAK_EVEN = 2_000_000
 
-#: The variables by which a caller limits BLAS and OpenMP threads for a whole process.
-ENVIRONMENT_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                         "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "GOTO_NUM_THREADS")
-
-# which of them each BLAS reads (threadpoolctl's internal_api names); OMP_NUM_THREADS is read
-# by all of them: a variable of a BLAS that is not loaded limits nothing
-_READ_BY = {"openblas": ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS"),
-            "mkl": ("MKL_NUM_THREADS",), "blis": ("BLIS_NUM_THREADS",),
-            "accelerate": ("VECLIB_MAXIMUM_THREADS",)}
+#: Seconds for which one reading of the busy cores serves every fit that starts: a reading
+#: takes about 5 ms (three samples 2 ms apart), as long as a partial_fit of 100 rows of a
+#: 784-256-10 network, so reading it at every call doubled such calls; reused for half a
+#: second it costs at most 1% of any stream of fits.
+BUSY_READING_SECONDS = 0.5
 
 # True inside a limit chosen here: an inner training run (an estimator's Trainer) keeps it
 _CHOSEN = contextvars.ContextVar("mlp_blas_threads_chosen", default=False)
 _CONTROLLER = None
+_READING = (-math.inf, 0)  # (_clock() when taken, busy cores)
+_clock = time.monotonic
+
+# The trainings running now that set a count, by thread: a stack each (a nested one on top).
+# The BLAS count is the process's, so they share it: the first saves the counts (_BEFORE),
+# the last puts them back, and in between the smallest count any of them chose applies.
+_LOCK = threading.RLock()
+_RUNS: dict[int, list[int]] = {}
+_BEFORE: dict[str, int] = {}
 
 
 class Decision(NamedTuple):
@@ -95,19 +109,12 @@ def check_threads(threads, name="threads"):
 
 def _controller():
     global _CONTROLLER
-    if _CONTROLLER is None:
-        from threadpoolctl import ThreadpoolController
+    with _LOCK:
+        if _CONTROLLER is None:
+            from threadpoolctl import ThreadpoolController
 
-        _CONTROLLER = ThreadpoolController()
-    return _CONTROLLER
-
-
-def _cores():
-    """The cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
+            _CONTROLLER = ThreadpoolController()
+        return _CONTROLLER
 
 
 def largest_product(model, batch_size):
@@ -134,64 +141,47 @@ def largest_product(model, batch_size):
     return max(sizes)
 
 
-def _running_threads(path):
-    """How many threads listed under ``path`` (a /proc/…/task glob) are running now."""
-    count = 0
-    for stat in glob.glob(path):
-        try:
-            with open(stat, "rb") as f:
-                state = f.read().rsplit(b")", 1)[1].split()[0]
-        except (OSError, IndexError):
-            continue  # the thread ended meanwhile
-        count += state == b"R"
-    return count
+def _blas_libraries():
+    return [library for library in _controller().lib_controllers if library.user_api == "blas"]
 
 
-def busy_cores(samples=3, interval=0.002):
-    """Cores busy with other processes right now (an estimate, 0 up to the core count).
-
-    On Linux, the number of runnable threads of the whole machine (``/proc/loadavg``) less
-    this process's own, median of ``samples`` readings ``interval`` seconds apart: a
-    CPU-bound process counts as soon as it runs (the load average would take a minute to
-    show it). Elsewhere, the one-minute load average less one (this process).
-    """
-    readings = []
-    for i in range(samples):
-        try:
-            with open("/proc/loadavg", "rb") as f:
-                running = int(f.read().split()[3].split(b"/")[0])
-        except (OSError, IndexError, ValueError):
-            break
-        readings.append(running - _running_threads("/proc/self/task/*/stat"))
-        if i + 1 < samples:
-            time.sleep(interval)
-    if readings:
-        others = statistics.median(readings)
-    else:
-        try:
-            others = os.getloadavg()[0] - 1
-        except (AttributeError, OSError):
-            others = 0
-    return max(0, min(_cores(), round(others)))
+def _counts_before(libraries):
+    """Each library's count as the caller left it: saved while trainings here run."""
+    with _LOCK:
+        if _BEFORE:
+            return [_BEFORE.get(library.filepath, library.num_threads) for library in libraries]
+        return [library.num_threads for library in libraries]
 
 
 def caller_limit():
-    """Why the caller's thread limit stands, or None when the caller set none."""
-    given = [name for name in ENVIRONMENT_VARIABLES if os.environ.get(name, "").strip()]
-    if "OMP_NUM_THREADS" in given:  # read by every BLAS: no need to load threadpoolctl
-        return f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']} set in the environment"
-    loaded = [info for info in _controller().info() if info["user_api"] == "blas"]
-    read = {name for info in loaded
-            for name in _READ_BY.get(info["internal_api"], ENVIRONMENT_VARIABLES)}
-    for name in given:
-        if name in read:
-            return f"{name}={os.environ[name]} set in the environment"
-    counts = {info["num_threads"] for info in loaded}
-    if not counts:
+    """Why the caller's thread limit stands, or None when the caller set none.
+
+    A limit is a variable in the environment that the loaded BLAS reads as a count (a value
+    it ignores, such as ``0``, limits nothing), or a BLAS count other than the library's own
+    default (an enclosing ``threadpool_limits``; while other trainings of this process run,
+    the count from before they began).
+    """
+    libraries = _blas_libraries()
+    if not libraries:
         return "no BLAS library found whose threads could be set"
-    if counts != {_cores()}:
-        return f"a thread limit set by the caller ({', '.join(map(str, sorted(counts)))})"
+    variable = environment_limit(libraries)
+    if variable is not None:
+        return f"{variable[:60]} set in the environment"
+    limited = {count for library, count in zip(libraries, _counts_before(libraries), strict=True)
+               if count != blas_default(library)}
+    if limited:
+        return f"a thread limit set by the caller ({', '.join(map(str, sorted(limited)))})"
     return None
+
+
+def _busy_now():
+    """:func:`busy_cores`, read at most once per :data:`BUSY_READING_SECONDS`."""
+    global _READING
+    taken, busy = _READING
+    if _clock() - taken >= BUSY_READING_SECONDS:
+        busy = busy_cores()
+        _READING = (_clock(), busy)
+    return busy
 
 
 def choose_threads(threads=None, *, model=None, batch_size=None):
@@ -235,34 +225,86 @@ def choose_threads(threads=None, *, model=None, batch_size=None):
     if size < BREAK_EVEN:
         return Decision(1, f"the largest product (m·k·n = {size:,}) is below the break-even "
                            f"of a second thread ({BREAK_EVEN:,})")
-    cores, busy = _cores(), busy_cores()
-    free = max(1, cores - busy)
-    return Decision(free, f"the largest product (m·k·n = {size:,}) is above the break-even; "
-                          f"{busy} of {cores} cores busy with other work")
+    cores = _cores()
+    if cores == 1:
+        return Decision(1, "one core available")
+    with _LOCK:  # Python threads of this process training now hold a core each
+        training = sum(1 for thread in _RUNS if thread != threading.get_ident())
+    busy = min(cores, _busy_now() + training)
+    return Decision(max(1, cores - busy),
+                    f"the largest product (m·k·n = {size:,}) is above the break-even; {busy} "
+                    f"of {cores} cores busy with other work")
+
+
+def _set_counts(limits):
+    """Set BLAS counts (threadpoolctl ``limits``) from this thread; hold ``_LOCK``.
+
+    threadpoolctl lets only one thread at a time change OpenBLAS's process-wide pool and
+    silently ignores the others; every change here is made under one lock, so this thread
+    takes that role for the call and gives it up at once, whichever thread had it.
+    """
+    import threadpoolctl
+
+    release = getattr(getattr(threadpoolctl, "OpenBLASController", None),
+                      "clear_controlling_thread", None)
+    if release is not None:
+        release(force=True)
+    try:
+        _controller().limit(limits=limits)
+    finally:
+        if release is not None:
+            release(force=True)
+
+
+def _share_count():
+    """Apply the smallest count of the trainings running, or the saved counts if none."""
+    global _BEFORE
+    if _RUNS:
+        count = min(stack[-1] for stack in _RUNS.values())
+        _set_counts({library.filepath: count for library in _blas_libraries()})
+    else:
+        _set_counts(_BEFORE)
+        _BEFORE = {}
 
 
 @contextlib.contextmanager
 def blas_threads(threads=None, *, model=None, batch_size=None):
     """Within the block, BLAS uses the thread count :func:`choose_threads` decides.
 
-    The previous counts are restored on leaving, also after an exception. A training run
-    inside another one's block (an estimator's solver, a Trainer it builds) keeps the outer
-    block's count unless it asks for an explicit one.
+    The BLAS count is the whole process's. Blocks may overlap in several Python threads
+    (fits in a thread pool): the first to begin saves the counts, the last to end puts them
+    back (also after an exception), and while several run, the smallest count any of them
+    chose applies, since the threads already share the cores. A training run inside another
+    one's block in the same thread (an estimator's solver, a Trainer it builds) keeps the
+    outer block's count unless it asks for an explicit one.
 
     Yields
     ------
     Decision
     """
-    decision = choose_threads(threads, model=model, batch_size=batch_size)
+    global _BEFORE
+    with _LOCK:  # the decision reads the counts that the trainings running here change
+        decision = choose_threads(threads, model=model, batch_size=batch_size)
+        if decision.threads is not None:
+            if not _RUNS:
+                _BEFORE = {library.filepath: library.num_threads
+                           for library in _blas_libraries()}
+            thread = threading.get_ident()
+            _RUNS.setdefault(thread, []).append(decision.threads)
+            _share_count()
     if decision.threads is None:
         yield decision
         return
     token = _CHOSEN.set(True)
     try:
-        with _controller().limit(limits=decision.threads, user_api="blas"):
-            yield decision
+        yield decision
     finally:
         _CHOSEN.reset(token)
+        with _LOCK:
+            _RUNS[thread].pop()
+            if not _RUNS[thread]:
+                del _RUNS[thread]
+            _share_count()
 
 
 def threads_during_fit(fit):

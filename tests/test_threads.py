@@ -6,6 +6,8 @@ default count (the cores, pinned to 2 here), as in a process nobody limited.
 """
 
 import contextlib
+import math
+import threading
 import warnings
 
 import numpy as np
@@ -13,7 +15,7 @@ import pytest
 from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import OpenBLASController, threadpool_info, threadpool_limits
 
 import mlp
 from mlp import threads
@@ -26,13 +28,20 @@ def blas_counts():
     return {info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"}
 
 
+def idle_but(monkeypatch, busy):
+    """``busy`` cores busy with other processes, from the next reading on."""
+    monkeypatch.setattr(threads, "busy_cores", lambda: busy)
+    monkeypatch.setattr(threads, "_READING", (-math.inf, 0))
+
+
 @pytest.fixture
 def unlimited(monkeypatch):
     """A process nobody limited: no variables, the BLAS at its default of 2 threads, idle."""
     for name in threads.ENVIRONMENT_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(threads, "_cores", lambda: 2)
-    monkeypatch.setattr(threads, "busy_cores", lambda: 0)
+    monkeypatch.setattr(threads, "blas_default", lambda library: 2)
+    idle_but(monkeypatch, 0)
     with threadpool_limits(2, user_api="blas"):
         yield
 
@@ -77,11 +86,11 @@ def test_auto_gives_small_networks_one_thread(unlimited):
 
 def test_auto_gives_large_networks_the_free_cores(unlimited, monkeypatch):
     assert choose_threads("auto", model=LARGE, batch_size=256).threads == 2
-    monkeypatch.setattr(threads, "busy_cores", lambda: 1)
+    idle_but(monkeypatch, 1)
     decision = choose_threads("auto", model=LARGE, batch_size=256)
     assert decision.threads == 1
     assert "1 of 2 cores busy" in decision.reason
-    monkeypatch.setattr(threads, "busy_cores", lambda: 2)
+    idle_but(monkeypatch, 2)
     assert choose_threads("auto", model=LARGE, batch_size=256).threads == 1
 
 
@@ -281,3 +290,162 @@ def test_an_explicit_count_is_capped_at_the_cores(unlimited):
     assert choose_threads(2) == (2, "as asked")
     with blas_threads(1000):
         assert blas_counts() == {2}
+
+
+# -- trainings that overlap in several Python threads ----------------------------------------
+
+
+def in_threads(*steps):
+    """Run each of ``steps`` in its own thread; re-raise the first error of any."""
+    errors = []
+
+    def run(step):
+        try:
+            step()
+        except BaseException as error:  # noqa: BLE001 - handed to the test's thread
+            errors.append(error)
+
+    workers = [threading.Thread(target=run, args=(step,)) for step in steps]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+    if errors:
+        raise errors[0]
+
+
+@pytest.mark.parametrize("first_out", ["A", "B"])
+def test_overlapping_trainings_share_the_count_and_the_last_restores_it(unlimited, first_out):
+    # A (1 thread) begins, B (2 threads) begins in another thread, one of them ends, then the
+    # other: the count is the smallest chosen while both run, the survivor's after, and the
+    # one from before both at the end, whichever ends first
+    a_alone, first_done, both_in = threading.Event(), threading.Event(), threading.Barrier(2)
+    seen = {}
+
+    def training(name, count):
+        with blas_threads(count, model=SMALL, batch_size=200):
+            if name == "A":
+                seen["alone"] = blas_counts()
+                a_alone.set()
+            both_in.wait(10)
+            seen[f"both ({name})"] = blas_counts()
+            both_in.wait(10)
+            if name != first_out:
+                assert first_done.wait(10)
+                seen["after"] = blas_counts()
+        if name == first_out:
+            first_done.set()
+
+    def b():
+        assert a_alone.wait(10)
+        training("B", 2)
+
+    in_threads(lambda: training("A", 1), b)
+    assert seen == {"alone": {1}, "both (A)": {1}, "both (B)": {1},
+                    "after": {2} if first_out == "A" else {1}}
+    assert blas_counts() == {2}
+
+
+def test_a_training_that_fails_in_one_thread_leaves_the_count_to_the_others(unlimited):
+    a_in, a_failed = threading.Event(), threading.Event()
+    seen = []
+
+    def failing():
+        with contextlib.suppress(RuntimeError), blas_threads(1):
+            a_in.set()
+            raise RuntimeError("training failed")
+        a_failed.set()
+
+    def surviving():
+        with blas_threads(1):
+            assert a_in.wait(10) and a_failed.wait(10)
+            seen.append(blas_counts())
+
+    in_threads(failing, surviving)
+    assert seen == [{1}]
+    assert blas_counts() == {2}
+
+
+def test_auto_beside_another_training_counts_its_core_not_its_limit(unlimited):
+    # while a training in another thread runs at 1 thread, "auto" sees the count from before
+    # it (2, the default: no caller's limit) and counts that training's core as busy
+    running, decided = threading.Event(), threading.Event()
+    decisions = []
+
+    def other():
+        with blas_threads(1):
+            running.set()
+            assert decided.wait(10)
+
+    def auto():
+        assert running.wait(10)
+        with blas_threads(None, model=LARGE, batch_size=256) as decision:
+            decisions.append((decision, blas_counts()))
+        decided.set()
+
+    in_threads(other, auto)
+    (decision, counts), = decisions
+    assert decision.threads == 1
+    assert "1 of 2 cores busy" in decision.reason
+    assert counts == {1}
+    assert blas_counts() == {2}
+
+
+def test_a_grid_search_in_threads_leaves_the_count_as_it_was(unlimited, digits):
+    import joblib
+    from sklearn.model_selection import GridSearchCV
+
+    X, y = digits
+    # as in a script that limited nothing before: no thread holds threadpoolctl's control of
+    # OpenBLAS (the fixture's block gave it to this one, and the workers' changes would be
+    # ignored)
+    OpenBLASController.clear_controlling_thread(force=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for count in (1, None):
+            with joblib.parallel_backend("threading", n_jobs=2):
+                GridSearchCV(mlp.MLPClassifier(hidden_layer_sizes=(32,), max_iter=3,
+                                               n_threads=count),
+                             {"alpha": [1e-4, 1e-3, 1e-2, 1e-1]}, cv=2).fit(X, y)
+            assert blas_counts() == {2}
+
+
+# -- what deciding costs -----------------------------------------------------------------------
+
+
+def counting_busy_cores(monkeypatch):
+    calls = []
+    monkeypatch.setattr(threads, "busy_cores", lambda: calls.append(1) or 0)
+    monkeypatch.setattr(threads, "_READING", (-math.inf, 0))
+    return calls
+
+
+def test_a_fit_below_the_break_even_does_not_measure_the_machine(unlimited, monkeypatch):
+    calls = counting_busy_cores(monkeypatch)
+    clf = mlp.MLPClassifier(hidden_layer_sizes=(16,), random_state=0)
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        clf.partial_fit(rng.normal(size=(20, 8)), rng.integers(0, 2, 20), classes=[0, 1])
+    assert calls == []
+
+
+def test_one_reading_of_the_busy_cores_serves_fits_within_its_window(unlimited, monkeypatch):
+    calls = counting_busy_cores(monkeypatch)
+    now = [1000.0]
+    monkeypatch.setattr(threads, "_clock", lambda: now[0])
+    for _ in range(3):  # partial_fit of 100 rows of a 784-256-10 network, above the break-even
+        assert choose_threads(None, model=net(784, 256, 10), batch_size=100).threads == 2
+    assert len(calls) == 1
+    now[0] += threads.BUSY_READING_SECONDS / 2
+    choose_threads(None, model=LARGE, batch_size=100)
+    assert len(calls) == 1
+    now[0] += threads.BUSY_READING_SECONDS
+    choose_threads(None, model=LARGE, batch_size=100)
+    assert len(calls) == 2
+
+
+def test_a_single_core_is_not_measured(unlimited, monkeypatch):
+    calls = counting_busy_cores(monkeypatch)
+    monkeypatch.setattr(threads, "_cores", lambda: 1)
+    assert choose_threads(None, model=LARGE, batch_size=256) == (1, "one core available")
+    assert calls == []
