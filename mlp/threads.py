@@ -166,7 +166,7 @@ def caller_limit():
         return "no BLAS library found whose threads could be set"
     variable = environment_limit(libraries)
     if variable is not None:
-        return f"{variable[:60]} set in the environment"
+        return f"{variable} set in the environment"
     limited = {count for library, count in zip(libraries, _counts_before(libraries), strict=True)
                if count != blas_default(library)}
     if limited:

@@ -86,8 +86,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         or "auto" chooses one thread for small networks (the largest per-batch product below
         :data:`mlp.threads.BREAK_EVEN`), else as many as there are cores other processes
         leave free, and keeps a limit the caller set (``OMP_NUM_THREADS`` and the like, or
-        an enclosing ``threadpoolctl.threadpool_limits``). Results differ between counts by
-        round-off only. Not in scikit-learn; see :mod:`mlp.threads`.
+        an enclosing ``threadpoolctl.threadpool_limits``). The count is the process's: fits
+        running at once in several threads share the smallest one chosen, and the count from
+        before comes back after the last. Results differ between counts by round-off only.
+        Not in scikit-learn; see :mod:`mlp.threads`.
 
     Attributes
     ----------
