@@ -199,6 +199,11 @@ def environment_limit(libraries, environ=None):
         for name in _READ_BY.get(library.internal_api, ENVIRONMENT_VARIABLES):
             value = environ.get(name)
             if value is not None and read_count(name, value, library.internal_api) > 0:
-                shown = value.strip()
-                return f"{name}={shown if len(shown) <= 20 else shown[:19] + '…'}"
+                return setting(name, value)
     return None
+
+
+def setting(name, value):
+    """``NAME=value`` for a message, the value stripped and cut to 20 characters."""
+    shown = value.strip()
+    return f"{name}={shown if len(shown) <= 20 else shown[:19] + '…'}"

@@ -38,13 +38,22 @@ import contextlib
 import contextvars
 import functools
 import math
+import os
+import sys
 import threading
 import time
 from typing import NamedTuple
 
 import numpy as np
 
-from ._machine import ENVIRONMENT_VARIABLES, blas_default, busy_cores, environment_limit
+from ._machine import (
+    ENVIRONMENT_VARIABLES,
+    blas_default,
+    busy_cores,
+    environment_limit,
+    read_count,
+    setting,
+)
 from ._machine import cores as _cores
 
 __all__ = ["BREAK_EVEN", "BUSY_READING_SECONDS", "ENVIRONMENT_VARIABLES", "Decision",
@@ -161,6 +170,12 @@ def caller_limit():
     default (an enclosing ``threadpool_limits``; while other trainings of this process run,
     the count from before they began).
     """
+    omp = os.environ.get("OMP_NUM_THREADS", "")
+    if sys.platform != "darwin" and read_count("OMP_NUM_THREADS", omp, "openblas") and \
+            read_count("OMP_NUM_THREADS", omp, "mkl"):
+        # a limit to every BLAS but Apple's: which one is loaded need not be found (finding
+        # it imports threadpoolctl, which `mlp train` otherwise does without)
+        return f"{setting('OMP_NUM_THREADS', omp)} set in the environment"
     libraries = _blas_libraries()
     if not libraries:
         return "no BLAS library found whose threads could be set"
