@@ -298,20 +298,23 @@ def blas_threads(threads=None, *, model=None, batch_size=None):
     Decision
     """
     global _BEFORE
+    thread = threading.get_ident()
     with _LOCK:  # the decision reads the counts that the trainings running here change
         decision = choose_threads(threads, model=model, batch_size=batch_size)
-        if decision.threads is not None:
+        if decision.threads is None:
+            thread = None
+        else:
             if not _RUNS:
                 _BEFORE = {library.filepath: library.num_threads
                            for library in _blas_libraries()}
-            thread = threading.get_ident()
             _RUNS.setdefault(thread, []).append(decision.threads)
-            _share_count()
-    if decision.threads is None:
+    if thread is None:
         yield decision
         return
     token = _CHOSEN.set(True)
     try:
+        with _LOCK:
+            _share_count()
         yield decision
     finally:
         _CHOSEN.reset(token)
