@@ -139,6 +139,17 @@ class Loss:
             )
         return Y
 
+    def clear_cache(self) -> Loss:
+        """Forget the last batch: what ``forward`` kept for ``backward`` and the batch's
+        weights (``backward`` then raises, as before any ``forward``)."""
+        self._cache = self._scale = None
+        return self
+
+    def __getstate__(self):
+        # the rows of the last batch (and its sample weights) stay out of every pickle and
+        # copy, as a layer's do: a fitted estimator's pickle does not grow with batch_size
+        return {**vars(self), "_cache": None, "_scale": None}
+
     def _cached(self):
         if self._cache is None or self._scale is None:
             raise RuntimeError(f"{type(self).__name__}: backward called before forward")

@@ -198,6 +198,7 @@ class _BaseMLP(CallbackSupportMixin, BaseEstimator):
             )
         # the fitted model keeps no rows of the training data, and predicts in evaluation mode
         self.model_.clear_cache().eval()
+        self._loss.clear_cache()
         end_fit_task(self, context, X, y, sample_weight)
         if unconverged:
             warnings.warn(unconverged, ConvergenceWarning, stacklevel=4)
