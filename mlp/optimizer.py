@@ -25,6 +25,7 @@ import math
 
 import numpy as np
 
+from ._checks import MAX_COUNT
 from ._text import shown_list, shown_value
 from .base import Parameter, pack
 
@@ -222,7 +223,8 @@ class Optimizer:
         if state.get("type") != name:
             raise TypeError(f"{name}: cannot load the state of a {shown_value(state.get('type'))} "
                             "optimizer")
-        if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or t < 0:
+        if isinstance(t, bool) or not isinstance(t, (int, np.integer)) \
+                or not 0 <= t <= MAX_COUNT:  # a larger t overflows β**t
             raise ValueError(f"{name}: t must be a non-negative integer, got {shown_value(t)}")
         settings = dict(state.get("hyperparameters", {}))
         unknown = set(settings) - {"lr", "weight_decay", *self._rule_settings()}

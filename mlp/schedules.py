@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 
+from ._checks import MAX_COUNT
 from ._text import shown_value
 from .optim import Optimizer, _check
 
@@ -65,7 +66,8 @@ class LRSchedule:
         if state.get("type") != name:
             raise TypeError(f"{name}: cannot load the state of a {shown_value(state.get('type'))} "
                             "schedule")
-        if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or t < 0:
+        if isinstance(t, bool) or not isinstance(t, (int, np.integer)) \
+                or not 0 <= t <= MAX_COUNT:  # a larger t overflows β**t
             raise ValueError(f"{name}: t must be a non-negative integer, got {shown_value(t)}")
         self.base_lr = _check(name, "base_lr", state.get("base_lr"), 0.0, low_open=True)
         self.t = int(t)

@@ -267,7 +267,7 @@ def setitem(section, key, value):
         ("cli", setitem(["metadata", "preprocessing"], "mean", [0.0] * 3),
          r"metadata.preprocessing.mean has 3 values for 4 features"),
         ("cli", setitem(["metadata", "preprocessing"], "factor", [1, 1, "x", 1]),
-         r"metadata.preprocessing.factor must be a list of numbers"),
+         r"metadata.preprocessing.factor\[2\] must be a finite number, got the string 'x'"),
         ("cli", setitem(["metadata", "trained"], "epochs", [3]),
          r"metadata.trained.epochs must be a number"),
         ("cli", setitem(["model", "layers", 0], "n_in", 3),

@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 
+from .._checks import checked_number
 from .._text import shown_value
 
 __all__ = ["Callback"]
@@ -95,22 +96,13 @@ def global_norm(arrays):
 
 def saved_count(owner, state, key):
     """``state[key]`` as a count (an integer ≥ 0), ValueError otherwise."""
-    value = state.get(key)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{owner}: the saved {key} must be an integer >= 0, got "
-                         f"{shown_value(value)}")
-    return value
+    return checked_number(state.get(key), f"{owner}: the saved {key}", low=0, integer=True)
 
 
 def saved_number(owner, state, key):
     """``state[key]`` as a float or None (NaN and infinity allowed), ValueError otherwise."""
-    value = state.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{owner}: the saved {key} must be a number or null, got "
-                         f"{shown_value(value)}")
-    return float(value)
+    return checked_number(state.get(key), f"{owner}: the saved {key}", finite=False, nan=True,
+                          optional=True)
 
 
 class _Monitor:

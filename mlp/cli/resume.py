@@ -21,8 +21,10 @@ import numpy as np
 
 from .._text import shown_value
 from ..callbacks import ProgressBar
-from ..io import load_checkpoint
+from ..io import layer_spec, load_checkpoint
+from ..layers import Linear
 from .common import UsageError, check_destination, check_source, path_arg, positive_int
+from .network import activations, build_model
 from .steering import lr_schedule
 
 #: The options that define a run, taken from the checkpoint by --resume.
@@ -30,7 +32,7 @@ RUN_OPTIONS = ("data", "target", "header", "drop", "id", "task", "scale", "test_
                "val_fraction", "seed", "hidden", "activation", "init", "dropout",
                "batch_norm", "optimizer", "lr", "batch_size", "weight_decay", "l2",
                "early_stopping", "lr_schedule", "clip_grad")
-_DEFAULTS, _CHOICES = {}, {}
+_DEFAULTS, _CHOICES, _TYPES = {}, {}, {}
 
 
 def _number(value):
@@ -45,7 +47,7 @@ def _strings(value):
     return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
-# what a saved option may be; the code that uses it checks its range, as for the flag
+# what a saved option may be (JSON types); its value then passes the flag's own check
 _KINDS = {
     "data": lambda v: isinstance(v, str), "target": lambda v: v is None or isinstance(v, str),
     "header": lambda v: isinstance(v, bool), "drop": _strings,
@@ -91,6 +93,42 @@ def add_checkpoint_options(parser, group):
     # argparse checks a flag's choices on the command line only: a saved option is checked here
     _CHOICES.update({action.dest: action.choices for action in parser._actions
                      if action.dest in RUN_OPTIONS and action.choices is not None})
+    # and its type: a saved number is read as the flag reads the number typed after it
+    _TYPES.update({action.dest: action.type for action in parser._actions
+                   if action.dest in RUN_OPTIONS and action.type is not None
+                   and action.dest != "lr_schedule"})  # saved parsed: _schedule_spec
+
+
+def _as_the_flag_reads_it(dest, value):
+    """A saved option through its flag's own type (``positive_float``, ``fraction``, ...):
+    the value the flag gives for the same text; ArgumentTypeError when the flag refuses it."""
+    convert = _TYPES.get(dest)
+    if convert is None or value is None:
+        return value
+    items = [value] if not isinstance(value, list) else value
+    try:
+        converted = [convert(item if isinstance(item, str) else repr(item)) for item in items]
+    except ValueError:  # an int of more digits than Python converts to text
+        raise argparse.ArgumentTypeError("a number too large") from None
+    return converted if isinstance(value, list) else converted[0]
+
+
+def _check_network(args, checkpoint):
+    """The saved model options (--hidden, --activation, --dropout, --batch-norm, --init)
+    describe the checkpoint's network: built from them, it has the same layers."""
+    model = checkpoint.model
+    linears = [layer for layer in getattr(model, "layers", []) if isinstance(layer, Linear)]
+    same = bool(linears) and args.hidden == [layer.n_out for layer in linears[:-1]]
+    if same:  # the widths agree: building it costs what the checkpoint's network did
+        built = build_model(args, linears[0].n_in, linears[-1].n_out, np.random.default_rng(0))
+        same = layer_spec(built) == layer_spec(model)
+    if not same:
+        widths = [linears[0].n_in, *(layer.n_out for layer in linears)] if linears else []
+        raise UsageError(
+            f"--resume: {args.resume}: the saved model options (--hidden "
+            f"{shown_value(args.hidden, 40)}, --activation {shown_value(args.activation, 40)}, "
+            f"--dropout {args.dropout:g}, --batch-norm {args.batch_norm}) do not describe its "
+            f"network ({' -> '.join(map(str, widths)) or repr(model)})")
 
 
 def check_outputs(args):
@@ -124,9 +162,14 @@ def take_options(args):
                          " (it lacks the run's options)")
     for dest in RUN_OPTIONS:
         value = saved[dest]
-        if not _KINDS[dest](value) or dest in _CHOICES and value not in _CHOICES[dest]:
+        try:
+            if not _KINDS[dest](value) or dest in _CHOICES and value not in _CHOICES[dest]:
+                raise argparse.ArgumentTypeError("")
+            value = _as_the_flag_reads_it(dest, value)
+        except argparse.ArgumentTypeError as exc:  # the flag's reason quotes the value
+            why = str(exc) or shown_value(value)
             raise UsageError(f"--resume: {args.resume}: the saved option {dest} is invalid "
-                             f"({shown_value(value)})")
+                             f"({why})") from None
         given = _plain(getattr(args, dest))
         if given != _plain(_DEFAULTS[dest]) and given != value:
             flag = "--" + dest.replace("_", "-")
@@ -136,6 +179,8 @@ def take_options(args):
         setattr(args, dest, value)
     if args.lr_schedule is not None:
         args.lr_schedule = _schedule_spec(args.lr_schedule)  # as the flag's parser gives it
+    activations(args)  # names known, one for all or one per layer: the flag's own check
+    _check_network(args, checkpoint)
     if args.epochs <= checkpoint.epoch:
         raise UsageError(f"--resume: the checkpoint has done {checkpoint.epoch} epochs and "
                          f"--epochs {args.epochs} counts all of them: nothing is left to train "
@@ -162,12 +207,20 @@ def run_metadata(args, digest, preparation) -> dict:
             "data_digest": digest, **preparation}
 
 
-def restore(checkpoint, trainer, digest, preparation, args):
-    """Continue ``trainer`` from the --resume checkpoint, on the same data."""
+def restore(checkpoint, trainer, digest, preparation, args, *, validated):
+    """Continue ``trainer`` from the --resume checkpoint, on the same data (``validated``:
+    whether the run has a validation set, scored after every epoch)."""
     saved = {key: checkpoint.metadata.get(key) for key in preparation}
     if checkpoint.metadata.get("data_digest") != digest or saved != preparation:
         raise UsageError(f"--resume: the data of {args.data} are not those the checkpoint "
                          "was trained on (the file changed?)")
+    history = checkpoint.history
+    scored = checkpoint.epoch if validated else 0
+    if len(history.val_loss) != scored or len(history.val_score) != scored:
+        raise UsageError(f"--resume: {args.resume}: the history has {len(history.val_loss)} "
+                         f"validation losses and {len(history.val_score)} scores for "
+                         f"{checkpoint.epoch} epochs of a run "
+                         f"{'with' if validated else 'without'} a validation set")
     checkpoint.restore(trainer)
     for callback in trainer.callbacks:
         if isinstance(callback, ProgressBar):  # the bar counts the epochs this run trains

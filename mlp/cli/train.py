@@ -247,7 +247,8 @@ def run(args) -> int:
                       callbacks=callbacks + ([diagnostics] if diagnostics else []) + saver,
                       threads=args.threads)
     if checkpoint:
-        resume.restore(checkpoint, trainer, digest, preparation, args)
+        resume.restore(checkpoint, trainer, digest, preparation, args,
+                       validated=X_val is not None)
     epochs = args.epochs - (checkpoint.epoch if checkpoint else 0)
     start = time.perf_counter()
     with signals_interrupt(trainer) as signals:

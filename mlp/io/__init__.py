@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._text import shown
+from .._text import shown, shown_value
 from ..base import Layer
 from . import archive as zipped
 from .checkpoint import Checkpoint, load_checkpoint, save_checkpoint
@@ -137,8 +137,8 @@ def _parse(text, path):
         raise ModelFileError(f"{path}: invalid format version ({kind_of(version)})")
     if version > FORMAT_VERSION:
         raise ModelFileError(
-            f"{path} was saved by a newer version of mlp (model format {version}; this version "
-            f"reads up to {FORMAT_VERSION}): upgrade mlp to load it"
+            f"{path} was saved by a newer version of mlp (model format {shown_value(version)}; "
+            f"this version reads up to {FORMAT_VERSION}): upgrade mlp to load it"
         )
     return config
 

@@ -25,9 +25,11 @@ import math
 
 import numpy as np
 
-from .._text import shown, shown_list
+from .._text import shown, shown_list, shown_value
+from .._checks import checked_number
 from .errors import ModelFileError, kind_of
 from .runstate import generator_from_json, optimizer_arrays
+from .state import _Fields
 
 FORMAT = "mlp-checkpoint"
 FORMAT_VERSION = 2
@@ -58,19 +60,16 @@ def parse(text, path):
         raise ModelFileError(f"{path}: invalid checkpoint format version ({kind_of(version)})")
     if version > FORMAT_VERSION:
         raise ModelFileError(f"{path} was written by a newer version of mlp (checkpoint format "
-                             f"{version}; this version reads up to {FORMAT_VERSION})")
+                             f"{shown_value(version)}; this version reads up to "
+                             f"{FORMAT_VERSION})")
     return config
 
 
 def _count(section, key, where, optional=False, below=None):
     value = section.get(key) if isinstance(section, dict) else None
-    if value is None and optional:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0 or (
-            below is not None and value >= below):
-        bound = f" below {below}" if below is not None else ""
-        raise ModelFileError(f"{where}.{key} must be an integer ≥ 0{bound}"
-                             f"{' or null' if optional else ''}, got {kind_of(value)}")
+    checked_number(value, f"{where}.{key}", low=0, integer=True, optional=optional,
+                   error=ModelFileError, shown=kind_of,
+                   **({} if below is None else {"high": below, "high_open": True}))
 
 
 def check_description(config, network, path):
@@ -136,34 +135,26 @@ def _declared_dropouts(spec, prefix=""):
 
 
 def _check_history(history, where):
-    def numbers(key):
-        value = history.get(key)
-        if not isinstance(value, list) or not all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
-            raise ModelFileError(f"{where}.{key} must be a list of numbers, got "
-                                 f"{kind_of(value)}")
-        return value
-
-    epochs = len(numbers("loss"))
+    fields = _Fields(history, where)
+    # NaN marks an epoch whose validation could not be scored
+    epochs = len(fields.numbers("loss"))
     for key in CURVES[1:]:
-        if len(numbers(key)) not in ((0, epochs) if key.startswith("val") else (epochs,)):
-            raise ModelFileError(f"{where}.{key} has {len(history[key])} values for "
+        values = fields.numbers(key, nan=key.startswith("val"))
+        if len(values) not in ((0, epochs) if key.startswith("val") else (epochs,)):
+            raise ModelFileError(f"{where}.{key} has {len(values)} values for "
                                  f"{epochs} epochs")
+    if history["val_score"] and not history["val_loss"]:  # a score needs a validation set
+        raise ModelFileError(f"{where}.val_score has {len(history['val_score'])} values "
+                             "without a validation loss")
     metrics = history.get("metrics")
     if not isinstance(metrics, dict) or not all(
-            isinstance(values, list) and len(values) <= epochs and all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
-            for values in metrics.values()):
+            isinstance(values, list) and len(values) <= epochs for values in metrics.values()):
         raise ModelFileError(f"{where}.metrics must map names to lists of at most {epochs} "
                              "numbers")
-    best_loss = history.get("best_loss")
-    if isinstance(best_loss, bool) or not isinstance(best_loss, (int, float)) \
-            or math.isnan(best_loss):
-        raise ModelFileError(f"{where}.best_loss must be a number, got {kind_of(best_loss)}")
-    score = history.get("best_val_score")
-    if score is not None and (isinstance(score, bool) or not isinstance(score, (int, float))):
-        raise ModelFileError(f"{where}.best_val_score must be a number or null, got "
-                             f"{kind_of(score)}")
+    for name in metrics:
+        _Fields(metrics, f"{where}.metrics").numbers(name, finite=False, nan=True)
+    fields.number("best_loss", finite=False)
+    fields.number("best_val_score", optional=True, finite=False, nan=True)
     _count(history, "best_epoch", where, optional=True, below=max(epochs, 1))
     rows = history.get("diagnostics", [])  # from format 2
     if not isinstance(rows, list) or not all(

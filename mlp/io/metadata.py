@@ -68,8 +68,6 @@ def _check_preprocessing(fields, n_in):
             if n_in is not None and len(values) != n_in:
                 raise ModelFileError(f"{fields.where}.{key} has {len(values)} values for "
                                      f"{n_in} features")
-            if not all(abs(v) < float("inf") for v in values):
-                raise fields._fail(key, "a list of finite numbers")
     if fields.has("y_mean"):
         fields.number("y_mean")
     if fields.has("y_scale") and not fields.number("y_scale") > 0:

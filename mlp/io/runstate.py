@@ -14,10 +14,9 @@ import math
 import numpy as np
 
 from .._text import shown
-from .._text import shown
 from ..optim import SGD, Adam, RMSProp
 from .errors import ModelFileError, kind_of
-from .state import _BIT_GENERATORS, _random_state_json, decode_param
+from .state import _BIT_GENERATORS, _Fields, _random_state_json, decode_param
 
 #: The optimizers a file may name.
 OPTIMIZERS = {cls.__name__: cls for cls in (SGD, RMSProp, Adam)}
@@ -51,7 +50,7 @@ def optimizer_arrays(section, network, where) -> dict:
     """
     if not isinstance(section, dict):
         raise ModelFileError(f"{where} must be an object, got {kind_of(section)}")
-    if section.get("type") not in OPTIMIZERS:
+    if not isinstance(section.get("type"), str) or section["type"] not in OPTIMIZERS:
         raise ModelFileError(f"{where}.type must be one of {', '.join(OPTIMIZERS)}, got "
                              f"{kind_of(section.get('type'))}")
     params = [(shape, dtype) for name, (shape, dtype) in network.items()
@@ -164,15 +163,9 @@ def restore_training(est, section, arrays) -> None:
     if section is None:
         return
     where = "estimator.training"
-    count, weight = section.get("no_improvement_count"), section.get("statistics_weight")
-    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
-        raise ModelFileError(f"{where}.no_improvement_count must be an integer ≥ 0, got "
-                             f"{kind_of(count)}")
-    if isinstance(weight, bool) or not isinstance(weight, (int, float)) \
-            or not (math.isfinite(weight) and weight >= 0):
-        raise ModelFileError(f"{where}.statistics_weight must be a finite number ≥ 0, got "
-                             f"{kind_of(weight)}")
-    est._no_improvement_count, est._statistics_weight = count, float(weight)
+    fields = _Fields(section, where)
+    est._no_improvement_count = fields.int("no_improvement_count")
+    est._statistics_weight = fields.number("statistics_weight", low=0)
     if section.get("rng") is not None:
         est._rng_ = generator_from_json(section["rng"], f"{where}.rng")
         for layer in est.model_:

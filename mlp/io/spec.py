@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import activations, layers
+from .._checks import MAX_COUNT, checked_number
 from .._text import shown
 from ..base import Layer
 from ..sequential import Residual, Sequential
@@ -64,6 +65,11 @@ def check_spec(spec, where="model", depth=0) -> None:
         if not isinstance(value, (type(None), bool, int, float, str)):
             raise ModelFileError(f"{where}: {kind} argument {shown(key)} must be a number, a "
                                  f"string, a boolean or null, got {kind_of(value)}")
+        if isinstance(value, int) and not isinstance(value, bool):
+            # before any constructor converts it: float(10**400) raises OverflowError (a
+            # float argument is judged by the constructor, as in code)
+            checked_number(value, f"{where}: {kind} argument {shown(key)}", low=-MAX_COUNT,
+                           high=MAX_COUNT, integer=True, error=ModelFileError, shown=kind_of)
     if issubclass(LAYER_TYPES[kind], _CONTAINERS):
         children = spec.get("layers", [])
         if not isinstance(children, list):

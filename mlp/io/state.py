@@ -10,10 +10,10 @@ Python numbers they equal. Anything else is refused at save, naming the paramete
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
+from .._checks import checked_number
 from .._text import shown, shown_value
 from .errors import ModelFileError, kind_of
 
@@ -23,6 +23,9 @@ FITTED = ("n_features_in_", "n_outputs_", "n_iter_", "t_", "out_activation_", "l
           "best_validation_score_")
 _BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
 _SCALAR = (type(None), bool, int, float, str)
+#: The most characters a class label or a feature name of a file may have: far above any
+#: real one, and low enough that a file cannot make ``predict`` write megabytes per row.
+MAX_LABEL = 1000
 
 
 # -- hyperparameters -----------------------------------------------------------------------
@@ -161,6 +164,14 @@ def estimator_state(est) -> dict:
     return state
 
 
+def _check_labels(labels, where):
+    """ModelFileError when a string of ``labels`` is longer than :data:`MAX_LABEL`."""
+    for i, label in enumerate(labels):
+        if isinstance(label, str) and len(label) > MAX_LABEL:
+            raise ModelFileError(f"{where}[{i}] has {len(label):,} characters; labels and "
+                                 f"names of a model file have at most {MAX_LABEL:,}")
+
+
 class _Fields:
     """Typed access to one JSON object of the file, each error naming the field."""
 
@@ -169,48 +180,55 @@ class _Fields:
             raise ModelFileError(f"{where} must be an object, got {kind_of(data)}")
         self.data, self.where = data, where
 
+    def _at(self, key):
+        """The field's name in a message (a key of the file's own, so cut to a line)."""
+        return f"{self.where}.{shown(key, quote=False)}"
+
     def _fail(self, key, expected):
-        return ModelFileError(f"{self.where}.{key} must be {expected}, got "
+        return ModelFileError(f"{self._at(key)} must be {expected}, got "
                               f"{kind_of(self.data.get(key))}")
 
     def has(self, key):
         return key in self.data
 
     def int(self, key, low=0):
-        value = self.data.get(key)
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise self._fail(key, f"an integer ≥ {low}")
-        return value
+        return checked_number(self.data.get(key), self._at(key), low=low, integer=True,
+                              error=ModelFileError, shown=kind_of)
 
-    def number(self, key, *, optional=False, finite=True):
+    def number(self, key, *, optional=False, finite=True, nan=False, low=None, high=None):
+        return checked_number(self.data.get(key), self._at(key), low=low, high=high,
+                              finite=finite, nan=nan, optional=optional,
+                              error=ModelFileError, shown=kind_of)
+
+    def numbers(self, key, *, optional=False, finite=True, nan=False, length=None):
+        """A list of numbers, each checked as :meth:`number` checks one (named by its index);
+        ``length``: the number of values it must hold."""
         value = self.data.get(key)
         if value is None and optional:
             return None
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or \
-                (finite and not math.isfinite(value)) or value != value:
-            raise self._fail(key, ("a finite number" if finite else "a number")
-                             + (" or null" if optional else ""))
-        return float(value)
-
-    def numbers(self, key, *, optional=False):
-        value = self.data.get(key)
-        if value is None and optional:
-            return None
-        if not isinstance(value, list) or not all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+        if not isinstance(value, list):
             raise self._fail(key, "a list of numbers" + (" or null" if optional else ""))
-        return [float(v) for v in value]
+        if length is not None and len(value) != length:
+            raise ModelFileError(f"{self._at(key)} has {len(value):,} values, expected "
+                                 f"{length:,}")
+        return [checked_number(v, f"{self._at(key)}[{i}]", finite=finite, nan=nan,
+                               error=ModelFileError, shown=kind_of)
+                for i, v in enumerate(value)]
 
     def str(self, key, choices=None):
         value = self.data.get(key)
         if not isinstance(value, str) or (choices is not None and value not in choices):
             raise self._fail(key, "a string" if choices is None else f"one of {choices}")
+        if len(value) > MAX_LABEL:
+            raise ModelFileError(f"{self._at(key)} has {len(value):,} characters; labels and "
+                                 f"names of a model file have at most {MAX_LABEL:,}")
         return value
 
     def strings(self, key, length=None):
         value = self.data.get(key)
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise self._fail(key, "a list of strings")
+        _check_labels(value, self._at(key))
         if length is not None and len(value) != length:
             raise ModelFileError(f"{self.where}.{key} has {len(value)} names for "
                                  f"{length} columns")
@@ -230,6 +248,7 @@ def _classes(fields, n_outputs):
     if dtype.kind not in "biufUO" or not isinstance(values, list) or not all(
             isinstance(v, (bool, int, float, str)) for v in values):
         raise fields._fail("classes_", "a list of labels of a plain dtype")
+    _check_labels(values, f"{fields.where}.classes_")
     if dtype.kind == "U":
         dtype = np.dtype(str)  # the width follows the labels, not a number in the file
     try:
@@ -285,9 +304,15 @@ def restore_estimator(state, model, check_params, version):
     est.loss_ = fields.number("loss_", optional=True)
     est.best_loss_ = fields.number("best_loss_", optional=True, finite=False)
     est.loss_curve_ = fields.numbers("loss_curve_")
-    est.validation_scores_ = fields.numbers("validation_scores_", optional=True)
+    # a score is NaN for an epoch whose validation could not be scored
+    est.validation_scores_ = fields.numbers("validation_scores_", optional=True, nan=True)
     # absent from files written before it was kept: None, as for a fit without validation
-    est.validation_loss_curve_ = fields.numbers("validation_loss_curve_", optional=True)
+    scored = None if est.validation_scores_ is None else len(est.validation_scores_)
+    est.validation_loss_curve_ = fields.numbers("validation_loss_curve_", optional=True,
+                                                nan=True, length=scored)
+    if scored is not None and scored > len(est.loss_curve_):
+        raise ModelFileError(f"estimator.validation_scores_ has {scored:,} values for "
+                             f"{len(est.loss_curve_):,} epochs (loss_curve_)")
     est.best_validation_score_ = fields.number("best_validation_score_", optional=True)
     if name == "MLPClassifier":
         est.classes_, est._multilabel = _classes(fields, n_out)
