@@ -83,7 +83,7 @@ def load_features(path, feature_names=None, *, header=True, id_column=None):
     table = read_table(path, header=header, text=[] if id_column is None else [id_column])
     ids = None
     if id_column is not None:
-        j = column_index(path, table.names, id_column, "")
+        j = column_index(path, table.names, id_column, " for the ID")
         ids = table.columns[j]
     if feature_names is None:
         columns = list(range(len(table.names)))
@@ -123,7 +123,7 @@ def _target(path, table, t):
     return y.astype(np.intp), [str(c) for c in classes]
 
 
-def load_csv(path, target=None, *, header=True, drop=()) -> Dataset:
+def load_csv(path, target=None, *, header=True, drop=(), id_column=None) -> Dataset:
     """Read a CSV file into features and a target.
 
     Parameters
@@ -136,21 +136,31 @@ def load_csv(path, target=None, *, header=True, drop=()) -> Dataset:
         Whether the first line names the columns (see :func:`mlp.tables.read_table`).
     drop : sequence of str or int
         Columns that are not features (an ID, a timestamp), by name or index.
+    id_column : str or int, optional
+        A column that labels the rows: not a feature, and not the target.
 
     Raises
     ------
     ValueError
-        For a missing file, an empty table, ragged rows, a missing target column, an empty
-        target cell or a non-numeric feature, naming the file, line and column.
+        For a missing file, an empty table, ragged rows, a missing target, dropped or ID
+        column, an empty target cell or a non-numeric feature, naming the file, line and
+        column.
     """
     table = read_table(path, header=header)
     names = table.names
     if len(names) < 2:
         raise ValueError(f"{path}: expected at least two columns (features and a target)")
-    t = len(names) - 1 if target is None else column_index(path, names, target, "")
+    t = len(names) - 1 if target is None else column_index(path, names, target,
+                                                             " for the target")
     dropped = {column_index(path, names, name, " to drop") for name in drop}
     if t in dropped:
         raise ValueError(f"{path}: the target column {shown(names[t])} cannot also be dropped")
+    if id_column is not None:
+        i = column_index(path, names, id_column, " for the ID")
+        if i == t:
+            raise ValueError(f"{path}: the ID column {shown(names[i])} is the target column: "
+                             "a column cannot be both")
+        dropped.add(i)
     feature_idx = [j for j in range(len(names)) if j != t and j not in dropped]
     if not feature_idx:
         raise ValueError(f"{path}: no feature columns are left")
@@ -166,7 +176,8 @@ def load_arrays(path, target=None) -> Dataset:
     if y is None:
         if X.shape[1] < 2:
             raise ValueError(f"{path}: expected at least two columns (features and a target)")
-        t = X.shape[1] - 1 if target is None else column_index(path, names, target, "")
+        t = X.shape[1] - 1 if target is None else column_index(path, names, target,
+                                                                 " for the target")
         y, X = X[:, t], np.delete(X, t, axis=1)
         names = [f"x{j}" for j in range(X.shape[1])]
     elif target is not None:
@@ -243,8 +254,10 @@ def load_mnist1d() -> Dataset:
 
     Raises
     ------
-    ValueError
-        When the ``mnist1d`` package is not installed, saying how to install it.
+    mlp._optional.OptionalPackageError
+        A ValueError (and an ImportError): when the ``mnist1d`` package is not installed,
+        saying how to install it; when it is installed but fails to import, saying so with
+        the error, in one line.
 
     Notes
     -----
@@ -253,16 +266,13 @@ def load_mnist1d() -> Dataset:
     """
     import random
 
-    try:
-        from mnist1d.data import get_dataset_args, make_dataset
-    except ImportError:
-        raise ValueError("the mnist1d data needs the optional package mnist1d: pip install "
-                         "mnist1d (or, in a checkout of this project, "
-                         "pip install -e '.[mnist1d]')") from None
+    from ._optional import import_optional
+
+    mnist1d = import_optional("mnist1d.data", needed_for="the mnist1d data", extra="mnist1d")
     # the package draws from the global generators; they are put back as they were
     numpy_state, python_state = np.random.get_state(), random.getstate()  # noqa: NPY002
     try:
-        data = make_dataset(get_dataset_args())
+        data = mnist1d.make_dataset(mnist1d.get_dataset_args())
     finally:
         np.random.set_state(numpy_state)  # noqa: NPY002
         random.setstate(python_state)
@@ -289,7 +299,8 @@ def _builtin():
 BUILTIN = ("iris", "wine", "breast_cancer", "digits", "diabetes", "xor", "moons", "mnist1d")
 
 
-def load_dataset(name, *, target=None, rng=None, header=True, drop=()) -> Dataset:
+def load_dataset(name, *, target=None, rng=None, header=True, drop=(),
+                 id_column=None) -> Dataset:
     """A built-in dataset by name, or a CSV, .npy or .npz file by path.
 
     Parameters
@@ -304,13 +315,24 @@ def load_dataset(name, *, target=None, rng=None, header=True, drop=()) -> Datase
         The target column of a file (default: the last one).
     rng : numpy.random.Generator, optional
         Used by the generated sets.
-    header, drop
+    header, drop, id_column
         For a CSV file: see :func:`load_csv`.
+
+    Raises
+    ------
+    ValueError
+        Besides the readers' errors: a column option given for data it does not apply to
+        (any of them for a built-in set, ``drop``, ``id_column`` or ``header=False`` for an
+        array file), naming the option.
     """
     if name in BUILTIN:
-        if target is not None or drop:
-            raise ValueError(f"a target column or dropped columns apply to a file, not to the "
-                             f"built-in {name!r} data")
+        given = [what for what, on in (("a target column", target is not None),
+                                       ("dropped columns", bool(drop)),
+                                       ("an ID column", id_column is not None),
+                                       ("header=False", not header)) if on]
+        if given:
+            raise ValueError(f"{' and '.join(given)}: only for a file, not for the built-in "
+                             f"{name!r} data")
         from .base import as_generator
 
         return _builtin()[name](as_generator(rng))
@@ -319,7 +341,10 @@ def load_dataset(name, *, target=None, rng=None, header=True, drop=()) -> Datase
             f"unknown dataset {shown(name)}: expected one of {', '.join(BUILTIN)} or a CSV file"
         )
     if Path(name).suffix in (".npy", ".npz"):
-        if drop:
-            raise ValueError(f"{name}: dropped columns apply to a CSV file")
+        given = [what for what, on in (("dropped columns", bool(drop)),
+                                       ("an ID column", id_column is not None),
+                                       ("header=False", not header)) if on]
+        if given:
+            raise ValueError(f"{name}: {' and '.join(given)}: only for a CSV file")
         return load_arrays(name, target=target)
-    return load_csv(name, target=target, header=header, drop=drop)
+    return load_csv(name, target=target, header=header, drop=drop, id_column=id_column)

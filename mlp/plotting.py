@@ -15,14 +15,12 @@ __all__ = ["plot_gradient_flow", "plot_training", "region_colors", "require_matp
 
 
 def require_matplotlib():
-    """Import matplotlib with a file-only backend, or raise ImportError naming the extra."""
-    try:
-        import matplotlib
-    except ImportError:
-        raise ImportError(
-            "plotting needs matplotlib: pip install matplotlib (or, in a checkout of this "
-            "project, pip install -e '.[plot]')"
-        ) from None
+    """Import matplotlib with a file-only backend, or raise ImportError (an
+    :class:`mlp._optional.OptionalPackageError`) naming the extra, or the error of an installed
+    matplotlib that fails to import."""
+    from ._optional import import_optional
+
+    matplotlib = import_optional("matplotlib", needed_for="plotting", extra="plot")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

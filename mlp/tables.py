@@ -124,7 +124,7 @@ def column_index(path, names, name, what=""):
             isinstance(name, str) and name.lstrip("-").isdigit() and name not in names):
         j = int(name)
         if not -len(names) <= j < len(names):
-            raise ValueError(f"{path}: no column {j}; the file has {len(names)} columns")
+            raise ValueError(f"{path}: no column {j}{what}; the file has {len(names)} columns")
         return j % len(names)
     if name in names:
         return names.index(name)

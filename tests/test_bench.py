@@ -1,9 +1,18 @@
-"""A smoke run of the benchmark script, so that it cannot rot (no timing is asserted)."""
+"""A smoke run of the benchmark script, so that it cannot rot (no timing is asserted), and its
+command line: mistakes refused before any work, outputs whole or absent, no process left behind.
+"""
 
 import importlib.util
 import json
 import math
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
+
+import pytest
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "bench.py"
 
@@ -86,7 +95,7 @@ def test_several_runs_are_fresh_processes_summarised_by_medians(monkeypatch, cap
 
     commands = []
 
-    def run(argv, check):  # stands in for a whole benchmark process
+    def run(argv, check, stdout):  # stands in for a whole benchmark process
         commands.append(argv)
         value = [1.5, 1.2, 1.3][len(commands) - 1]
         result = {"machine": {"load_before": 0.5, "load_after": 0.7},
@@ -95,6 +104,7 @@ def test_several_runs_are_fresh_processes_summarised_by_medians(monkeypatch, cap
                   "reference": [{"ratio": "W1 mlp float32 / numpy loop (time)",
                                  "value": 2 * value}]}
         Path(argv[-1]).write_text(json.dumps(result))
+        return subprocess.CompletedProcess(argv, 0)
 
     monkeypatch.setattr(runs.subprocess, "run", run)
     summary = runs.run_several(bench.parse(["--runs", "3", "--threads", "2", "--only", "W1"]),
@@ -165,3 +175,165 @@ def test_the_numpy_loop_reference_trains_exactly_like_the_library():
     for p, q, p0 in zip(model.parameters(), reference.params, start, strict=True):
         assert not np.allclose(p.value, p0)
         np.testing.assert_allclose(p.value, q, rtol=1e-4, atol=1e-6)
+
+
+# -- the command line: mistakes refused before any work, in one line --------------------------
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--threads", "0"], "argument --threads: expected a positive integer, got '0'"),
+    (["--threads", "-1"], "argument --threads: expected a positive integer, got '-1'"),
+    (["--runs", "0"], "argument --runs: expected a positive integer, got '0'"),
+    (["--runs", "-1"], "argument --runs: expected a positive integer, got '-1'"),
+    (["--repeats", "0"], "argument --repeats: expected a positive integer, got '0'"),
+    (["--repeats", "0", "--runs", "2"],
+     "argument --repeats: expected a positive integer, got '0'"),
+    (["--json", ""], "argument --json: empty path"),
+    (["--json", "/nonexistent/x.json"],
+     "--json: cannot write /nonexistent/x.json: no such directory /nonexistent"),
+    (["--json", "/tmp"], "--json: cannot write /tmp: it is a directory; an output must be"),
+    (["--json", "/dev/full"], "--json: cannot write /dev/full: it is a character device"),
+    (["--json", "/proc/x.json"], "--json: cannot write /proc/x.json: "),
+    (["--json", "out/"], "--json: cannot write out/: it names a folder"),
+    (["--only", "nomatch"], "--only: 'nomatch' is in no workload's key; the keys are "
+                            "§1 threads: break-even; "),
+    (["--only", "nomatch", "--check"], "--only: 'nomatch' is in no workload's key"),
+    (["--only", "W1", "nomatch"], "--only: 'W1' is in no workload's key"),
+    (["--only", "2 threads)", "--quick"],
+     "--only '2 threads)': workload 1 (batch 256, 2 threads) cannot run: it does not run with "
+     "these settings (--quick, --threads)"),
+])
+def test_a_mistake_in_the_arguments_is_one_line_before_any_work(argv, message, monkeypatch,
+                                                                  capsys):
+    bench = load_bench()
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the benchmark started")
+
+    monkeypatch.setattr(bench, "run_once", no_work)
+    monkeypatch.setattr(bench, "run_several", no_work)
+    assert bench.main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    (line,) = captured.err.splitlines()
+    assert line.startswith(f"bench.py: error: {message}")
+
+
+@pytest.fixture
+def example(monkeypatch):
+    """A registered workload that takes no time: what the command line does around a run."""
+    load_bench()
+    from benchlib import registry
+
+    monkeypatch.setitem(registry.WORKLOADS, "workload 99 (example)", registry.Workload(
+        key="workload 99 (example)", order=99, run=lambda context: {"seconds": 0.5},
+        targets=lambda r: [registry.Target("W99 example <= 0.1 s", r["seconds"], "<=", 0.1)],
+        report=lambda r: [f"workload 99: {r['seconds']} s"]))
+
+
+def test_json_to_standard_output_is_json_alone(example, capsys):
+    bench = load_bench()
+    assert bench.main(["--quick", "--only", "workload 99", "--json", "-"]) == 0
+    captured = capsys.readouterr()
+    results = json.loads(captured.out)  # nothing else on standard output
+    assert results["workloads"] == ["workload 99 (example)"]
+    assert results["targets"][0]["value"] == 0.5
+    assert "FAIL  W99 example <= 0.1 s" in captured.err  # the report went to stderr
+    assert "workload 99: 0.5 s" in captured.err
+
+
+def test_check_fails_a_missed_target_and_the_json_is_whole(example, tmp_path, capsys):
+    bench = load_bench()
+    out = tmp_path / "bench.json"
+    assert bench.main(["--quick", "--only", "workload 99", "--json", str(out), "--check"]) == 1
+    assert json.loads(out.read_text())["targets"][0]["pass"] is False
+    assert [p.name for p in tmp_path.iterdir()] == ["bench.json"]  # no temporary file left
+
+
+def test_a_failed_run_of_several_is_one_line(monkeypatch, tmp_path, capsys):
+    bench = load_bench()
+    from benchlib import runs
+
+    monkeypatch.setattr(runs.subprocess, "run",
+                        lambda argv, check, stdout: subprocess.CompletedProcess(argv, 2))
+    argv = ["--runs", "2", "--only", "workload 1", "--json", str(tmp_path / "x.json")]
+    assert bench.main(argv) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "bench.py: error: run 1 of 2 failed (exit status 2); no results were written"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def _children(pid):
+    """The processes whose parent is ``pid`` (Linux /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _running(pid):
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
+@pytest.mark.parametrize(("signum", "status", "line"), [
+    (signal.SIGTERM, 143, "bench.py: terminated"),
+    (signal.SIGKILL, -9, None),  # no handler runs: the child's parent-death signal ends it
+])
+def test_no_process_of_the_benchmark_outlives_it(signum, status, line, tmp_path):
+    # §1's busy phase starts a CPU-bound process; however the benchmark ends, it ends too
+    out = tmp_path / "bench.json"
+    bench = subprocess.Popen([sys.executable, str(SCRIPT), "--quick", "--only", "break-even",
+                              "--json", str(out)], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    busy = []
+    while not busy and time.monotonic() < deadline and bench.poll() is None:
+        busy = _children(bench.pid)
+        time.sleep(0.05)
+    assert busy, "the busy phase never started"
+    bench.send_signal(signum)
+    _, err = bench.communicate(timeout=60)
+    assert bench.returncode == status
+    if line is not None:
+        assert err.splitlines()[-1] == line
+    deadline = time.monotonic() + 10
+    while any(_running(pid) for pid in busy) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(_running(pid) for pid in busy)
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(("signum", "status", "line"), [
+    (signal.SIGHUP, 129, "bench.py: terminated"),
+    (signal.SIGTERM, 143, "bench.py: terminated"),
+    (signal.SIGINT, 130, "bench.py: interrupted"),
+])
+def test_a_signal_unwinds_the_run_and_is_one_line(signum, status, line, monkeypatch, capsys):
+    # unwinding is what runs the busy loop's kill and removes temporary files
+    bench = load_bench()
+    unwound = []
+
+    def interrupted(args):
+        try:
+            os.kill(os.getpid(), signum)
+            time.sleep(5)
+        finally:
+            unwound.append(True)
+        raise AssertionError("the signal did not stop the run")
+
+    monkeypatch.setattr(bench, "_benchmark", interrupted)
+    assert bench.main(["--quick"]) == status
+    assert unwound == [True]
+    assert capsys.readouterr().err.splitlines() == [line]
+    assert signal.getsignal(signal.SIGTERM) is not bench._terminate  # handlers put back

@@ -177,8 +177,8 @@ def test_plot_without_matplotlib_names_the_extra(tmp_path):
                             timeout=120)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        "mlp train: error: --plot: plotting needs matplotlib: pip install matplotlib (or, in a "
-        "checkout of this project, pip install -e '.[plot]')"]
+        "mlp train: error: --plot: plotting needs the optional package matplotlib: pip install "
+        "matplotlib (or, in a checkout of this project, pip install -e '.[plot]')"]
 
 
 # -- a model file trusts nothing --------------------------------------------------------------

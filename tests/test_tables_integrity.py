@@ -189,7 +189,8 @@ HUGE = "x" * 3_000_000
     (f"a,b,y\n1,{HUGE},0\n", load_csv,
      r"column 'b': expected a number, got 'x{80}'\.\.\. \(3,000,000 characters\)$"),
     (f"a,{HUGE},y\n1,2,0\n", lambda p: load_csv(p, target="nope"),
-     r"no column named 'nope'; columns are \['a', 'x{80}'\.\.\. \(3,000,000 characters\), 'y'\]"),
+     r"no column named 'nope' for the target; columns are \['a', 'x{80}'\.\.\. "
+     r"\(3,000,000 characters\), 'y'\]"),
     (f"a,{HUGE},y\n1,w,0\n", load_csv, "expected a number, got 'w'"),
     (f"a,b,{HUGE}\n1,2,\n", load_csv, r"the target column 'x{80}'\.\.\. \(3,000,000 char"),
     (f"a,{HUGE},{HUGE}\n1,2,0\n", load_csv, r"the column name 'x{80}'\.\.\. \(3,000,000 char"),

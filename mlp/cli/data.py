@@ -52,24 +52,56 @@ def add_data_options(parser):
                             "(default: 0)")
 
 
+def check_column_options(args):
+    """Refuse, naming them, the column options given for data they do not apply to: all of
+    them for a built-in set (its target and features are fixed), ``--drop``, ``--id`` and
+    ``--no-header`` for an array file (its columns have no header and no text)."""
+    given = [flag for flag, on in (("--target", args.target is not None),
+                                   ("--drop", bool(args.drop)), ("--id", args.id is not None),
+                                   ("--no-header", not args.header)) if on]
+    if args.data in BUILTIN and given:
+        files = "a data file (CSV, .npy or .npz)" if given == ["--target"] else "a CSV file"
+        raise UsageError(f"{' and '.join(given)}: only for {files}, not for the built-in "
+                         f"{args.data!r} data, whose target and features are fixed")
+    given = [flag for flag in given if flag != "--target"]
+    if args.data.endswith((".npy", ".npz")) and given:
+        raise UsageError(f"{' and '.join(given)}: only for a CSV file, not for the array file "
+                         f"{shown(args.data)}")
+
+
+def _numeric_labels(classes):
+    """The class labels as numbers (the digits' 0..9), or None when one is not a number."""
+    try:
+        values = np.array([float(label) for label in classes])
+    except ValueError:
+        return None
+    return values if np.isfinite(values).all() else None
+
+
 def prepare(args):
     """Load, split and scale the data as ``train`` and ``gradcheck`` both do."""
+    check_column_options(args)
     if args.data not in BUILTIN:
         check_source(args.data, "--data")
     rng = np.random.default_rng(args.seed)
-    drop = [*args.drop, *([args.id] if args.id is not None else [])]
-    data = load_dataset(args.data, target=args.target, rng=rng, header=args.header, drop=drop)
+    data = load_dataset(args.data, target=args.target, rng=rng, header=args.header,
+                        drop=args.drop, id_column=args.id)
     task = args.task
     if task == "auto":
         whole = data.classes is None and np.all(data.y == np.round(data.y))
         few = data.classes is None and len(np.unique(data.y)) <= 20
         task = "classification" if data.classes is not None or (whole and few) else \
             "regression"
-    if task == "regression" and data.classes is not None:
-        raise UsageError(f"the target {shown(data.target_name)} is not numeric: it cannot be "
-                         "regressed (use --task classification)")
     classes = data.classes
     y = data.y
+    if task == "regression" and classes is not None:
+        # labels that are numbers (digits, 0/1) regress as numbers, as scikit-learn would
+        values = _numeric_labels(classes)
+        if values is None:
+            raise UsageError(f"--task regression: the target {shown(data.target_name)} holds "
+                             f"class labels that are not numbers ({shown(classes[0])}, ...); "
+                             "use --task classification")
+        classes, y = None, values[y]
     if task == "classification" and classes is None:
         values, y = np.unique(data.y, return_inverse=True)
         classes = [f"{v:g}" for v in values]

@@ -5,22 +5,36 @@ Each has an ``epoch()`` method that does one unit of the timed work.
 
 from __future__ import annotations
 
-import importlib.util
+import functools
 
 import numpy as np
 from sklearn.neural_network import MLPClassifier as SklearnMLP
 
 import mlp
+from mlp._optional import OptionalPackageError, import_optional
 from mlp.trainer import Trainer
 
-try:
-    import torch
-except ImportError:  # PyTorch is optional
-    torch = None
+try:  # PyTorch is optional: missing, or installed and failing to import, it is left out
+    torch = import_optional("torch", needed_for="the PyTorch comparison")
+    TORCH_PROBLEM = None
+except OptionalPackageError as exc:
+    torch, TORCH_PROBLEM = None, str(exc)
+
+
+@functools.cache
+def mnist1d_problem():
+    """Why the MNIST-1D workload cannot run here (not installed, or failing to import), or
+    None when it can."""
+    try:
+        import_optional("mnist1d.data", needed_for="the mnist1d data", extra="mnist1d")
+    except OptionalPackageError as exc:
+        return str(exc)
+    return None
 
 
 def mnist1d_installed():
-    return importlib.util.find_spec("mnist1d") is not None
+    """Whether the optional package mnist1d is installed and imports."""
+    return mnist1d_problem() is None
 
 
 def build_ours(sizes, dtype, seed=0):

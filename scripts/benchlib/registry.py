@@ -78,6 +78,8 @@ class Workload:
     limited: bool = True
     #: whether to run at all with these settings
     when: Callable[[Context], bool] = field(default=lambda context: True)
+    #: why it cannot run on this machine (an optional package missing or broken), or None
+    unavailable: Callable[[], str | None] = field(default=lambda: None)
 
 
 WORKLOADS: dict[str, Workload] = {}

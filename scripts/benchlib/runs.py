@@ -44,8 +44,16 @@ def _median_rows(runs, key, name):
     return {label: (statistics.median(v), v) for label, v in values.items()}
 
 
+class RunFailed(Exception):
+    """A run of ``--runs N`` ended with an error (which it printed itself)."""
+
+
 def run_several(args, script):
-    """Run the benchmark ``args.runs`` times, each a fresh process; medians over the runs."""
+    """Run the benchmark ``args.runs`` times, each a fresh process; medians over the runs.
+
+    A child writes its report where this process's report goes (standard error with
+    ``--json -``); an interruption here kills the child running (``subprocess.run`` does).
+    """
     child = [sys.executable, str(script), "--threads", str(args.threads), "--repeats",
              str(args.repeats)] + (["--quick"] if args.quick else []) \
         + (["--only", *args.only] if args.only else [])
@@ -54,7 +62,11 @@ def run_several(args, script):
         for i in range(args.runs):
             out = Path(folder) / f"run{i}.json"
             print(f"=== run {i + 1} of {args.runs}", flush=True)
-            subprocess.run([*child, "--json", str(out)], check=True)
+            code = subprocess.run([*child, "--json", str(out)], check=False,
+                                  stdout=sys.stderr if args.json == "-" else None).returncode
+            if code != 0:
+                raise RunFailed(f"run {i + 1} of {args.runs} failed (exit status {code}); "
+                                "no results were written")
             runs.append(json.loads(out.read_text()))
     targets = _median_rows(runs, "targets", "target")
     references = _median_rows(runs, "reference", "ratio")

@@ -19,7 +19,7 @@ from sklearn.preprocessing import StandardScaler
 
 import mlp
 
-from ..candidates import Torch, mnist1d_installed, torch
+from ..candidates import Torch, mnist1d_problem, torch
 from ..registry import Target, Workload, register
 from ..timing import FromScratch, paired_ratio, ratio, round_robin
 
@@ -115,4 +115,4 @@ register(Workload(
     key="workload 7 (mnist1d)", order=70,
     run=lambda c: workload_mnist1d(range(1 if c.quick else 5), 2 if c.quick else 150),
     targets=_mnist1d_targets, report=_mnist1d_report,
-    when=lambda c: mnist1d_installed()))
+    unavailable=mnist1d_problem))

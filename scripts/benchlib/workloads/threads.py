@@ -15,6 +15,7 @@ Both run outside ``--threads``: they set the thread counts themselves.
 from __future__ import annotations
 
 import contextlib
+import os
 import statistics
 import subprocess
 import sys
@@ -37,10 +38,25 @@ from ..registry import Target, Workload, register
 from ..timing import round_robin
 
 
+#: The busy loop: on Linux it asks to be killed when its parent dies (prctl's
+#: PR_SET_PDEATHSIG = 1), then checks that the parent is still the one that started it, so no
+#: way of ending the benchmark (SIGKILL included) leaves it spinning.
+BUSY = """
+import ctypes, os, signal, sys
+if sys.platform == "linux":
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+    if os.getppid() != int(sys.argv[1]):
+        sys.exit()
+while True:
+    pass
+"""
+
+
 @contextlib.contextmanager
 def busy_loop():
-    """One CPU-bound process running for the duration of the block."""
-    child = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    """One CPU-bound process running for the duration of the block; it ends with the block,
+    or with this process however it ends."""
+    child = subprocess.Popen([sys.executable, "-c", BUSY, str(os.getpid())])
     try:
         time.sleep(0.3)  # started and spinning
         yield
