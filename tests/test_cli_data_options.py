@@ -108,3 +108,18 @@ def test_digit_labels_can_be_regressed_as_numbers(capsys):
     assert "numeric target" in out
     r2 = float(re.search(r"^test R²: ([-\d.]+)$", out, re.M).group(1))
     assert r2 > 0.5  # the labels are learnt as numbers, far above predicting their mean
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--data", "iris.npz", "--id", "0"],
+     "--id: only for a CSV file, not for the array file 'iris.npz'"),
+    (["--data", "iris.npy", "--no-header"],
+     "--no-header: only for a CSV file, not for the array file 'iris.npy'"),
+])
+def test_predict_names_the_option_given(files, capsys, argv, message):
+    assert main(["train", "--data", "iris.npz", "--epochs", "1", "--quiet", "--save",
+                 "m.npz"]) == 0
+    capsys.readouterr()
+    assert main(["predict", "--model", "m.npz", *argv]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"mlp predict: error: {message}")

@@ -52,14 +52,16 @@ def add_data_options(parser):
                             "(default: 0)")
 
 
-def check_column_options(args):
+def check_column_options(args, *, builtin=True):
     """Refuse, naming them, the column options given for data they do not apply to: all of
-    them for a built-in set (its target and features are fixed), ``--drop``, ``--id`` and
-    ``--no-header`` for an array file (its columns have no header and no text)."""
-    given = [flag for flag, on in (("--target", args.target is not None),
-                                   ("--drop", bool(args.drop)), ("--id", args.id is not None),
+    them for a built-in set (its target and features are fixed; ``builtin``: the command
+    takes those names), ``--drop``, ``--id`` and ``--no-header`` for an array file (its
+    columns have no header and no text). ``args`` need not have ``target`` and ``drop``."""
+    given = [flag for flag, on in (("--target", getattr(args, "target", None) is not None),
+                                   ("--drop", bool(getattr(args, "drop", ()))),
+                                   ("--id", args.id is not None),
                                    ("--no-header", not args.header)) if on]
-    if args.data in BUILTIN and given:
+    if builtin and args.data in BUILTIN and given:
         files = "a data file (CSV, .npy or .npz)" if given == ["--target"] else "a CSV file"
         raise UsageError(f"{' and '.join(given)}: only for {files}, not for the built-in "
                          f"{args.data!r} data, whose target and features are fixed")

@@ -11,6 +11,7 @@ from ..datasets import load_features
 from ..io import write_atomic
 from ..sequential import Sequential
 from .common import UsageError, check_destination, check_distinct, check_source, path_arg
+from .data import check_column_options
 from .network import load_model
 
 
@@ -106,6 +107,7 @@ def run(args) -> int:
         check_destination(args.out, "--out", stdout=True)
     check_source(args.model, "--model")
     check_source(args.data, "--data")
+    check_column_options(args, builtin=False)
     model, metadata = load_model(args.model)
     if isinstance(model, Sequential):
         predicted, P, classes, ids = _network_outputs(model, metadata, args)
