@@ -24,6 +24,7 @@ from contextlib import ExitStack
 
 import numpy as np
 
+from ._checks import checked_number
 from .activations import ReLU, Sigmoid, Tanh
 from .callbacks import Callback
 from .callbacks.base import global_norm
@@ -165,12 +166,8 @@ class Diagnostics(Callback):
 
     def load_state_dict(self, state):
         for key in ("initial_loss", "expected_loss"):
-            value = state.get(key)
-            if value is not None and (isinstance(value, bool)
-                                      or not isinstance(value, (int, float))):
-                raise ValueError(f"Diagnostics: the saved {key} must be a number or null, "
-                                 f"got {type(value).__name__}")
-            setattr(self, key, None if value is None else float(value))
+            setattr(self, key, checked_number(state.get(key), f"Diagnostics: the saved {key}",
+                                              finite=False, nan=True, optional=True))
 
     def table(self, step=None) -> str:
         """:func:`format_table` of the latest recorded step (or of ``step``)."""

@@ -34,16 +34,20 @@ __all__ = ["Optimizer"]
 
 def _check(owner, name, value, low, high=math.inf, *, low_open=False, high_open=True):
     """Return ``value`` as a Python float after checking it lies in the given interval."""
+    given = value
     try:
         value = float(value)
-    except (TypeError, ValueError, OverflowError):  # an integer past float's range too
+    except OverflowError:  # an integer past float's range: a number, out of range
+        value = math.inf if given > 0 else -math.inf
+    except (TypeError, ValueError):
         raise TypeError(f"{owner}: {name} must be a number, got {shown_value(value)}") \
             from None
     too_low = value <= low if low_open else value < low
     too_high = value >= high if high_open else value > high
     if not math.isfinite(value) or too_low or too_high:
         interval = f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
-        raise ValueError(f"{owner}: {name} must be in {interval}, got {shown_value(value)}")
+        shown = value if math.isfinite(value) else given  # 10**400 as it was written
+        raise ValueError(f"{owner}: {name} must be in {interval}, got {shown_value(shown)}")
     return value
 
 

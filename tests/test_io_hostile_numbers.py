@@ -138,6 +138,10 @@ ESTIMATOR_CASES = [
      r"optimizer\.type must be one of SGD, RMSProp, Adam, got an object"),
     (put("estimator", "training", "optimizer", "t", value=BIG),
      r"optimizer: Adam: t must be a non-negative integer"),
+    (put("estimator", "params", "alpha", value=BIG),
+     r"parameter 'alpha' must be an integer in \[.*\], got the number 1000"),
+    (put("estimator", "training", "optimizer", "hyperparameters", "lr", value=BIG),
+     r"optimizer: Adam: lr must be in \(0\.0, inf\), got 1000\d*\.\.\. \(401 characters\)"),
     (put("estimator", "classes_", 0, value="A" * 3000),
      r"estimator\.classes_\[0\] has 3,000 characters"),
 ]
@@ -162,6 +166,8 @@ CHECKPOINT_CASES = [
     (put("optimizer", "type", value=["Adam"]), r"optimizer\.type must be one of .*got a list"),
     (put("optimizer", "type", value={}), r"optimizer\.type must be one of .*got an object"),
     (put("optimizer", "t", value=BIG), r"optimizer: Adam: t must be a non-negative integer"),
+    (put("optimizer", "hyperparameters", "lr", value=-BIG),
+     r"optimizer: Adam: lr must be in \(0\.0, inf\), got -1000\d*\.\.\. \(402 characters\)"),
     (put("history", "best_loss", value=BIG), r"history\.best_loss must be a number, got the"),
     (put("history", "loss", 0, value=BIG), r"history\.loss\[0\] must be a finite number"),
     (put("history", "val_score", 1, value=BIG), r"history\.val_score\[1\] must be a finite"),
@@ -248,3 +254,26 @@ def test_an_untouched_checkpoint_resumes(files, tmp_path, capsys):
     assert main(["train", "--resume", str(files / "ck.npz"), "--epochs", "3", "--quiet"]) == 0
     assert main(["train", "--resume", str(files / "plain.npz"), "--epochs", "3",
                  "--quiet"]) == 0
+
+
+@pytest.mark.parametrize("edit, pattern", [
+    (put("callbacks", 1, "state", "rows", 0, "loss", value=BIG),
+     r"CSVLogger: the saved rows\[0\]\.'loss' must be a number, got 1000"),
+    (put("callbacks", 2, "state", "initial_loss", value=BIG),
+     r"Diagnostics: the saved initial_loss must be a number or null, got 1000"),
+    (put("callbacks", 3, "state", "best", value=BIG),
+     r"ModelCheckpoint: the saved best must be a number or null, got 1000"),
+])
+def test_every_callbacks_saved_number_is_checked(tmp_path, capsys, edit, pattern):
+    steer = ("--log-csv", str(tmp_path / "log.csv"), "--diagnostics", "5", "--quiet")
+    assert main(["train", "--data", "iris", "--hidden", "4", "--epochs", "2", "--checkpoint",
+                 str(tmp_path / "ck.npz"), "--checkpoint-every", "1", *steer]) == 0
+    with np.load(tmp_path / "ck.npz") as archive:
+        cfg = json.loads(archive["__config__"].tobytes())
+    assert [entry["type"] for entry in cfg["callbacks"]] == [
+        "EarlyStopping", "CSVLogger", "Diagnostics", "ModelCheckpoint"]
+    bad = edited(tmp_path / "ck.npz", tmp_path / "bad.npz", edit)
+    capsys.readouterr()
+    assert main(["train", "--resume", str(bad), "--epochs", "3", "--checkpoint",
+                 str(tmp_path / "next.npz"), *steer]) == 2
+    one_line(capsys, pattern)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 
+from .._checks import checked_number
+from .._text import shown
 from ..io import write_atomic
 from .base import Callback
 
@@ -70,6 +72,11 @@ class CSVLogger(Callback):
                                               not isinstance(v, bool) for v in row.values())
                 for row in rows):
             raise ValueError("CSVLogger: the saved rows must be a list of objects of numbers")
+        for i, row in enumerate(rows):
+            for key, value in row.items():
+                if not isinstance(value, str):
+                    checked_number(value, f"CSVLogger: the saved rows[{i}].{shown(key)}",
+                                   finite=False, nan=True)
         self.rows = [dict(row) for row in rows]  # a resumed run's file keeps the earlier epochs
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import checked_number
+from .._checks import MAX_COUNT, checked_number
 from .._text import shown, shown_value
 from .errors import ModelFileError, kind_of
 
@@ -98,6 +98,11 @@ def decode_param(value, name, tagged=True):
 
     Files of format 1 stored dicts as plain JSON objects (``tagged=False``).
     """
+    if isinstance(value, int) and not isinstance(value, bool):
+        # no hyperparameter is larger; a constructor's float() would overflow on 10**400
+        return checked_number(value, f"parameter {shown(name)}", low=-MAX_COUNT,
+                              high=MAX_COUNT, integer=True, error=ModelFileError,
+                              shown=kind_of)
     if isinstance(value, _SCALAR):
         return value
     if isinstance(value, list):
