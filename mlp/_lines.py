@@ -27,9 +27,8 @@ _WHITESPACE = np.frombuffer(b" \t\n\r\x0b\x0c", dtype=np.uint8)
 _PIECE = 1 << 24
 
 
-def file_bytes(path, *, with_stat=False):
-    """The bytes of file ``path``, read once into memory (a private copy); with ``with_stat``,
-    also the file's ``os.stat`` as it was when they were read (see :func:`same_file`).
+def file_bytes(path):
+    """The bytes of file ``path``, read once into memory (a private copy).
 
     Raises
     ------
@@ -54,18 +53,7 @@ def file_bytes(path, *, with_stat=False):
             or after.st_mtime_ns != before.st_mtime_ns):
         raise ValueError(f"{path} changed while being read (another program is writing it?): "
                          "read it again once it is complete")
-    return (data, after) if with_stat else data
-
-
-def same_file(path, seen) -> bool:
-    """Whether ``path`` is still the file ``seen`` (an ``os.stat`` result): the same inode,
-    size and time of change."""
-    try:
-        now = os.stat(path)
-    except OSError:
-        return False
-    return (now.st_dev, now.st_ino, now.st_size, now.st_mtime_ns) == (
-        seen.st_dev, seen.st_ino, seen.st_size, seen.st_mtime_ns)
+    return data
 
 
 # bytes after which a quote opens a quoted field: the start of a field
@@ -132,6 +120,15 @@ def _quoted(data):
     return np.array(opens, dtype=np.intp), np.array(closes, dtype=np.intp)
 
 
+def unclosed_quote(data: bytes):
+    """The offset of the quote that opens a field never closed (the rest of the file would
+    be its text), or None."""
+    if data.find(b'"') < 0:
+        return None
+    opens, closes = _quoted(data)
+    return int(opens[-1]) if len(closes) and closes[-1] >= len(data) else None
+
+
 def _outside_quotes(data, positions):
     """Which of ``positions`` (sorted byte offsets, not of quotes) lie outside quoted fields."""
     opens, closes = _quoted(data)
@@ -153,6 +150,30 @@ def plain_line_ends(data: bytes) -> bytes:
     out = buf.copy()
     out[cr[~crlf]] = ord("\n")
     return np.delete(out, cr[crlf]).tobytes()
+
+
+def pieces(data: bytes, start: int, size: int) -> list:
+    """Offsets that cut ``data[start:]`` into pieces of about ``size`` bytes, each cut at the
+    start of a line outside quoted fields, so that every piece holds whole rows: ``[start,
+    ..., len(data)]``."""
+    cuts = [start]
+    quoted = data.find(b'"', start) >= 0
+    if quoted:
+        opens, closes = _quoted(data)
+    target = start + size
+    while target < len(data):
+        end = data.find(b"\n", target)
+        if end < 0 or end + 1 >= len(data):
+            break
+        if quoted:
+            k = int(np.searchsorted(opens, end)) - 1
+            if k >= 0 and end < closes[k]:  # a line break inside a quoted field
+                target = int(closes[k]) + 1
+                continue
+        cuts.append(end + 1)
+        target = end + 1 + size
+    cuts.append(len(data))
+    return cuts
 
 
 def blank_space_lines(data: bytes) -> bytes:

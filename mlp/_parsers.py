@@ -1,13 +1,13 @@
 """The two CSV parsers behind :func:`mlp.tables.read_table`, each returning the columns of
-a file's data rows (float64 where every cell is a number, else the stripped text).
+a file's data rows: float64 where every cell that is not empty is a number, else every cell's
+stripped text (:func:`text_or_numbers`, one rule for both).
 
-Both read the same bytes, the ones :func:`mlp.tables.read_table` checked, and give the same
-columns for every file: pandas' C parser reads them as an in-memory file (no compression,
-no path to interpret), or, for a file whose bytes needed no change (no byte-order mark, no
-CR), the file itself by its absolute path, which pandas parses in several threads when the
-machine has cores to spare (1.8x faster on 2 cores for a 1,000,000-row file); numpy's reads
-numbers straight to float64 and only the text columns as strings. Either refuses a ragged row
-with its line named, and lets UnicodeDecodeError through for the caller to name the line of."""
+Both read the same bytes, the ones :func:`mlp.tables.read_table` checked, never the file
+again, and give the same columns for every file, whatever its size: pandas' C parser reads
+them as in-memory files (no compression, no path to interpret), a large file cut at line
+starts into pieces parsed in threads; numpy's reads numbers straight to float64 and only the
+text columns as strings. Either refuses a ragged row with its line named, and lets
+UnicodeDecodeError through for the caller to name the line of."""
 
 from __future__ import annotations
 
@@ -15,10 +15,11 @@ import io
 import os
 import re
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ._lines import Lines, blank_space_lines, same_file, split_fields
+from ._lines import Lines, blank_space_lines, pieces, split_fields
 from ._text import shown
 
 _NOT_SPACE = re.compile(rb"\S")
@@ -42,62 +43,113 @@ def _parse_error(path, data, n, skip, exc):
     return ragged or ValueError(f"{path}: {line}")
 
 
-def columns_pandas(path, data, names, skip, header, keep, unchanged=None):
+#: Bytes of a file parsed as one piece by pandas; a larger file is cut into pieces at line
+#: starts, parsed in threads (pandas' tokenizer releases the GIL).
+PIECE_BYTES = 4 << 20
+#: The most threads that parse pieces at once.
+MAX_THREADS = 4
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
+
+
+def _read_piece(piece, n, text, only=None, skip=0):
+    """A DataFrame of the rows of one piece of CSV bytes, after ``skip`` lines: columns
+    0..n-1, those in ``text`` as strings; ``only``: just these columns."""
+    import pandas as pd
+
+    return pd.read_csv(io.BytesIO(piece), header=None, names=range(n), usecols=only,
+                       skiprows=skip,
+                       dtype={j: str for j in text}, compression=None, encoding="utf-8",
+                       skip_blank_lines=True, keep_default_na=False, na_values=[""],
+                       low_memory=False)
+
+
+def text_or_numbers(text: np.ndarray) -> np.ndarray:
+    """A column's stripped cells as float64 when every cell that is not empty is a number
+    as Python's ``float`` reads it (an empty cell is then NaN), else the cells as they are.
+
+    This is what decides a column's type, for both parsers and whatever the file's size:
+    one text cell makes the whole column text, each cell exactly as the file writes it
+    (``01``, ``1`` and ``1.0`` are then three different labels)."""
+    try:
+        return np.where(text == "", "nan", text).astype(np.float64)
+    except ValueError:
+        return text
+
+
+def _column_text(parts) -> np.ndarray:
+    """The stripped cells of a column's string pieces (pandas Series, NaN for empty)."""
+    import pandas as pd
+
+    column = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    return column.fillna("").str.strip().to_numpy(dtype=str)
+
+
+def columns_pandas(path, data, names, skip, header, keep):
     """The columns as pandas reads the bytes ``data``.
 
     ``data`` (CRLF made LF, no byte-order mark) names a ragged line; ``skip`` lines come
     before the data, the last of them the header when ``header``; the columns in ``keep``
-    (indices) stay text. ``unchanged``, when given, is the ``os.stat`` of the file that
-    ``data`` is byte for byte: pandas then reads the file itself (in parallel), and when the
-    file is no longer the same afterwards, ``data`` after all.
+    (indices) stay text. Pandas guesses a type for each piece of a file apart; here a column
+    is numbers only when it is numbers in every piece, and otherwise every piece's cells are
+    read again as the file's text (see :func:`text_or_numbers`).
     """
     import pandas as pd
 
-    options = {"compression": None, "header": 0 if header else None, "skip_blank_lines": True,
-               "keep_default_na": False, "na_values": [""], "encoding": "utf-8",
-               "dtype": {j: str for j in keep}}
-    frame = None
+    n = len(names)
+    start = _data_start(data, skip)
+    cuts = pieces(data, start, PIECE_BYTES)
+    view = memoryview(data)
+    bounds = list(zip(cuts[:-1], cuts[1:], strict=True))
+    if any(len(_first_row(data, a, b)) > n for a, b in bounds):
+        # pandas would make the extra fields of a piece's first row its index, silently
+        raise Lines(data, skip).ragged_error(path, n) or ValueError(
+            f"{path}: a row has more than {n} fields")
+    threads = min(MAX_THREADS, _cores(), len(bounds))
     try:
         with warnings.catch_warnings():
-            # a column of mixed cells comes back as text, which is checked below
-            warnings.simplefilter("ignore", pd.errors.DtypeWarning)
-            if unchanged is not None:
-                try:
-                    # by its absolute path: no part of the name is a home folder or a URL
-                    frame = pd.read_csv(os.path.abspath(path), **options)
-                except (OSError, UnicodeDecodeError, pd.errors.ParserError,
-                        pd.errors.EmptyDataError):
-                    pass  # the bytes say what is wrong (below)
-                if not same_file(path, unchanged):
-                    frame = None  # another program wrote it meanwhile: the bytes checked
-            if frame is None:
-                frame = pd.read_csv(io.BytesIO(data), **options)
-    except pd.errors.ParserError as exc:
-        raise _parse_error(path, data, len(names), skip, exc) from None
-    except pd.errors.EmptyDataError:
-        return []
-    columns = []
-    for j in range(len(names)):
-        column = frame.iloc[:, j]
-        if j in keep:
-            columns.append(column.fillna("").str.strip().to_numpy(dtype=str))
-        elif column.dtype.kind in "iufb":
-            columns.append(column.to_numpy(dtype=np.float64))
-        else:
-            text = column.astype(str).str.strip()
-            text[column.isna()] = ""
-            numbers = pd.to_numeric(text, errors="coerce")
-            # a column of numbers with empty or "nan" cells stays numeric: numbers() names them
-            not_number = numbers.isna() & (text != "") & (text.str.lower() != "nan")
-            odd = text[not_number]
-            if len(odd) and is_number(odd.iloc[0]) and all(map(is_number, odd)):
-                # numbers pandas gives up on (thousands of digits) read as numpy reads them
-                numbers[not_number] = odd.map(float)
-                not_number[:] = False
-            if not not_number.any():
-                columns.append(numbers.to_numpy(dtype=np.float64))
+            warnings.simplefilter("ignore", pd.errors.ParserWarning)
+            if threads > 1:
+                with ThreadPoolExecutor(threads) as pool:
+                    frames = list(pool.map(lambda b: _read_piece(view[b[0]:b[1]], n, keep),
+                                           bounds))
             else:
-                columns.append(text.to_numpy(dtype=str))
+                frames = [_read_piece(view[a:b], n, keep) for a, b in bounds]
+    except pd.errors.ParserError as exc:
+        if len(bounds) > 1:
+            try:  # the parser's own message counts lines from the start of the file
+                _read_piece(data, n, keep, skip=skip)
+            except pd.errors.ParserError as whole:
+                exc = whole
+        raise _parse_error(path, data, n, skip, exc) from None
+    except pd.errors.EmptyDataError:
+        frames = []
+    frames = [frame for frame in frames if len(frame)]
+    if not frames:
+        return []
+    numeric = [j not in keep and all(frame.dtypes.iloc[j].kind in "iuf" for frame in frames)
+               for j in range(n)]
+    exact = [[j for j in range(n) if not numeric[j] and j not in keep
+              and not isinstance(frame.dtypes.iloc[j], pd.StringDtype)] for frame in frames]
+    for k, (a, b) in enumerate(bounds):
+        if exact[k]:  # the numbers or booleans of this piece, as the file writes them
+            again = _read_piece(view[a:b], n, exact[k], exact[k])
+            for j in exact[k]:
+                frames[k][j] = again[j]
+    columns = []
+    for j in range(n):
+        parts = [frame.iloc[:, j] for frame in frames]
+        if numeric[j]:
+            columns.append(np.concatenate([part.to_numpy(np.float64) for part in parts]))
+        elif j in keep:
+            columns.append(_column_text(parts))
+        else:
+            columns.append(text_or_numbers(_column_text(parts)))
     return columns
 
 
@@ -109,18 +161,26 @@ def _loadtxt(data, dtype, **options):
         return np.loadtxt(io.BytesIO(data), dtype=dtype, **options)
 
 
-def _first_row(data, skip) -> list:
-    """The stripped cells of the first non-blank line after ``skip`` lines."""
+def _data_start(data, skip) -> int:
+    """The offset of the line after the first ``skip`` lines."""
     start = 0
     for _ in range(skip):
         start = data.find(b"\n", start) + 1 or len(data)
-    start = data.rfind(b"\n", 0, _NOT_SPACE.search(data, start).start()) + 1
+    return start
+
+
+def _first_row(data, start, end=None) -> list:
+    """The stripped cells of the first non-blank line in ``data[start:end]`` ([] if none)."""
+    found = _NOT_SPACE.search(data, start, len(data) if end is None else end)
+    if found is None:
+        return []
+    start = data.rfind(b"\n", 0, found.start()) + 1
     end = data.find(b"\n", start)
     text = data[start:len(data) if end < 0 else end].decode("utf-8", "replace")
     return [cell.strip() for cell in split_fields(text)]
 
 
-def _numbers_and_text(data, skip, n, text, options):
+def _numbers_and_text(data, skip, n, text, keep, options):
     """The columns read in two passes, numbers straight to float64 and only ``text`` as str;
     None when a column of numbers holds something else or a row is ragged (the caller then
     reads every cell as text, to name it)."""
@@ -139,7 +199,8 @@ def _numbers_and_text(data, skip, n, text, options):
     for k, j in enumerate(numbers):
         columns[j] = X[:, k]
     for k, j in enumerate(text):
-        columns[j] = np.char.strip(cells[:, k])
+        cell_text = np.char.strip(cells[:, k])
+        columns[j] = cell_text if j in keep else text_or_numbers(cell_text)
     return columns
 
 
@@ -148,11 +209,11 @@ def columns_numpy(path, data, names, skip, header, keep):
     options = {"delimiter": ",", "quotechar": '"', "skiprows": skip, "ndmin": 2,
                "encoding": "utf-8", "comments": None}
     data = blank_space_lines(data)  # a line of spaces is blank, as pandas and Lines see it
-    first = _first_row(data, skip)
+    first = _first_row(data, _data_start(data, skip))
     text = [j for j, cell in enumerate(first) if j in keep or not is_number(cell)]
     if len(first) == len(names) and 0 < len(text) < len(names):
         # labels beside numbers: the numbers need not pass through Python strings
-        columns = _numbers_and_text(data, skip, len(names), text, options)
+        columns = _numbers_and_text(data, skip, len(names), text, keep, options)
         if columns is not None:
             return columns
     try:  # all numbers: numpy's C parser straight to float64
@@ -178,15 +239,6 @@ def columns_numpy(path, data, names, skip, header, keep):
     columns = []
     for j in range(cells.shape[1]):
         cell_text = np.char.strip(cells[:, j])
-        try:
-            if j in keep:
-                raise ValueError
-            columns.append(cell_text.astype(np.float64))
-        except ValueError:
-            columns.append(cell_text)
+        columns.append(cell_text if j in keep else text_or_numbers(cell_text))
     return columns
 
-
-#: Read with pandas when it is installed (True) or with numpy's parser (False). None: pandas
-#: for a file of :data:`PANDAS_FROM_BYTES` or more, or once pandas is imported anyway; numpy
-#: for a smaller file, which it parses in less time than pandas takes to import (0.2 s).

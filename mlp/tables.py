@@ -1,22 +1,24 @@
 """Tables from files, read fast and checked: CSV with or without a header row, .npy and .npz.
 
 A large CSV file is read by pandas when it is installed, a small one (or any without pandas)
-by numpy's parser (never as Python lists of cells). What people's files really hold is handled
-or refused with the line and column named: a UTF-8 byte-order mark is dropped; NUL bytes,
-repeated column names, empty cells and ragged rows are refused; a first row with numbers
-wherever the data has numbers is refused as a header unless ``header=False`` says there is
-none (the columns are then named ``x0``, ``x1``, ...)."""
+by numpy's parser (never as Python lists of cells); both give the same columns. A column is
+numbers when every cell that is not empty is a number as Python's ``float`` reads it, else
+every cell is kept as the file writes it (stripped): one rule for the whole file, whatever
+its size and however a parser cuts it up. What people's files really hold is handled or
+refused with the line and column named: a UTF-8 byte-order mark is dropped; NUL bytes, an
+unclosed quote, repeated column names, empty cells and ragged rows are refused; a first row
+with numbers wherever the data has numbers is refused as a header unless ``header=False``
+says there is none (the columns are then named ``x0``, ``x1``, ...)."""
 
 from __future__ import annotations
 
 import re
-import stat
 import sys
 from dataclasses import dataclass
 
 import numpy as np
 
-from ._lines import Lines, file_bytes, plain_line_ends, split_fields
+from ._lines import Lines, file_bytes, plain_line_ends, split_fields, unclosed_quote
 from ._parsers import columns_numpy, columns_pandas, is_number
 from ._text import shown, shown_list
 
@@ -35,7 +37,9 @@ class Table:
     path : str
     names : list of str
     columns : list of ndarray of shape (N,)
-        float64 where every cell of the column is a number, else the cells as str (stripped).
+        float64 where every cell of the column that is not empty is a number as Python's
+        ``float`` reads it (an empty cell is NaN), else every cell as str, stripped, as the
+        file writes it: a label ``01`` stays ``01``, a different class from ``1``.
     lines : mlp._lines.Lines
         Where each row is in the file, for messages.
     """
@@ -168,6 +172,9 @@ def _header(path, data, header):
         seen.add(name)
     return names, skip + 1
 
+#: Read with pandas when it is installed (True) or with numpy's parser (False). None: pandas
+#: for a file of :data:`PANDAS_FROM_BYTES` or more, or once pandas is imported anyway; numpy
+#: for a smaller file, which it parses in less time than pandas takes to import (0.2 s).
 USE_PANDAS = None
 PANDAS_FROM_BYTES = 2 << 20
 
@@ -186,15 +193,24 @@ def read_table(path, *, header=True, text=()) -> Table:
         Columns kept as their text even when they hold numbers (an ID such as ``007``),
         by name or index.
 
+    Returns
+    -------
+    Table
+        A column is float64 when every cell of it that is not empty is a number as Python's
+        ``float`` reads it (``01``, `` 1.0 ``, ``"2"``, ``1e3``, ``nan``; an empty cell is
+        NaN), else every cell's text, stripped (``True`` and ``TRUE`` are two labels). The
+        rule holds for the whole column, whichever parser reads it and in however many
+        pieces: pandas' per-piece guesses are not kept.
+
     Raises
     ------
     ValueError
-        For a missing or unreadable file, NUL bytes, a file that is not UTF-8, repeated or
-        empty column names, a numeric header row, ragged rows or no data, naming the line.
+        For a missing or unreadable file, NUL bytes, a file that is not UTF-8, a quote that
+        opens a field never closed, repeated or empty column names, a numeric header row,
+        ragged rows or no data, naming the line.
     """
     path = str(path)
-    data, seen = file_bytes(path, with_stat=True)
-    raw = data
+    data = file_bytes(path)
     if data[:len(_BOM)] == _BOM:
         data = data[len(_BOM):]
     nul = data.find(b"\0")
@@ -203,6 +219,10 @@ def read_table(path, *, header=True, text=()) -> Table:
         raise ValueError(f"{path}, line {lineno}: contains a NUL byte (is it a text file?)")
     # CRLF or CR alone ends a line, as for pandas; inside quotes a CR is text
     data = plain_line_ends(data)
+    unclosed = unclosed_quote(data)
+    if unclosed is not None:
+        lineno = data[:unclosed].count(b"\n") + 1
+        raise ValueError(f"{path}, line {lineno}: a quote opens a field that is never closed")
     names, skip = _header(path, data, header)
     start = 0
     for _ in range(skip):
@@ -221,11 +241,8 @@ def read_table(path, *, header=True, text=()) -> Table:
             pass
     try:
         keep = {column_index(path, names, c) for c in text}
-        # both parsers read these bytes, the ones checked; pandas may read the file itself
-        # when it holds exactly them (a regular file, not changed since: checked after)
-        parallel = read is columns_pandas and data is raw and stat.S_ISREG(seen.st_mode)
-        extra = {"unchanged": seen} if parallel else {}
-        columns = read(path, data, names, skip, header, keep, **extra)
+        # both parsers read these bytes, the ones checked, never the file again
+        columns = read(path, data, names, skip, header, keep)
     except UnicodeDecodeError:
         try:
             data[:].decode("utf-8")
