@@ -90,36 +90,66 @@ def _column_text(parts) -> np.ndarray:
     return column.fillna("").str.strip().to_numpy(dtype=str)
 
 
-def columns_pandas(path, data, names, skip, header, keep):
+def gather(columns, out):
+    """Write ``columns`` (k arrays of shape (N,)) into ``out`` (N, k), in blocks of rows that
+    stay in cache: writing whole columns would stride through all of ``out``."""
+    for start in range(0, len(out), 2**12):
+        block = out[start:start + 2**12]
+        for k, column in enumerate(columns):
+            block[:, k] = column[start:start + 2**12]
+
+
+def _gather_piece(frame, numbers, all_numeric, out):
+    """Write the columns ``numbers`` of a piece's DataFrame into ``out`` (rows, len(numbers))."""
+    if not numbers:
+        return
+    if all_numeric:  # one block: its rows, without a Series per column
+        values = frame.to_numpy(np.float64)
+        first = numbers[0]
+        contiguous = numbers == list(range(first, first + len(numbers)))
+        out[...] = values[:, first:first + len(numbers)] if contiguous else values[:, numbers]
+    else:
+        gather([frame.iloc[:, j].to_numpy(np.float64) for j in numbers], out)
+
+
+def _run(pool, task, items):
+    return list(pool.map(task, items)) if pool is not None else [task(i) for i in items]
+
+
+def columns_pandas(path, data, names, skip, header, keep, apart=()):
     """The columns as pandas reads the bytes ``data``.
 
     ``data`` (CRLF made LF, no byte-order mark) names a ragged line; ``skip`` lines come
     before the data, the last of them the header when ``header``; the columns in ``keep``
     (indices) stay text. Pandas guesses a type for each piece of a file apart; here a column
     is numbers only when it is numbers in every piece, and otherwise every piece's cells are
-    read again as the file's text (see :func:`text_or_numbers`).
+    read again as the file's text (see :func:`text_or_numbers`). The columns of numbers are
+    the columns of one C-ordered matrix (N, number of them), filled piece by piece, but for
+    those in ``apart`` (indices), each an array of its own.
     """
-    import pandas as pd
-
     n = len(names)
     start = _data_start(data, skip)
     cuts = pieces(data, start, PIECE_BYTES)
-    view = memoryview(data)
     bounds = list(zip(cuts[:-1], cuts[1:], strict=True))
     if any(len(_first_row(data, a, b)) > n for a, b in bounds):
         # pandas would make the extra fields of a piece's first row its index, silently
         raise Lines(data, skip).ragged_error(path, n) or ValueError(
             f"{path}: a row has more than {n} fields")
     threads = min(MAX_THREADS, _cores(), len(bounds))
+    if threads < 2:
+        return _columns_of_pieces(None, path, data, names, skip, (keep, apart), bounds)
+    with ThreadPoolExecutor(threads) as pool:
+        return _columns_of_pieces(pool, path, data, names, skip, (keep, apart), bounds)
+
+
+def _columns_of_pieces(pool, path, data, names, skip, kinds, bounds):
+    import pandas as pd
+
+    (keep, apart), n, view = kinds, len(names), memoryview(data)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", pd.errors.ParserWarning)
-            if threads > 1:
-                with ThreadPoolExecutor(threads) as pool:
-                    frames = list(pool.map(lambda b: _read_piece(view[b[0]:b[1]], n, keep),
-                                           bounds))
-            else:
-                frames = [_read_piece(view[a:b], n, keep) for a, b in bounds]
+            frames = _run(pool, lambda b: _read_piece(view[b[0]:b[1]], n, keep), bounds)
     except pd.errors.ParserError as exc:
         if len(bounds) > 1:
             try:  # the parser's own message counts lines from the start of the file
@@ -128,28 +158,34 @@ def columns_pandas(path, data, names, skip, header, keep):
                 exc = whole
         raise _parse_error(path, data, n, skip, exc) from None
     except pd.errors.EmptyDataError:
-        frames = []
-    frames = [frame for frame in frames if len(frame)]
-    if not frames:
         return []
-    numeric = [j not in keep and all(frame.dtypes.iloc[j].kind in "iuf" for frame in frames)
+    read = [(bound, frame) for bound, frame in zip(bounds, frames, strict=True) if len(frame)]
+    if not read:
+        return []
+    dtypes = [list(frame.dtypes) for _, frame in read]
+    numeric = [j not in keep and all(types[j].kind in "iuf" for types in dtypes)
                for j in range(n)]
-    exact = [[j for j in range(n) if not numeric[j] and j not in keep
-              and not isinstance(frame.dtypes.iloc[j], pd.StringDtype)] for frame in frames]
-    for k, (a, b) in enumerate(bounds):
-        if exact[k]:  # the numbers or booleans of this piece, as the file writes them
-            again = _read_piece(view[a:b], n, exact[k], exact[k])
-            for j in exact[k]:
-                frames[k][j] = again[j]
+    for ((a, b), frame), types in zip(read, dtypes, strict=True):
+        exact = [j for j in range(n) if not numeric[j] and j not in keep
+                 and not isinstance(types[j], pd.StringDtype)]
+        if exact:  # the numbers or booleans of this piece, as the file writes them
+            again = _read_piece(view[a:b], n, exact, exact)
+            for j in exact:
+                frame[j] = again[j]
+    numbers = [j for j in range(n) if numeric[j] and j not in apart]
+    ends = np.cumsum([len(frame) for _, frame in read])
+    matrix = np.empty((ends[-1], len(numbers)), dtype=np.float64)
+    _run(pool, lambda k: _gather_piece(read[k][1], numbers, all(numeric),
+                                       matrix[ends[k] - len(read[k][1]):ends[k]]),
+         range(len(read)))
     columns = []
     for j in range(n):
-        parts = [frame.iloc[:, j] for frame in frames]
         if numeric[j]:
-            columns.append(np.concatenate([part.to_numpy(np.float64) for part in parts]))
-        elif j in keep:
-            columns.append(_column_text(parts))
-        else:
-            columns.append(text_or_numbers(_column_text(parts)))
+            columns.append(matrix[:, numbers.index(j)] if j not in apart else np.concatenate(
+                [frame.iloc[:, j].to_numpy(np.float64) for _, frame in read]))
+            continue
+        text = _column_text([frame.iloc[:, j] for _, frame in read])
+        columns.append(text if j in keep else text_or_numbers(text))
     return columns
 
 

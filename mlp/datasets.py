@@ -114,7 +114,7 @@ def _target(path, table, t):
             what = "is empty" if len(empty) == len(bad) else "holds NaN, infinity or nothing"
             raise ValueError(f"{path}: the target column {shown(name)} {what} on line(s) "
                              f"{_lines(table, bad)}")
-        return column, None
+        return np.ascontiguousarray(column), None  # a column of the parser's matrix: its own
     empty = np.flatnonzero(column == "")
     if len(empty):
         raise ValueError(f"{path}: the target column {shown(name)} is empty on line(s) "
@@ -146,7 +146,8 @@ def load_csv(path, target=None, *, header=True, drop=(), id_column=None) -> Data
         column, an empty target cell or a non-numeric feature, naming the file, line and
         column.
     """
-    table = read_table(path, header=header)
+    # the features, read into one matrix without the target and dropped columns: X is it
+    table = read_table(path, header=header, apart=[-1 if target is None else target, *drop])
     names = table.names
     if len(names) < 2:
         raise ValueError(f"{path}: expected at least two columns (features and a target)")

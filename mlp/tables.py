@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._lines import Lines, file_bytes, plain_line_ends, split_fields, unclosed_quote
-from ._parsers import columns_numpy, columns_pandas, is_number
+from ._parsers import columns_numpy, columns_pandas, gather, is_number
 from ._text import shown, shown_list
 
 __all__ = ["Table", "column_index", "read_arrays", "read_table"]
@@ -66,23 +66,28 @@ class Table:
     def numbers(self, indices) -> np.ndarray:
         """The given columns as a float64 matrix (N, len(indices)), or ValueError naming the cell.
 
+        C-ordered; when the columns are all of the parser's own matrix, in order, that matrix
+        itself (no copy: it shares memory with the columns).
+
         Raises
         ------
         ValueError
             ``data.csv, line 7, column 'b': expected a number, got 'x'``; also for an empty
             cell, a short row, NaN or infinity.
         """
-        if any(self.columns[j].dtype.kind != "f" for j in indices):
+        columns = [self.columns[j] for j in indices]
+        if any(column.dtype.kind != "f" for column in columns):
             self._refuse(indices)
-        X = np.empty((len(self), len(indices)), dtype=np.float64)
-        # row blocks that stay in cache: writing whole columns would stride through all of X,
-        # and a block is checked for NaN and infinity while it is there
-        for start in range(0, len(self), 2**12):
-            block = X[start:start + 2**12]
-            for k, j in enumerate(indices):
-                block[:, k] = self.columns[j][start:start + 2**12]
-            if not np.isfinite(block).all():
-                self._refuse(indices)
+        run = _one_matrix(columns)
+        if run is not None:
+            matrix, first = run
+            X = matrix[:, first:first + len(indices)]
+            X = matrix if X.shape == matrix.shape else np.ascontiguousarray(X)
+        else:
+            X = np.empty((len(self), len(indices)), dtype=np.float64)
+            gather(columns, X)
+        if not np.isfinite(X).all():
+            self._refuse(indices)
         return X
 
     def _refuse(self, indices):
@@ -136,6 +141,32 @@ def column_index(path, names, name, what=""):
                      f"{shown_list(names)}")
 
 
+def _one_matrix(columns):
+    """(matrix, first) when ``columns`` are the columns ``first``, ``first + 1``, ... of one
+    C-ordered float64 matrix (as the parsers give them), else None."""
+    base = columns[0].base
+    if not (isinstance(base, np.ndarray) and base.ndim == 2 and base.dtype == np.float64
+            and base.flags.c_contiguous and len(base) == len(columns[0])):
+        return None
+    first = (columns[0].ctypes.data - base.ctypes.data) // base.itemsize
+    for k, column in enumerate(columns):
+        if (column.base is not base or column.strides != base.strides[:1]
+                or column.ctypes.data != base.ctypes.data + (first + k) * base.itemsize):
+            return None
+    return base, first
+
+
+def _known(path, names, columns) -> set:
+    """The indices of those of ``columns`` (names or indices) that the file has."""
+    known = set()
+    for name in columns:
+        try:
+            known.add(column_index(path, names, name))
+        except ValueError:
+            pass
+    return known
+
+
 def _first_non_number(strings) -> int:
     for i, text in enumerate(strings):
         try:
@@ -179,7 +210,7 @@ USE_PANDAS = None
 PANDAS_FROM_BYTES = 2 << 20
 
 
-def read_table(path, *, header=True, text=()) -> Table:
+def read_table(path, *, header=True, text=(), apart=()) -> Table:
     """Read a CSV file into named columns.
 
     Parameters
@@ -192,6 +223,11 @@ def read_table(path, *, header=True, text=()) -> Table:
     text : sequence of str or int
         Columns kept as their text even when they hold numbers (an ID such as ``007``),
         by name or index.
+    apart : sequence of str or int
+        Columns, by name or index, that a large file's parser keeps out of the one matrix
+        it reads the other columns of numbers into (a target, dropped columns), so that
+        :meth:`Table.numbers` of the others is that matrix, without a copy. Names that are
+        no column are ignored: only a hint.
 
     Returns
     -------
@@ -242,7 +278,8 @@ def read_table(path, *, header=True, text=()) -> Table:
     try:
         keep = {column_index(path, names, c) for c in text}
         # both parsers read these bytes, the ones checked, never the file again
-        columns = read(path, data, names, skip, header, keep)
+        extra = {"apart": _known(path, names, apart)} if read is columns_pandas else {}
+        columns = read(path, data, names, skip, header, keep, **extra)
     except UnicodeDecodeError:
         try:
             data[:].decode("utf-8")
