@@ -57,12 +57,26 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
+class _Piece:
+    """A piece of bytes as a file that pandas reads: each ``read`` copies only what it asks
+    for (an ``io.BytesIO`` would first copy the whole piece)."""
+
+    def __init__(self, view):
+        self.view, self.at = view, 0
+
+    def read(self, size=-1):
+        end = len(self.view) if size is None or size < 0 else self.at + size
+        out = self.view[self.at:end].tobytes()
+        self.at += len(out)
+        return out
+
+
 def _read_piece(piece, n, text, only=None, skip=0):
-    """A DataFrame of the rows of one piece of CSV bytes, after ``skip`` lines: columns
-    0..n-1, those in ``text`` as strings; ``only``: just these columns."""
+    """A DataFrame of the rows of one piece of CSV bytes (a memoryview), after ``skip``
+    lines: columns 0..n-1, those in ``text`` as strings; ``only``: just these columns."""
     import pandas as pd
 
-    return pd.read_csv(io.BytesIO(piece), header=None, names=range(n), usecols=only,
+    return pd.read_csv(_Piece(piece), header=None, names=range(n), usecols=only,
                        skiprows=skip,
                        dtype={j: str for j in text}, compression=None, encoding="utf-8",
                        skip_blank_lines=True, keep_default_na=False, na_values=[""],
@@ -153,7 +167,7 @@ def _columns_of_pieces(pool, path, data, names, skip, kinds, bounds):
     except pd.errors.ParserError as exc:
         if len(bounds) > 1:
             try:  # the parser's own message counts lines from the start of the file
-                _read_piece(data, n, keep, skip=skip)
+                _read_piece(view, n, keep, skip=skip)
             except pd.errors.ParserError as whole:
                 exc = whole
         raise _parse_error(path, data, n, skip, exc) from None

@@ -173,3 +173,21 @@ def test_pandas_own_piece_size(tmp_path, monkeypatch):
     monkeypatch.setattr(tables, "USE_PANDAS", True)
     y = read_table(path).columns[1]
     np.testing.assert_array_equal(y, expected_labels(edits, rows))
+
+
+CELLS = ["1", "01", "1.0", " 2.5 ", '"3"', "", "  ", "nan", "-inf", "-0.5e3", "1_000", "True",
+         "false", "cat", '"x, y"', '"a""b"', "\u0661", "\u00a01", "9" * 25,
+         "-9223372036854775809", "18446744073709551616", '" "', "1e999"]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_files_of_odd_cells_read_the_same_by_both(tmp_path, monkeypatch, seed):
+    rng = np.random.default_rng(seed)
+    monkeypatch.setattr(_parsers, "PIECE_BYTES", int(rng.integers(8, 64)))
+    n = int(rng.integers(1, 4))
+    # each column draws from a few kinds of cell, so some columns are all numbers
+    vocab = [rng.choice(CELLS, size=int(rng.integers(1, 4))) for _ in range(n)]
+    rows = [",".join(rng.choice(v) for v in vocab) for _ in range(int(rng.integers(1, 60)))]
+    path = tmp_path / "t.csv"
+    path.write_text(",".join(f"c{j}" for j in range(n)) + "\n" + "\n".join(rows) + "\n")
+    read_by_both(path, monkeypatch)
