@@ -191,3 +191,24 @@ def test_random_files_of_odd_cells_read_the_same_by_both(tmp_path, monkeypatch, 
     path = tmp_path / "t.csv"
     path.write_text(",".join(f"c{j}" for j in range(n)) + "\n" + "\n".join(rows) + "\n")
     read_by_both(path, monkeypatch)
+
+
+def test_pandas_is_never_given_the_path(tmp_path, monkeypatch):
+    """pandas maps a file it reads by path in parallel; a program that truncates the file
+    meanwhile would kill the process (SIGBUS): it parses the checked bytes only."""
+    import pandas as pd
+
+    given = []
+    real = pd.read_csv
+
+    def read_csv(source, *args, **kwargs):
+        given.append(source)
+        return real(source, *args, **kwargs)
+
+    monkeypatch.setattr(pd, "read_csv", read_csv)
+    monkeypatch.setattr(tables, "USE_PANDAS", True)
+    path = write(tmp_path, {LATE: "0.5,cat"})
+    assert read_table(path).columns[1][LATE] == "cat"
+    assert given
+    assert not any(isinstance(source, (str, bytes)) or hasattr(source, "__fspath__")
+                   for source in given)
