@@ -323,6 +323,10 @@ def test_a_signal_unwinds_the_run_and_is_one_line(signum, status, line, monkeypa
     # unwinding is what runs the busy loop's kill and removes temporary files
     bench = load_bench()
     unwound = []
+    # Python raises KeyboardInterrupt for SIGINT only if it was not ignored when the process
+    # started; a shell without job control starts background commands with SIGINT ignored.
+    # Here SIGINT is as a terminal leaves it.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
 
     def interrupted(args):
         try:
@@ -333,7 +337,10 @@ def test_a_signal_unwinds_the_run_and_is_one_line(signum, status, line, monkeypa
         raise AssertionError("the signal did not stop the run")
 
     monkeypatch.setattr(bench, "_benchmark", interrupted)
-    assert bench.main(["--quick"]) == status
+    try:
+        assert bench.main(["--quick"]) == status
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert unwound == [True]
     assert capsys.readouterr().err.splitlines() == [line]
     assert signal.getsignal(signal.SIGTERM) is not bench._terminate  # handlers put back
