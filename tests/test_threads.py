@@ -392,6 +392,41 @@ def test_auto_beside_another_training_counts_its_core_not_its_limit(unlimited):
     assert blas_counts() == {2}
 
 
+def test_a_nested_training_counts_as_its_threads_choice(unlimited):
+    # in one thread, an inner explicit count stands for that thread while it runs
+    outer_in, inner_done, seen = threading.Event(), threading.Event(), []
+
+    def nested():
+        with blas_threads(2):
+            outer_in.set()
+            with blas_threads(1):
+                seen.append(blas_counts())
+            seen.append(blas_counts())
+        inner_done.set()
+
+    def beside():
+        with blas_threads(2):
+            assert outer_in.wait(10)
+            assert inner_done.wait(10)
+
+    in_threads(nested, beside)
+    assert seen == [{1}, {2}]
+    assert blas_counts() == {2}
+
+
+def test_partial_fits_in_two_threads_leave_the_count_as_it_was(unlimited, digits):
+    X, y = digits
+    OpenBLASController.clear_controlling_thread(force=True)
+
+    def calls(seed):
+        clf = mlp.MLPClassifier(hidden_layer_sizes=(8,), n_threads=1, random_state=seed)
+        for start in range(0, 600, 50):
+            clf.partial_fit(X[start:start + 50], y[start:start + 50], classes=np.arange(10))
+
+    in_threads(lambda: calls(0), lambda: calls(1), lambda: calls(2))
+    assert blas_counts() == {2}
+
+
 def test_a_grid_search_in_threads_leaves_the_count_as_it_was(unlimited, digits):
     import joblib
     from sklearn.model_selection import GridSearchCV
