@@ -147,15 +147,18 @@ def blas_default(library):
     """The thread count ``library`` (a threadpoolctl controller) starts with, unlimited.
 
     OpenBLAS says it: the processors it found when it loaded (its affinity mask), up to the
-    ``MAX_THREADS`` it was built with. MKL starts one thread per physical core, BLIS one
+    ``MAX_THREADS`` it was built with (on OpenMP threads, the OpenMP runtime's count, one
+    per processor, is the one read). MKL starts one thread per physical core, BLIS one
     thread; other libraries one per core.
     """
     api = library.internal_api
     if api == "openblas":
         procs = _openblas_call(library, "openblas_get_num_procs")
-        config = _openblas_call(library, "openblas_get_config", ctypes.c_char_p) or b""
-        most = re.search(rb"MAX_THREADS=(\d+)", config)
         procs = procs if procs and procs > 0 else cores()
+        if getattr(library, "threading_layer", None) == "openmp":
+            return procs
+        config = _openblas_call(library, "openblas_get_config", ctypes.c_char_p) or b""
+        most = re.search(rb"MAX_THREADS=([0-9]+)", config)
         return min(procs, int(most.group(1))) if most else procs
     if api == "mkl":
         return physical_cores() or cores()
@@ -177,14 +180,14 @@ def read_count(name, value, internal_api):
     libraries' own variables take one positive integer.
     """
     if internal_api == "openblas":
-        digits = re.match(r"[ \t\n\v\f\r]*([+-]?\d+)", value)
+        digits = re.match(r"[ \t\n\v\f\r]*([+-]?[0-9]+)", value)
         count = int(digits.group(1)) if digits else 0
     elif name == "OMP_NUM_THREADS":
         levels = value.split(",")
-        valid = all(re.fullmatch(r"\s*\+?\d+\s*", level) for level in levels)
+        valid = all(re.fullmatch(r"\s*\+?[0-9]+\s*", level, re.ASCII) for level in levels)
         count = int(levels[0]) if valid and min(map(int, levels)) > 0 else 0
     else:
-        digits = re.fullmatch(r"\s*\+?(\d+)\s*", value)
+        digits = re.fullmatch(r"\s*\+?([0-9]+)\s*", value, re.ASCII)
         count = int(digits.group(1)) if digits else 0
     return max(count, 0)
 

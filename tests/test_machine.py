@@ -169,6 +169,19 @@ def test_openblas_in_an_affinity_mask_starts_with_the_processors_it_found(many_c
     assert caller_limit() == "a thread limit set by the caller (64)"
 
 
+def test_openblas_on_openmp_threads_starts_with_the_runtimes_count(many_cores):
+    many_cores.append(openblas(128, procs=128))
+    many_cores[0].threading_layer = "openmp"  # omp_get_max_threads: past MAX_THREADS
+    assert caller_limit() is None
+
+
+@pytest.mark.parametrize("value", ["\u0663", "2\u00a0"])  # an Arabic-Indic 3; 2 and NBSP
+def test_only_ascii_digits_count(value):
+    assert _machine.read_count("OPENBLAS_NUM_THREADS", value, "openblas") == (
+        2 if value.startswith("2") else 0)
+    assert _machine.read_count("OMP_NUM_THREADS", value, "mkl") == 0
+
+
 def test_openblas_that_says_nothing_starts_with_the_cores(many_cores):
     many_cores.append(Library("openblas", 128))
     assert _machine.blas_default(many_cores[0]) == 128
