@@ -175,6 +175,8 @@ CHECKPOINT_CASES = [
     (put("history", "metrics", value={"x" * 500: [BIG]}),
      r"history\.metrics\.x{80}\.\.\. \(500 characters\)\[0\] must be a number"),
     (put("history", "val_loss", value=[0.5]), r"history\.val_loss has 1 values for 2 epochs"),
+    (put("callbacks", 0, "state", "best_epoch", value=10**12),
+     r"callbacks\[0\]\.state\.best_epoch must be an integer ≥ 0 below 2"),
     (put("trainer", "steps", value=BIG), r"trainer\.steps must be an integer ≥ 0, got the"),
     (put("format_version", value=BIG), r"checkpoint format 1000\d*\.\.\. \(401 characters\)"),
     (put("model", "layers", 2, "p", value=BIG), r"Dropout argument 'p' must be an integer"),
@@ -195,6 +197,9 @@ def test_a_hostile_checkpoint_is_refused_by_load_and_resume(files, tmp_path, cap
 RESUME_CASES = [
     (put("callbacks", 0, "state", "best", value=BIG),
      r"EarlyStopping: the saved best must be a number or null"),
+    *[(put("callbacks", 0, "state", "weights", value=value),
+       r"EarlyStopping: the saved weights must be a copy of the network's weights or null")
+      for value in (5, float("nan"), [[1.0]], True)],
     (put("callbacks", 0, "state", "wait", value=BIG),
      r"EarlyStopping: the saved wait must be an integer ≥ 0"),
     *[(put("metadata", "cli", key, value=value),

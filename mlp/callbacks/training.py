@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from .._text import shown_value
 from ..optim import _check
 from .base import Callback, _Monitor, global_norm, saved_count, saved_number
 
@@ -153,7 +154,14 @@ class EarlyStopping(Callback):
         epoch = state.get("best_epoch")
         self.best_epoch = None if epoch is None else saved_count(owner, state, "best_epoch")
         self.wait = saved_count(owner, state, "wait")
-        self._best_weights = state.get("weights")
+        weights = state.get("weights")
+        if weights is not None and not (
+                isinstance(weights, tuple) and len(weights) == 2 and all(
+                    isinstance(part, list) and all(isinstance(a, np.ndarray) for a in part)
+                    for part in weights)):
+            raise ValueError(f"{owner}: the saved weights must be a copy of the network's "
+                             f"weights or null, got {shown_value(weights)}")
+        self._best_weights = weights
 
     def __repr__(self):
         w = self._watch

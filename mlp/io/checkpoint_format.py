@@ -105,6 +105,9 @@ def check_description(config, network, path):
         if not isinstance(entry, dict) or not isinstance(entry.get("type"), str) \
                 or not isinstance(entry.get("state"), dict):
             raise ModelFileError(f"{at} must be an object with a type and a state")
+        # an epoch a callback remembers (its best) is one of those done
+        epochs = len(config["history"]["loss"])
+        _count(entry["state"], "best_epoch", f"{at}.state", optional=True, below=max(epochs, 1))
         for name, value in entry["state"].items():
             key = shown(name, quote=False)  # a name of the file's, as messages show it
             if isinstance(value, dict) and set(value) == {"snapshot"}:
