@@ -16,8 +16,11 @@ checker accepts the one the analytic gradient picked. When neither side stays on
 the entry cannot be checked by differences at this step and is left out (and counted).
 
 Entries pass or fail by the rule of :mod:`mlp.roundoff`: within the relative tolerance, or
-within the round-off of the difference itself, or within its truncation error, estimated
-from the same stencil at 2h (:attr:`Estimate.coarse`) where no probe crosses a kink.
+within the round-off of the difference itself; an entry that fails both is judged against
+Ridders' extrapolation of the same stencil to step 0 (:attr:`Estimate.extrapolate`, the rule
+of :mod:`mlp.extrapolation`), whose probes never leave the base point's piece of f. A
+function whose two evaluations at one point differ is not deterministic and cannot be
+checked (:attr:`Estimate.unsteady`).
 """
 
 from __future__ import annotations
@@ -28,14 +31,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .extrapolation import ridders
 from .roundoff import (  # the rule of a check, re-exported for its users
     EPS,
     NOISE_FACTOR,
+    ROUNDOFF_LIMIT,
     beyond_noise,
     excess,
     measured_noise,
     noise_floor,
     relative_error,
+    unsteadiness,
 )
 
 __all__ = ["CENTRAL", "EPS", "LEFT_OUT", "NOISE_FACTOR", "ONE_SIDED", "Estimate", "KinkWatch",
@@ -162,13 +168,19 @@ class Estimate:
         difference (:func:`~mlp.roundoff.measured_noise`); it evaluates f again (about 40 times),
         so it is called only for a tensor that fails with the modelled noise, right after
         the estimate, while ``x`` and f are as they were.
-    coarse : callable or None
-        ``coarse(entries)`` returns the same stencil at step 2h for the entries where the
-        boolean array ``entries`` is True, for Richardson's estimate of the truncation error
-        (:func:`~mlp.roundoff.beyond_truncation`); NaN elsewhere, and where a probe at 2h (4h
-        for a one-sided stencil) leaves the base point's piece of f or the entry was
-        differenced on both sides. Two or four evaluations per entry, so it is called only
-        for entries that fail otherwise, under the same conditions as ``measure``.
+    extrapolate : callable or None
+        ``extrapolate(entries, noise)`` returns Ridders' value R, its error estimate E and
+        its round-off (:func:`~mlp.extrapolation.ridders`) of the same stencil at steps h,
+        h/1.4, … for the entries where the boolean array ``entries`` is True, ``noise``
+        being the round-off of each entry's difference at h; NaN elsewhere, where the entry
+        was differenced on both sides, and where the first probes already leave the base
+        point's piece of f (the tableau stops at the first step that does). Up to 80
+        evaluations per entry (20 for most), so it is called only for entries that fail
+        otherwise, under the same conditions as ``measure``.
+    unsteady : float
+        How much two evaluations of f at the base point differed, where that is more than
+        round-off can (:func:`~mlp.roundoff.unsteadiness`); 0 for a deterministic f. A
+        nonzero value makes every difference meaningless: the tensor fails.
     """
 
     numeric: np.ndarray
@@ -178,7 +190,8 @@ class Estimate:
     undecided: np.ndarray
     noise: np.ndarray
     measure: Callable[[], np.ndarray] | None = None
-    coarse: Callable[[np.ndarray], np.ndarray] | None = None
+    extrapolate: Callable[[np.ndarray], tuple] | None = None
+    unsteady: float = 0.0
 
 
 def one_piece(s0, s1, s2):
@@ -257,6 +270,9 @@ def differences(x, h, evaluate, difference, watch=None, magnitude=None) -> Estim
     with watch if watching else nullcontext():
         base, (s0, owners) = evaluate(), (watch.sides() if watching else (None, None))
         size[...] = abs(float(magnitude(base)))
+        unsteady = unsteadiness(base, evaluate(), difference, size.max(initial=0.0))
+        if watching:
+            watch.sides()
         for ix in np.ndindex(*shape):
             old = x[ix]
             try:
@@ -289,32 +305,39 @@ def differences(x, h, evaluate, difference, watch=None, magnitude=None) -> Estim
             base = evaluate()
             s0 = watch.sides()[0] if watching else None
             measured = measured_noise(x, h, at, difference, base, s0, watching)
+        # beyond what round-off can be, the measurement saw noise: it excuses nothing
+        measured = np.minimum(measured, ROUNDOFF_LIMIT * EPS * size)
         return noise_floor(np.maximum(EPS * size, measured), h, how == ONE_SIDED)
 
-    def coarse(entries):
-        out = np.full(shape, np.nan)
+    def extrapolate(entries, noise):
+        value, error, rounding = (np.full(shape, np.nan) for _ in range(3))
         with watch if watching else nullcontext():
             base = evaluate()
             s0 = watch.sides()[0] if watching else None
             for ix in zip(*np.nonzero(entries & (how != LEFT_OUT) & np.isnan(other_side)),
                           strict=True):
-                old = x[ix]
-                try:
-                    # central: D(2h) from x ± 2h; one-sided: the same stencil from x, x ± 2h
-                    # and x ± 4h; either way every probe must stay on the base point's piece
-                    sign = int(side[ix]) or 1
-                    near, s_near = at(ix, old + 2 * sign * h)
-                    far, s_far = at(ix, old + (4 * sign * h if side[ix] else -2 * h))
-                finally:
-                    x[ix] = old
-                if watching and not one_piece(s0, s_near[0], s_far[0]):
-                    continue
-                out[ix] = (_one_sided(difference, sign, near, far, base, 2 * h) if side[ix]
-                           else difference(near, far) / (4 * h))
-        return out
+                sign, old = int(side[ix]), x[ix]
+
+                def stencil(step, ix=ix, sign=sign, old=old):
+                    # central: x ± step; one-sided: x + sign·step and x + sign·2·step; every
+                    # probe must stay on the base point's piece of f
+                    try:
+                        near, s_near = at(ix, old + (sign or 1) * step)
+                        far, s_far = at(ix, old + (2 * sign * step if sign else -step))
+                    finally:
+                        x[ix] = old
+                    if watching and not one_piece(s0, s_near[0], s_far[0]):
+                        return None
+                    return (_one_sided(difference, sign, near, far, base, step) if sign
+                            else difference(near, far) / (2 * step))
+
+                value[ix], error[ix], rounding[ix] = ridders(stencil, h, 2, 1 if sign else 2,
+                                                             float(noise[ix]))
+        return value, error, rounding
 
     return Estimate(numeric, other_side, how, straddled, undecided,
-                    noise_floor(EPS * size, h, how == ONE_SIDED), measure, coarse)
+                    noise_floor(EPS * size, h, how == ONE_SIDED), measure, extrapolate,
+                    unsteady)
 
 
 def numerical_gradient(f, x, h=1e-5):

@@ -10,9 +10,12 @@ transposed matrix, while float64 round-off stays far below 1e-7. Central differe
 wherever f is smooth between the two probes; entries whose probes straddle a kink (ReLU at 0)
 get a one-sided difference instead (see :mod:`mlp.finite_differences`), so correct code never
 fails at a kink and a wrong slope still does. An entry that misses the tolerance is judged
-again within the round-off and then within the truncation error of its difference (both
-estimated, only for such entries; see :mod:`mlp.roundoff`), so neither a zero gradient nor
-sharp curvature (unscaled inputs) fails correct code.
+again within the round-off of its difference (see :mod:`mlp.roundoff`) and then against
+Ridders' extrapolation of the difference to step 0, within that value's own error estimate
+(see :mod:`mlp.extrapolation`; both only for such entries), so neither a zero gradient nor
+sharp curvature (unscaled inputs) fails correct code, and a mistake far below the truncation
+error of the plain difference is still caught. A function that gives two values at one point
+(a layer drawing noise) is refused: no difference of it means anything.
 
 A layer with an array output is checked through the scalar ``f(X) = Σ Y ⊙ G`` for a fixed
 random ``G``: then ∂f/∂Y = G, so ``backward(G)`` must return ∂f/∂X exactly. Mistakes that are
@@ -249,16 +252,20 @@ def check_loss(loss, output, y, *, h=1e-5, tol=1e-7):
                                 magnitude=lambda value, r=row: loss_magnitude(value, r)))
         numeric[n], noise[n] = rows[n].numeric[0] / N, rows[n].noise[0] / N
 
-    def coarse(entries):
-        # D(2h) of the entries asked for, each row differenced alone as for D(h)
-        out = np.full(output.shape, np.nan)
+    def extrapolate(entries, noise):
+        # Ridders' R, E and round-off of the entries asked for, each row differenced alone
+        # as for D(h)
+        out = [np.full(output.shape, np.nan) for _ in range(3)]
         for n in np.flatnonzero(entries.any(axis=1)):
-            out[n] = rows[n].coarse(entries[n:n + 1])[0] / N
-        return out
+            for whole, part in zip(out, rows[n].extrapolate(entries[n:n + 1], noise[n:n + 1] * N),
+                                   strict=True):
+                whole[n] = part[0] / N
+        return tuple(out)
 
     estimate = central(numeric, noise)
-    estimate.coarse = coarse
+    estimate.extrapolate = extrapolate
+    estimate.unsteady = max(row.unsteady for row in rows) if rows else 0.0
     report.checks.append(compare("d_output", analytic, estimate, tol, tol))
     loss.forward(output, y)  # leave the cache as it was for the whole batch
-    kink_notes(report, None, set(), h)  # no kinks here: the notes on round-off and truncation
+    kink_notes(report, None, set(), h)  # no kinks here: notes on round-off and extrapolation
     return report

@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .extrapolation import beyond_extrapolation
 from .finite_differences import LEFT_OUT, ONE_SIDED, Estimate
-from .roundoff import beyond_truncation, excess, relative_error, truncation_may_explain
+from .roundoff import excess, not_deterministic, relative_error
 
 __all__ = ["GradCheckReport", "TensorCheck", "central", "compare", "kink_notes", "loss_magnitude",
            "unusable"]
@@ -48,10 +49,14 @@ class TensorCheck:
     at_floor : int
         How many entries passed only as round-off: their true gradient is 0 or below the
         finite differences' noise floor (not counted in ``max_error``).
-    by_truncation : int
-        How many entries passed only within the truncation error of their finite difference,
-        estimated by Richardson's rule (:func:`~mlp.roundoff.beyond_truncation`); they are
-        counted in ``max_error``, which may then exceed ``tol``.
+    by_extrapolation : int
+        How many entries passed only against Ridders' extrapolation of their finite
+        difference to step 0 (:func:`~mlp.extrapolation.beyond_extrapolation`): the
+        difference at h was off by its truncation error. Their error in ``max_error`` is
+        against R (which they may miss by more than ``tol``, within R's error estimate).
+    unsteady : float
+        How much two evaluations of f at one point differed (0 for a deterministic f); a
+        nonzero value fails the tensor: no difference of such an f means anything.
     """
 
     name: str
@@ -66,7 +71,8 @@ class TensorCheck:
     left_out: int = 0
     excess: float = 0.0
     at_floor: int = 0
-    by_truncation: int = 0
+    by_extrapolation: int = 0
+    unsteady: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -116,8 +122,10 @@ class GradCheckReport:
             why = [f"{c.one_sided + c.left_out} at a kink"] if c.kink else []
             if c.at_floor:
                 why.append(f"{c.at_floor} within round-off")
-            if c.by_truncation:
-                why.append(f"{c.by_truncation} within truncation estimate")
+            if c.by_extrapolation:
+                why.append(f"{c.by_extrapolation} by extrapolation")
+            if c.unsteady:
+                why.append("f not deterministic")
             if why:
                 status += f" ({'; '.join(why)})"
             rows.append((c.name, str(c.shape), f"{c.max_error:.2e}", str(c.where),
@@ -143,11 +151,13 @@ def compare(name, analytic, estimate, tol, kink_tol):
 
     An entry passes by :func:`~mlp.finite_differences.excess`: within the relative tolerance,
     or within round-off of the estimate (modelled, then measured for a tensor that fails with
-    the modelled one); an entry that fails both is judged once more within Richardson's
-    estimate of its truncation error (:func:`~mlp.roundoff.beyond_truncation`, the stencil
-    at 2h made for these entries only). Entries that pass only by round-off are counted
-    (``at_floor``) and left out of ``max_error``: their relative error measures round-off.
-    Entries that pass only by truncation are counted (``by_truncation``).
+    the modelled one); an entry that fails both is judged once more against Ridders'
+    extrapolation of its difference to step 0 (:func:`~mlp.extrapolation.
+    beyond_extrapolation`, the tableau made for these entries only). Entries that pass only
+    by round-off are counted (``at_floor``) and left out of ``max_error``: their relative
+    error measures round-off. Entries that pass only by extrapolation are counted
+    (``by_extrapolation``). A tensor of an f that is not deterministic fails whatever its
+    numbers.
     """
     a = np.asarray(analytic, dtype=np.float64)
     limit = np.where(estimate.how == ONE_SIDED, kink_tol, tol)
@@ -158,29 +168,35 @@ def compare(name, analytic, estimate, tol, kink_tol):
         noise = estimate.measure()  # modelled round-off too small? measure it
         other = excess(a, estimate.other_side, noise, limit)
         ratio = excess(a, estimate.numeric, noise, limit)
-    truncation = np.zeros(a.shape, bool)
-    failing = (np.fmin(ratio, other) > 1.0) & truncation_may_explain(a, estimate.numeric, noise)
-    if estimate.coarse is not None and np.any(failing):
-        within = beyond_truncation(a, estimate.numeric, estimate.coarse(failing), noise)
-        truncation = failing & (within <= 1.0)
-        ratio = np.where(truncation, within, ratio)
+    extrapolated = np.zeros(a.shape, bool)
+    failing = np.fmin(ratio, other) > 1.0
+    if estimate.extrapolate is not None and np.any(failing):
+        value, error, rounding = estimate.extrapolate(failing, noise)
+        within = beyond_extrapolation(a, value, error, rounding, limit)
+        extrapolated = failing & (within <= 1.0)
+        ratio = np.where(extrapolated, within, ratio)
+        # what an entry passed against is what the row shows: R, not the far-off D(h)
+        numeric = np.where(extrapolated, value, estimate.numeric)
+    else:
+        numeric = estimate.numeric
     nearer = other < ratio  # False where other_side is NaN
-    numeric = np.where(nearer, estimate.other_side, estimate.numeric)
+    numeric = np.where(nearer, estimate.other_side, numeric)
     ratio = np.where(nearer, other, ratio)
     err = np.array(relative_error(a, numeric))
     left_out = (estimate.how == LEFT_OUT) | (estimate.undecided & ~(ratio <= 1.0))
-    at_floor = ~left_out & ~truncation & (ratio <= 1.0) & (err > limit)
+    at_floor = ~left_out & ~extrapolated & (ratio <= 1.0) & (err > limit)
     err[left_out | at_floor] = 0.0
     ratio[left_out] = 0.0
     shown = err if err.max(initial=0.0) > 0 else ratio  # the entry of max_error
     where = np.unravel_index(int(np.argmax(shown)), shown.shape) if shown.size else ()
     where = tuple(int(i) for i in where)
+    worst = np.inf if estimate.unsteady else float(ratio.max(initial=0.0))
     return TensorCheck(
         name, a.shape, float(err.max(initial=0.0)), where,
         float(a[where]) if err.size else 0.0, float(numeric[where]) if err.size else 0.0,
         tol, kink_tol, one_sided=int(np.sum((estimate.how == ONE_SIDED) & ~left_out)),
-        left_out=int(np.sum(left_out)), excess=float(ratio.max(initial=0.0)),
-        at_floor=int(np.sum(at_floor)), by_truncation=int(np.sum(truncation & ~left_out)))
+        left_out=int(np.sum(left_out)), excess=worst, at_floor=int(np.sum(at_floor)),
+        by_extrapolation=int(np.sum(extrapolated & ~left_out)), unsteady=estimate.unsteady)
 
 
 def unusable(name, shape, tol, kink_tol):
@@ -202,13 +218,16 @@ def kink_notes(report, watch, straddled, h):
                 f"finite differences at h = {h:g} but not to the relative tolerance: their "
                 "true gradient is 0 or too small for differences to resolve (e.g. a bias "
                 "before a batch normalisation), so the relative error measures round-off")
-        if c.by_truncation:
+        if c.by_extrapolation:
             report.notes.append(
-                f"note: {_entries(c.by_truncation)} of {c.name} agreed within the truncation "
-                f"error of their finite difference at h = {h:g} (|D(h) − D(2h)| / 3 by "
-                "Richardson's rule, Nocedal & Wright §8.1) but not to the relative tolerance: "
-                "f curves so sharply along them (e.g. a weight of an unscaled input) that "
-                "the difference itself is that far off")
+                f"note: {_entries(c.by_extrapolation)} of {c.name} agreed with the derivative "
+                "extrapolated to step 0 by Ridders' method (Numerical Recipes §5.7), within "
+                f"its error estimate, but not with the difference at h = {h:g}: f curves so "
+                "sharply along them (e.g. a weight of an unscaled input) that the difference "
+                "itself is that far off")
+        if c.unsteady and not any(p.startswith("f is not deterministic") for p in
+                                  report.problems):
+            report.problems.append(not_deterministic(c.unsteady))
         if c.one_sided:
             report.notes.append(
                 f"note: {_entries(c.one_sided)} of {c.name} put a unit on both sides of a kink "

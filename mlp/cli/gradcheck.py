@@ -14,7 +14,8 @@ def add_arguments(gradcheck):
         "Build the model 'mlp train' would build with the same flags, in float64, and compare "
         "every parameter gradient with central differences (one-sided at kinks). An entry "
         "passes within the relative tolerance, within the round-off of the difference, or "
-        "within its truncation error estimated by Richardson's rule; the report says which. "
+        "against the difference extrapolated to step 0 by Ridders' method, within that "
+        "value's error estimate; the report says which. "
         "Exit status 1 when a gradient is off.")
     add_data_options(gradcheck)
     add_model_options(gradcheck)
