@@ -164,7 +164,7 @@ def _columns_of_pieces(pool, path, data, names, skip, kinds, bounds):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", pd.errors.ParserWarning)
             frames = _run(pool, lambda b: _read_piece(view[b[0]:b[1]], n, keep), bounds)
-    except pd.errors.ParserError as exc:
+    except pd.errors.ParserError:
         if len(bounds) > 1:
             try:  # the parser's own message counts lines from the start of the file
                 _read_piece(view, n, keep, skip=skip)

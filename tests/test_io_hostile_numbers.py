@@ -9,6 +9,7 @@ import zipfile
 
 import numpy as np
 import pytest
+from sklearn.exceptions import ConvergenceWarning
 
 import mlp
 from mlp.cli import main
@@ -55,7 +56,7 @@ def files(tmp_path_factory):
     X, y = rng.normal(size=(60, 4)), rng.integers(0, 3, 60)
     est = mlp.MLPClassifier(hidden_layer_sizes=(5,), dropout=0.2, max_iter=2, random_state=0,
                             early_stopping=True, validation_fraction=0.2, n_iter_no_change=5)
-    with pytest.warns(Warning):  # not converged in 2 epochs
+    with pytest.warns(ConvergenceWarning):  # not converged in 2 epochs
         est.fit(X, y)
     save(est, folder / "est.npz")
     return folder
@@ -65,7 +66,8 @@ def one_line(capsys, pattern):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1, err
     assert len(err[0]) < 400, err[0]
-    assert "internal error" not in err[0] and "Traceback" not in err[0], err[0]
+    assert "internal error" not in err[0], err[0]
+    assert "Traceback" not in err[0], err[0]
     assert re.search(pattern, err[0]), err[0]
 
 
@@ -92,7 +94,7 @@ MODEL_CASES = [
 ]
 
 
-@pytest.mark.parametrize("edit, pattern", MODEL_CASES)
+@pytest.mark.parametrize(("edit", "pattern"), MODEL_CASES)
 def test_a_hostile_model_file_is_refused_by_load_and_predict(files, tmp_path, capsys, edit,
                                                              pattern):
     bad = edited(files / "m.npz", tmp_path / "bad.npz", edit)
@@ -147,7 +149,7 @@ ESTIMATOR_CASES = [
 ]
 
 
-@pytest.mark.parametrize("edit, pattern", ESTIMATOR_CASES)
+@pytest.mark.parametrize(("edit", "pattern"), ESTIMATOR_CASES)
 def test_a_hostile_estimator_file_is_refused(files, tmp_path, edit, pattern):
     def with_string_classes(cfg):
         cfg["estimator"]["classes_"] = ["a", "b", "c"]
@@ -183,7 +185,7 @@ CHECKPOINT_CASES = [
 ]
 
 
-@pytest.mark.parametrize("edit, pattern", CHECKPOINT_CASES)
+@pytest.mark.parametrize(("edit", "pattern"), CHECKPOINT_CASES)
 def test_a_hostile_checkpoint_is_refused_by_load_and_resume(files, tmp_path, capsys, edit,
                                                             pattern):
     bad = edited(files / "ck.npz", tmp_path / "bad.npz", edit)
@@ -228,7 +230,7 @@ RESUME_CASES = [
 ]
 
 
-@pytest.mark.parametrize("edit, pattern", RESUME_CASES)
+@pytest.mark.parametrize(("edit", "pattern"), RESUME_CASES)
 def test_a_checkpoint_whose_run_cannot_go_on_is_refused_in_one_line(files, tmp_path, capsys,
                                                                     edit, pattern):
     bad = edited(files / "ck.npz", tmp_path / "bad.npz", edit)
@@ -261,7 +263,7 @@ def test_an_untouched_checkpoint_resumes(files, tmp_path, capsys):
                  "--quiet"]) == 0
 
 
-@pytest.mark.parametrize("edit, pattern", [
+@pytest.mark.parametrize(("edit", "pattern"), [
     (put("callbacks", 1, "state", "rows", 0, "loss", value=BIG),
      r"CSVLogger: the saved rows\[0\]\.'loss' must be a number, got 1000"),
     (put("callbacks", 2, "state", "initial_loss", value=BIG),

@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+from sklearn.exceptions import ConvergenceWarning
 
 import mlp
 from mlp.cli import main
@@ -47,7 +48,7 @@ def model_parts(tmp_path_factory):
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(30, 3)), np.repeat(["a", "b"], 15)
     est = mlp.MLPClassifier(hidden_layer_sizes=(4,), max_iter=2, random_state=0)
-    with pytest.warns(Warning):  # not converged in 2 epochs
+    with pytest.warns(ConvergenceWarning):  # not converged in 2 epochs
         est.fit(X, y)
     path = tmp_path_factory.mktemp("model") / "m.npz"
     save(est, path)

@@ -6,6 +6,7 @@ import pickle
 
 import numpy as np
 import pytest
+from sklearn.exceptions import ConvergenceWarning
 
 import mlp
 from mlp import losses
@@ -43,7 +44,8 @@ def test_a_pickled_loss_holds_nothing_of_its_last_batch(name, weighted):
         loss.backward()
         sizes.append(len(pickle.dumps(loss)))
         for copied in (pickle.loads(pickle.dumps(loss)), copy.deepcopy(loss)):
-            assert copied._cache is None and copied._scale is None
+            assert copied._cache is None
+            assert copied._scale is None
             with pytest.raises(RuntimeError, match="backward called before forward"):
                 copied.backward()
             # and it still works as a loss: the same value on the same batch
@@ -63,7 +65,7 @@ def test_an_estimators_pickle_does_not_grow_with_the_batch_size(cls):
     sizes = {}
     for batch_size in (20, 2000):
         est = cls(hidden_layer_sizes=(8,), max_iter=2, batch_size=batch_size, random_state=0)
-        with pytest.warns(Warning):  # not converged in 2 epochs
+        with pytest.warns(ConvergenceWarning):  # not converged in 2 epochs
             est.fit(X, y)
         assert est._loss._cache is None  # a fitted estimator keeps no batch in memory either
         sizes[batch_size] = len(pickle.dumps(est))

@@ -8,7 +8,6 @@ import math
 import numpy as np
 
 from .._checks import checked_number
-from .._text import shown_value
 
 __all__ = ["Callback"]
 

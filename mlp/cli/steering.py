@@ -25,7 +25,6 @@ import signal
 import sys
 
 from .._text import shown
-
 from ..callbacks import (
     Callback,
     CSVLogger,

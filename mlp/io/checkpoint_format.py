@@ -21,12 +21,11 @@ load with it empty:
 from __future__ import annotations
 
 import json
-import math
 
 import numpy as np
 
-from .._text import shown, shown_list, shown_value
 from .._checks import checked_number
+from .._text import shown, shown_list, shown_value
 from .errors import ModelFileError, kind_of
 from .runstate import generator_from_json, optimizer_arrays
 from .state import _Fields

@@ -10,7 +10,6 @@ Python numbers they equal. Anything else is refused at save, naming the paramete
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from .._checks import MAX_COUNT, checked_number

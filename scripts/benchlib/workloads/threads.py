@@ -37,7 +37,6 @@ from ..candidates import build_ours
 from ..registry import Target, Workload, register
 from ..timing import round_robin
 
-
 #: The busy loop: on Linux it asks to be killed when its parent dies (prctl's
 #: PR_SET_PDEATHSIG = 1), then checks that the parent is still the one that started it, so no
 #: way of ending the benchmark (SIGKILL included) leaves it spinning.
