@@ -164,13 +164,14 @@ def _columns_of_pieces(pool, path, data, names, skip, kinds, bounds):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", pd.errors.ParserWarning)
             frames = _run(pool, lambda b: _read_piece(view[b[0]:b[1]], n, keep), bounds)
-    except pd.errors.ParserError:
+    except pd.errors.ParserError as exc:
+        error = exc
         if len(bounds) > 1:
             try:  # the parser's own message counts lines from the start of the file
                 _read_piece(view, n, keep, skip=skip)
             except pd.errors.ParserError as whole:
-                exc = whole
-        raise _parse_error(path, data, n, skip, exc) from None
+                error = whole
+        raise _parse_error(path, data, n, skip, error) from None
     except pd.errors.EmptyDataError:
         return []
     read = [(bound, frame) for bound, frame in zip(bounds, frames, strict=True) if len(frame)]
